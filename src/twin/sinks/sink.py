@@ -1,0 +1,369 @@
+"""The sink: records in, batches out to InfluxDB, through a spool or a memory buffer.
+
+``Sink.write(records)`` encodes the records to line protocol and appends them to
+the queue in front of the network, then returns; a background thread cuts batches
+(``batch_size`` lines, or whatever is waiting once ``flush_interval`` has passed
+since the last send), sends one batch at a time, and removes a batch from the
+queue only after the database acknowledged it. One batch in flight keeps the
+acknowledgement exact and the order of lines on the wire the order of appends.
+
+Three shapes, chosen by what is passed in:
+
+- writer + :class:`~twin.sinks.spool.Spool`: durable. An outage or a crash of this
+  process loses nothing; on start, what the spool still holds is sent first, in order.
+- writer, no spool: an in-memory buffer of at most ``max_buffer`` lines. Survives an
+  outage while the buffer lasts, not a crash. When full, ``write`` raises
+  :class:`~twin.sinks.errors.SpoolFullError`: nothing is dropped silently.
+- spool, no writer: the embedded store. Lines stay in the spool (up to its quota)
+  until ``twin replay`` pushes them to a database.
+
+Failures: transient ones (server down, 429, 5xx) are retried with backoff, logged
+once at ERROR and then at DEBUG until the link recovers. A rejection that concerns
+every write (bad token, no permission, unknown bucket/database) stops the sender:
+the data stays queued, :attr:`Sink.status` carries the error and :meth:`Sink.flush`
+raises it. A rejection of the data itself (400: malformed line, type conflict) moves
+that batch to the spool's ``rejected`` table, so one bad line neither blocks the
+stream nor gets lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from twin.sinks.errors import SinkError, SpoolFullError, TransientWriteError, WriteRejected
+from twin.sinks.influx import RetryPolicy, Writer, send_with_retry
+from twin.sinks.record import LineEncoder, Record
+from twin.sinks.spool import Batch, Spool
+
+__all__ = ["MemoryQueue", "Sink", "SinkStatus"]
+
+log = logging.getLogger(__name__)
+
+SinkState = Literal["idle", "sending", "retrying", "stopped", "embedded", "closed"]
+
+
+class MemoryQueue:
+    """The spool's interface over a bounded in-memory deque (no durability).
+
+    Parameters
+    ----------
+    max_lines : int
+        Capacity; appending beyond it raises :class:`SpoolFullError`.
+    """
+
+    def __init__(self, max_lines: int = 1_000_000) -> None:
+        self.max_lines = max_lines
+        self._lines: deque[str] = deque()
+        self._first_seq = 1  # seq of _lines[0]
+        self._lock = threading.Lock()
+        self._encoder = LineEncoder()
+        self.rejected: list[tuple[int, str, str]] = []
+        self.full = False
+
+    def append(self, records: Iterable[Record]) -> int:
+        """Encode and append records; all or nothing."""
+        return self.append_lines(self._encoder.encode_many(records))
+
+    def append_lines(self, lines: Iterable[str]) -> int:
+        """Append encoded lines; all or nothing."""
+        lines = list(lines)
+        with self._lock:
+            if len(self._lines) + len(lines) > self.max_lines:
+                self.full = True
+                raise SpoolFullError(
+                    f"memory buffer full ({len(self._lines)} of {self.max_lines} lines): "
+                    "the database is not keeping up or is down; configure a spool (--spool) "
+                    "to ride out outages on disk"
+                )
+            self.full = False
+            self._lines.extend(lines)
+        return len(lines)
+
+    def peek(self, limit: int, after_seq: int = 0) -> Batch | None:
+        """The oldest ``limit`` lines (``after_seq`` is accepted for interface parity)."""
+        with self._lock:
+            if not self._lines:
+                return None
+            count = min(limit, len(self._lines))
+            lines = [self._lines[index] for index in range(count)]
+            return Batch(self._first_seq, self._first_seq + count - 1, lines)
+
+    def ack(self, batch: Batch) -> None:
+        """Drop an acknowledged batch from the head."""
+        with self._lock:
+            for _ in range(len(batch)):
+                self._lines.popleft()
+            self._first_seq += len(batch)
+
+    def reject(self, batch: Batch, error: str) -> None:
+        """Keep a refused batch aside (in memory) and drop it from the head."""
+        self.rejected.extend(
+            (batch.first_seq + index, line, error) for index, line in enumerate(batch.lines)
+        )
+        self.ack(batch)
+
+    def pending(self) -> int:
+        """Lines waiting to be sent."""
+        return len(self._lines)
+
+    def rejected_count(self) -> int:
+        """Lines the database refused."""
+        return len(self.rejected)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStatus:
+    """What a status line or an alarm needs to know about a sink."""
+
+    state: SinkState
+    target: str
+    pending: int
+    sent: int
+    rejected: int
+    retries: int
+    full: bool
+    error: str | None
+
+
+class Sink:
+    """Records in; durable batches out. See the module docstring.
+
+    Parameters
+    ----------
+    writer : Writer or None
+        Where batches go; None makes the spool an embedded store.
+    spool : Spool or None
+        Durable queue; None uses an in-memory buffer (requires a writer).
+    batch_size : int
+        Lines per request at most; a full batch is sent at once.
+    flush_interval : float
+        [s] A partial batch is sent once this long has passed since the last send.
+    retry : RetryPolicy
+        Backoff for transient failures.
+    max_buffer : int
+        Capacity of the in-memory buffer when there is no spool.
+
+    The sink owns the writer and the spool: :meth:`close` closes both.
+    """
+
+    def __init__(
+        self,
+        writer: Writer | None,
+        spool: Spool | None = None,
+        *,
+        batch_size: int = 5000,
+        flush_interval: float = 1.0,
+        retry: RetryPolicy | None = None,
+        max_buffer: int = 1_000_000,
+    ) -> None:
+        if writer is None and spool is None:
+            raise ValueError("a sink needs a database (writer), a spool, or both")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.writer = writer
+        self.spool = spool
+        self.queue: Spool | MemoryQueue = spool if spool is not None else MemoryQueue(max_buffer)
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.retry = retry or RetryPolicy()
+        self.sent = 0
+        self.retries = 0
+        self._state: SinkState = "embedded" if writer is None else "idle"
+        self._error: SinkError | None = None
+        self._last_error: str | None = None
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._flush_requested = False
+        self._thread: threading.Thread | None = None
+        if writer is not None:
+            self._thread = threading.Thread(target=self._run, name="twin-sink", daemon=True)
+            self._thread.start()
+
+    # -- producer side ----------------------------------------------------------------
+
+    def write(self, records: Iterable[Record]) -> int:
+        """Append records to the queue (durably, with a spool) and return their count.
+
+        Raises :class:`SpoolFullError` if the queue is at its limit (nothing of this
+        call is appended). Never blocks on the network.
+        """
+        count = self.queue.append(records)
+        self._poke(count)
+        return count
+
+    def write_lines(self, lines: Iterable[str]) -> int:
+        """Append already-encoded lines of line protocol."""
+        count = self.queue.append_lines(lines)
+        self._poke(count)
+        return count
+
+    def _poke(self, appended: int) -> None:
+        if self._thread is not None and appended and self.queue.pending() >= self.batch_size:
+            with self._wake:
+                self._wake.notify()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send what is queued now, without waiting for a full batch or the interval.
+
+        Returns True once the queue is empty (everything acknowledged or set aside
+        as rejected), False if ``timeout`` [s] passed first. Raises the error that
+        stopped the sender, if one did. With no writer (embedded store) there is
+        nothing to send and it returns True.
+        """
+        if self.writer is None:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._wake:
+            self._flush_requested = True
+            self._wake.notify()
+            while True:
+                if self._error is not None:
+                    raise self._error
+                if self.queue.pending() == 0:
+                    self._flush_requested = False
+                    return True
+                if self._state == "closed":
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._wake.wait(0.5 if remaining is None else min(0.5, remaining))
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Try to flush for ``timeout`` [s], stop the sender, close writer and spool.
+
+        What could not be sent stays in the spool for next time (or is lost with
+        the memory buffer, which is logged).
+        """
+        if self._state == "closed":
+            return
+        if self.writer is not None and self._error is None:
+            # The error is already in self.status; closing must still release things.
+            with contextlib.suppress(SinkError):
+                self.flush(timeout)
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        left = self.queue.pending()
+        if left and self.spool is None:
+            log.error("sink closed with %d lines unsent in the memory buffer: lost", left)
+        elif left and self.writer is not None:
+            log.warning("sink closed with %d lines unsent: kept in the spool", left)
+        if self.writer is not None:
+            self.writer.close()
+        self.queue.close()
+        self._state = "closed"
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def error(self) -> SinkError | None:
+        """The rejection that stopped the sender, if any (data is still queued)."""
+        return self._error
+
+    @property
+    def status(self) -> SinkStatus:
+        """A snapshot for status lines and alarms."""
+        return SinkStatus(
+            state=self._state,
+            target=self.writer.target
+            if self.writer is not None
+            else f"embedded store {getattr(self.spool, 'directory', '')}",
+            pending=self.queue.pending(),
+            sent=self.sent,
+            rejected=self.queue.rejected_count(),
+            retries=self.retries,
+            full=self.queue.full,
+            error=self._last_error,
+        )
+
+    # -- sender thread ----------------------------------------------------------------
+
+    def _next_batch(self) -> Batch | None:
+        """Wait until a batch is due; None when asked to stop."""
+        last_send = time.monotonic()
+        with self._wake:
+            while not self._stop.is_set():
+                pending = self.queue.pending()
+                due = time.monotonic() - last_send >= self.flush_interval
+                if pending >= self.batch_size or (pending and (due or self._flush_requested)):
+                    break
+                if not pending:
+                    last_send = time.monotonic()  # the interval runs from the first line
+                    self._wake.notify_all()  # wake flush() waiters: all sent
+                    self._wake.wait(self.flush_interval)
+                else:
+                    self._wake.wait(max(0.0, self.flush_interval - (time.monotonic() - last_send)))
+            else:
+                return None
+        return self.queue.peek(self.batch_size)
+
+    def _on_retry(self, error: TransientWriteError, attempt: int, delay: float) -> None:
+        self.retries += 1
+        self._state = "retrying"
+        self._last_error = str(error)
+        # Once at ERROR per outage, then DEBUG: a down database must not flood the log.
+        level = logging.ERROR if attempt == 1 else logging.DEBUG
+        log.log(level, "write failed, retrying in %.1f s (attempt %d): %s", delay, attempt, error)
+
+    def _run(self) -> None:
+        assert self.writer is not None
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._state = "sending"
+            retries_before = self.retries
+            try:
+                sent = send_with_retry(
+                    self.writer, batch.body(), self.retry, stop=self._stop, on_retry=self._on_retry
+                )
+            except WriteRejected as error:
+                self._last_error = str(error)
+                if error.affects_all_writes:
+                    log.error("%s; stopped sending, %d lines kept", error, self.queue.pending())
+                    with self._wake:
+                        self._error = error
+                        self._state = "stopped"
+                        self._wake.notify_all()
+                    return
+                log.error("%s; %d lines set aside in 'rejected'", error, len(batch))
+                self.queue.reject(batch, str(error))
+                continue
+            except Exception as error:  # a bug or an exhausted retry budget
+                log.exception("sink sender stopped")
+                with self._wake:
+                    self._error = (
+                        error
+                        if isinstance(error, SinkError)
+                        else SinkError(f"sender failed: {error}")
+                    )
+                    self._state = "stopped"
+                    self._wake.notify_all()
+                return
+            if not sent:
+                return  # stopped while waiting to retry: the batch stays queued
+            self.queue.ack(batch)
+            self.sent += len(batch)
+            if self.retries != retries_before:
+                log.warning("write to %s recovered", self.writer.target)
+                self._last_error = None
+            self._state = "idle"
+            with self._wake:
+                self._wake.notify_all()

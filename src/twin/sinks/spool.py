@@ -1,0 +1,450 @@
+"""A durable, ordered, on-disk spool of line-protocol lines, on SQLite.
+
+Samples are appended here before anything touches the network, and removed only
+once the database acknowledged them, so neither a database outage nor a crash of
+this process loses data. With no database configured the spool is the embedded
+store: it keeps everything (up to its quota) and ``twin replay`` sends it later.
+
+Why SQLite and not hand-rolled segment files: crash safety, ordering and atomic
+acknowledgement come from a library tested far harder than anything written here.
+One table holds one row per line, keyed by a monotonically increasing ``seq``
+(``AUTOINCREMENT``: never reused, so it doubles as an offset). An append is one
+transaction; an acknowledgement deletes the acknowledged range of ``seq`` in one
+transaction, and the sender always takes the lowest ``seq`` first.
+
+Fsync policy (``fsync=``), the durability/speed trade-off:
+
+``"full"`` (default)
+    ``synchronous=FULL``: every append is on stable storage when ``append`` returns.
+    Survives a crash of this process, of the OS and a power cut. Costs one fsync per
+    append call (per batch, not per sample: append in batches).
+``"normal"``
+    ``synchronous=NORMAL`` in WAL mode: an append survives a crash of this process
+    (SIGKILL, OOM kill) the moment it returns, but the last appends before an OS crash
+    or power cut may be rolled back (the database itself stays consistent). fsyncs
+    happen only at WAL checkpoints.
+
+Quota (``max_bytes``, ``on_full=``): when an append would take the spool over its
+quota, ``"reject"`` (default) refuses the whole append with :class:`SpoolFullError`,
+sets :attr:`Spool.full` (an alarm flag) and logs an error; nothing is dropped.
+``"drop_oldest"`` deletes the oldest lines to make room, counts them in
+:attr:`Spool.dropped` and logs a warning: for an embedded store used as a ring.
+
+Only one process may open a spool at a time (an exclusive ``flock`` on
+``spool.lock``), because two senders draining one spool would send lines twice. The
+lock dies with the process, so a killed writer never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from twin.sinks.errors import SpoolBusyError, SpoolFullError
+from twin.sinks.record import LineEncoder, Record
+
+__all__ = ["Batch", "FsyncPolicy", "QuotaPolicy", "Spool", "SpoolStats"]
+
+log = logging.getLogger(__name__)
+
+FsyncPolicy = Literal["full", "normal"]
+QuotaPolicy = Literal["reject", "drop_oldest"]
+
+DB_NAME = "spool.sqlite3"
+LOCK_NAME = "spool.lock"
+SCHEMA_VERSION = "1"
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: about ten million typical lines
+# Per-row overhead beyond the line text (rowid, two columns, b-tree cell), measured
+# on typical lines; used only to estimate whether an append fits in the quota.
+ROW_OVERHEAD = 24
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ns INTEGER,
+    measurement TEXT,
+    line TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY,
+    time_ns INTEGER,
+    measurement TEXT,
+    line TEXT NOT NULL,
+    error TEXT NOT NULL,
+    rejected_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Lines read from the head of the spool, to be sent then acknowledged.
+
+    ``first_seq`` and ``last_seq`` bound the rows; ``lines`` are in ``seq`` order.
+    """
+
+    first_seq: int
+    last_seq: int
+    lines: list[str]
+
+    def body(self) -> bytes:
+        """The request body: lines joined by newlines, UTF-8."""
+        return "\n".join(self.lines).encode()
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    """A snapshot of the spool for status displays and alarms."""
+
+    pending: int
+    rejected: int
+    used_bytes: int
+    max_bytes: int
+    full: bool
+    dropped: int
+    first_seq: int | None
+    last_seq: int | None
+
+
+def _parse_line_meta(line: str) -> tuple[int | None, str | None]:
+    """Best-effort (time_ns, measurement) of a raw line, for the query columns."""
+    measurement = None
+    for index, char in enumerate(line):
+        if char in ", " and (index == 0 or line[index - 1] != "\\"):
+            measurement = line[:index]
+            break
+    tail = line.rsplit(" ", 1)
+    time_ns = int(tail[1]) if len(tail) == 2 and tail[1].lstrip("-").isdigit() else None
+    return time_ns, measurement
+
+
+class Spool:
+    """A durable FIFO of line-protocol lines in ``directory/spool.sqlite3``.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Created if missing. Holds the database and its lock file.
+    fsync : {"full", "normal"}
+        Durability policy, see the module docstring.
+    max_bytes : int
+        Disk quota for the stored lines (database pages in use).
+    on_full : {"reject", "drop_oldest"}
+        What to do at the quota, see the module docstring.
+
+    Notes
+    -----
+    Thread-safe: one connection guarded by a lock, so the producer appending and the
+    sender reading and acknowledging can live on different threads. The lock is held
+    only for the SQLite calls, never across a network request.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        fsync: FsyncPolicy = "full",
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        on_full: QuotaPolicy = "reject",
+    ) -> None:
+        if fsync not in ("full", "normal"):
+            raise ValueError(f"fsync policy must be 'full' or 'normal', not {fsync!r}")
+        if on_full not in ("reject", "drop_oldest"):
+            raise ValueError(f"quota policy must be 'reject' or 'drop_oldest', not {on_full!r}")
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.fsync: FsyncPolicy = fsync
+        self.max_bytes = max_bytes
+        self.on_full: QuotaPolicy = on_full
+        self.full = False
+        self.dropped = 0
+        self._lock = threading.RLock()
+        self._encoder = LineEncoder()
+        self._lock_file = open(self.directory / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise SpoolBusyError(
+                f"spool {self.directory} is in use by another process "
+                "(a running `twin run` or `twin replay`?)"
+            ) from None
+        try:
+            self._db = sqlite3.connect(
+                self.directory / DB_NAME, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={fsync.upper()}")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+            )
+            (version,) = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as error:
+            self._release()
+            raise ValueError(f"{self.directory / DB_NAME} is not a twin spool: {error}") from None
+        if version != SCHEMA_VERSION:
+            self._release()
+            raise ValueError(f"spool schema version {version} is not supported")
+        self._page_size = self._pragma("page_size")
+        # Counted once here, then kept up to date by every insert and delete, so
+        # status displays never pay for a count(*) over a large store.
+        self._pending = self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
+
+    # -- housekeeping -----------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The SQLite database file."""
+        return self.directory / DB_NAME
+
+    def _pragma(self, name: str) -> int:
+        return int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+
+    def _release(self) -> None:
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+            self._db = None  # type: ignore[assignment]
+        if not self._lock_file.closed:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+    def close(self) -> None:
+        """Close the database and release the lock (idempotent)."""
+        with self._lock:
+            self._release()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def used_bytes(self) -> int:
+        """Bytes of database pages holding data (free pages excluded)."""
+        with self._lock:
+            return (self._pragma("page_count") - self._pragma("freelist_count")) * self._page_size
+
+    # -- appending --------------------------------------------------------------------
+
+    def append(self, records: Iterable[Record]) -> int:
+        """Append records, durably (per the fsync policy), in one transaction.
+
+        Returns the number of lines appended. Raises :class:`SpoolFullError` (and
+        appends nothing) when the quota is reached and the policy is ``"reject"``.
+        """
+        encode = self._encoder.encode
+        rows = [(r.time_ns, r.measurement, encode(r)) for r in records]
+        return self._insert(rows)
+
+    def append_lines(self, lines: Iterable[str]) -> int:
+        """Append already-encoded lines (e.g. imported from elsewhere) as they are."""
+        rows = []
+        for line in lines:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            rows.append((*_parse_line_meta(line), line))
+        return self._insert(rows)
+
+    def _insert(self, rows: Sequence[tuple[int | None, str | None, str]]) -> int:
+        if not rows:
+            return 0
+        estimate = sum(len(row[2]) for row in rows) + ROW_OVERHEAD * len(rows)
+        with self._lock:
+            self._make_room(estimate)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO spool(time_ns, measurement, line) VALUES (?, ?, ?)", rows
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._pending += len(rows)
+        return len(rows)
+
+    def _make_room(self, estimate: int) -> None:
+        used = self.used_bytes()
+        if used + estimate <= self.max_bytes:
+            if self.full:
+                log.warning("spool %s below its quota again: accepting data", self.directory)
+            self.full = False
+            return
+        if self.on_full == "reject" or estimate > self.max_bytes:
+            if not self.full:
+                log.error(
+                    "spool %s is full (%d of %d bytes): refusing new data; "
+                    "nothing is dropped (policy %r)",
+                    self.directory,
+                    used,
+                    self.max_bytes,
+                    self.on_full,
+                )
+            self.full = True
+            raise SpoolFullError(
+                f"spool {self.directory} is full ({used} of {self.max_bytes} bytes used, "
+                f"{estimate} more needed); policy {self.on_full!r} refuses new data"
+            )
+        # drop_oldest: free about what is needed, from the head, in one transaction.
+        # Deleted pages go to the free list and count as free in used_bytes().
+        pending = self._pending
+        if pending == 0:
+            return
+        average = max(1, used // pending)
+        count = min(pending, (used + estimate - self.max_bytes) // average + 1)
+        self._db.execute("BEGIN IMMEDIATE")
+        count = self._db.execute(
+            "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool ORDER BY seq LIMIT ?)",
+            (count,),
+        ).rowcount
+        self._db.execute("COMMIT")
+        self._pending -= count
+        self.dropped += count
+        log.warning(
+            "spool %s at its quota: dropped the %d oldest lines (policy 'drop_oldest', "
+            "%d dropped in all)",
+            self.directory,
+            count,
+            self.dropped,
+        )
+
+    # -- reading and acknowledging ---------------------------------------------------
+
+    def peek(self, limit: int, after_seq: int = 0) -> Batch | None:
+        """The oldest ``limit`` lines with ``seq > after_seq``, or None if there are none."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, line FROM spool WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        if not rows:
+            return None
+        return Batch(rows[0][0], rows[-1][0], [line for _, line in rows])
+
+    def ack(self, batch: Batch) -> None:
+        """Delete a batch the database acknowledged (one transaction)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            deleted = self._db.execute(
+                "DELETE FROM spool WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
+            ).rowcount
+            self._db.execute("COMMIT")
+            self._pending -= deleted
+
+    def reject(self, batch: Batch, error: str) -> None:
+        """Move a batch the database refused to the ``rejected`` table (kept, not sent).
+
+        One malformed line must not block everything behind it, and must not be lost:
+        it waits in ``rejected`` with the server's error until an operator looks at it
+        (``Spool.rejected_lines``) or re-queues it (``Spool.requeue_rejected``).
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR REPLACE INTO rejected(seq, time_ns, measurement, line, error, "
+                "rejected_at) SELECT seq, time_ns, measurement, line, ?, ? FROM spool "
+                "WHERE seq BETWEEN ? AND ?",
+                (error, time.time(), batch.first_seq, batch.last_seq),
+            )
+            deleted = self._db.execute(
+                "DELETE FROM spool WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
+            ).rowcount
+            self._db.execute("COMMIT")
+            self._pending -= deleted
+
+    def requeue_rejected(self) -> int:
+        """Put rejected lines back at the head of the spool, in their original order."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            cursor = self._db.execute(
+                "INSERT INTO spool(seq, time_ns, measurement, line) "
+                "SELECT seq, time_ns, measurement, line FROM rejected ORDER BY seq"
+            )
+            self._db.execute("DELETE FROM rejected")
+            self._db.execute("COMMIT")
+            self._pending += cursor.rowcount
+            return cursor.rowcount
+
+    # -- inspection -------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """Lines waiting to be sent."""
+        return self._pending
+
+    def count(self) -> int:
+        """Lines waiting, counted row by row (slower than :meth:`pending`; for checks)."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
+
+    def rejected_count(self) -> int:
+        """Lines the database refused, kept in the ``rejected`` table."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]
+
+    def rejected_lines(self) -> list[tuple[int, str, str]]:
+        """``(seq, line, error)`` of every rejected line, oldest first."""
+        with self._lock:
+            return self._db.execute("SELECT seq, line, error FROM rejected ORDER BY seq").fetchall()
+
+    def lines(
+        self,
+        measurement: str | None = None,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+        chunk: int = 10_000,
+    ) -> Iterator[str]:
+        """Iterate over stored lines in order, optionally filtered (the embedded store).
+
+        ``start_ns`` is inclusive, ``stop_ns`` exclusive. Read in chunks so a large
+        store never sits in memory and appends are not blocked for long.
+        """
+        after = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, time_ns, measurement, line FROM spool WHERE seq > ? "
+                    "ORDER BY seq LIMIT ?",
+                    (after, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            for seq, time_ns, name, line in rows:
+                after = seq
+                if measurement is not None and name != measurement:
+                    continue
+                if start_ns is not None and (time_ns is None or time_ns < start_ns):
+                    continue
+                if stop_ns is not None and (time_ns is None or time_ns >= stop_ns):
+                    continue
+                yield line
+
+    def stats(self) -> SpoolStats:
+        """A consistent snapshot for status lines and alarms."""
+        with self._lock:
+            first, last = self._db.execute("SELECT min(seq), max(seq) FROM spool").fetchone()
+            return SpoolStats(
+                pending=self._pending,
+                rejected=self.rejected_count(),
+                used_bytes=self.used_bytes(),
+                max_bytes=self.max_bytes,
+                full=self.full,
+                dropped=self.dropped,
+                first_seq=first,
+                last_seq=last,
+            )
