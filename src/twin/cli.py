@@ -1,0 +1,209 @@
+"""The ``twin`` command line.
+
+Every command reports bad input (a config, a scenario, a weather file) as one
+line naming the file, the key or line, and what was expected, and exits with
+status 2; nothing runs half-loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from twin.errors import ConfigError
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twin",
+        description="Facility digital twin and DCIM monitor for AI data centres.",
+        epilog="Sites: configs/sites/*.toml (aidc-10mw, aidc-100mw, legacy-air-2mw). "
+        "Run 'twin COMMAND --help' for each command.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a site's plant offline as fast as possible and summarise energy, PUE, water",
+        description="Run a site's plant offline (no devices) over days or a typical year of "
+        "weather and print PUE, WUE, energy by end use, water, cooling-mode hours, worst "
+        "temperatures and the closure of the electrical and heat ledgers.",
+        epilog="Examples:\n  twin simulate aidc-10mw --days 7\n"
+        "  twin simulate aidc-10mw --year --weather beijing --json\n"
+        "  twin simulate aidc-10mw --days 1 --step 1 --scenario utility-loss",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    simulate.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
+    simulate.add_argument(
+        "--weather",
+        help="shipped climate (shenzhen, shanghai, chengdu, beijing, urumqi) or an EPW/.mos path; "
+        "default: the site's own",
+    )
+    span = simulate.add_mutually_exclusive_group()
+    span.add_argument("--days", type=_positive_float, default=None, help="days of plant time")
+    span.add_argument("--year", action="store_true", help="a whole typical year (365 days)")
+    simulate.add_argument(
+        "--step",
+        type=_positive_float,
+        default=60.0,
+        help="step in seconds (default 60; steps over 10 s use ideal control, "
+        "1-10 s run the PI loops)",
+    )
+    simulate.add_argument("--start-day", type=float, default=0.0, help="day of year to start")
+    simulate.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
+    simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    check = sub.add_parser(
+        "check",
+        help="validate a site, scenario, catalog entry, load profile or weather file",
+        description="Validate files before running them. The kind is taken from where the "
+        "file lives (configs/sites, sim/scenarios, sim/loads, models/<kind>/) or its "
+        "extension (.epw, .mos). Exit 0 when valid, 2 with one message when not.",
+    )
+    check.add_argument("files", nargs="+", type=Path, help="files to check")
+    check.add_argument(
+        "--kind",
+        choices=["site", "scenario", "catalog", "load", "weather"],
+        help="force the kind instead of guessing it from the path",
+    )
+    return parser
+
+
+def _progress(fraction: float) -> None:
+    width = 30
+    filled = int(width * fraction)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f} %")
+    if fraction >= 1.0:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from twin.plant.scenarios import load_scenario, scenario_path
+    from twin.plant.study import run_study
+    from twin.site import load_site
+    from twin.weather import load_weather
+
+    site = load_site(args.site)
+    weather = load_weather(args.weather) if args.weather else load_weather(site.weather)
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    path = scenario_path(args.scenario) if args.scenario else None
+    days = 365.0 if args.year else (args.days if args.days is not None else 7.0)
+    show_progress = sys.stderr.isatty() and not args.json
+    result = run_study(
+        site,
+        days * 86400.0,
+        step_s=args.step,
+        weather=weather,
+        scenario=scenario,
+        scenario_path=path,
+        start_s=args.start_day * 86400.0,
+        progress=_progress if show_progress else None,
+    )
+    summary = result.summary()
+    if args.json:
+        json.dump(summary, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    energy = summary["energy_kwh"]
+    print(f"site {summary['site']}  weather {summary['weather']}  {days:g} days at {args.step:g} s")
+    print(f"PUE                 {summary['pue']:.3f}")
+    print(f"WUE                 {summary['wue_l_per_kwh']:.2f} L/kWh")
+    print(f"IT energy           {energy['it'] / 1e3:,.0f} MWh")
+    print(f"facility energy     {energy['facility'] / 1e3:,.0f} MWh")
+    print(f"  power losses      {energy['power_losses'] / 1e3:,.0f} MWh")
+    print(f"  cooling           {energy['cooling'] / 1e3:,.0f} MWh")
+    print(f"  other             {energy['other'] / 1e3:,.0f} MWh")
+    print(f"water               {summary['water_l'] / 1e3:,.0f} m3")
+    modes = ", ".join(f"{k} {v:,.0f} h" for k, v in summary["hours_by_cooling_mode"].items())
+    print(f"cooling modes       {modes}")
+    plate = summary["max_cold_plate_c"]
+    print(f"max cold plate      {plate:.1f} C" if plate is not None else "max cold plate      -")
+    print(f"max rack inlet      {summary['max_rack_inlet_c']:.1f} C")
+    months = " ".join(f"{p:.3f}" if p else "-" for p in summary["pue_by_month"])
+    print(f"PUE by month        {months}")
+    print(
+        f"ledgers             electrical {summary['electrical_balance_error']:.1e}, "
+        f"heat {summary['heat_balance_error']:.1e}"
+    )
+    print(
+        f"speed               {summary['sim_seconds'] / summary['wall_seconds']:,.0f} x real time"
+    )
+    return 0
+
+
+def check_file(path: Path, kind: str | None = None) -> str:
+    """Validate one file; return its kind. Raises ConfigError."""
+    from twin import catalog
+    from twin.loads import load_profile
+    from twin.plant.scenarios import load_scenario
+    from twin.site import load_site
+    from twin.weather import load_weather
+
+    if not path.exists():
+        raise ConfigError(path, "file not found")
+    parts = path.resolve().parts
+    if kind is None:
+        if path.suffix in (".epw", ".mos"):
+            kind = "weather"
+        elif "sites" in parts:
+            kind = "site"
+        elif "scenarios" in parts:
+            kind = "scenario"
+        elif "loads" in parts:
+            kind = "load"
+        elif "models" in parts or path.parent.name in catalog.KINDS:
+            kind = "catalog"
+        else:
+            raise ConfigError(path, "cannot tell what this file is from its folder; pass --kind")
+    if kind == "site":
+        load_site(path)
+    elif kind == "scenario":
+        load_scenario(path)
+    elif kind == "load":
+        load_profile(path)
+    elif kind == "weather":
+        load_weather(path)
+    else:
+        catalog.load_entry_file(path)
+    return kind
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    for path in args.files:
+        kind = check_file(path, args.kind)
+        print(f"{path}: valid {kind}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"simulate": _cmd_simulate, "check": _cmd_check}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as error:
+        print(f"twin {args.command}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

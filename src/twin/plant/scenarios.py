@@ -1,0 +1,210 @@
+"""Scenario timelines (``sim/scenarios/*.toml``) and the plant's command queue.
+
+A scenario is a list of physical events at plant times: utility loss, CDU pump
+trip, tower fan failure, chiller trip, IT load step. Each may have a duration
+after which it is undone (utility returns, the pump is repaired). The same
+events can be started at run time (a dashboard command) through
+:meth:`twin.plant.model.Plant.command`, and setpoint writes arrive there too.
+
+File format::
+
+    description = "Utility outage of 2 minutes at 10 min"
+    [[events]]
+    at_s = 600
+    kind = "utility_loss"
+    duration_s = 120
+    feeds = ["A", "B"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
+
+from twin.config import Frozen, line_of_key, load_toml_model, read_toml
+from twin.errors import ConfigError
+from twin.paths import data_path
+
+if TYPE_CHECKING:
+    from twin.plant.model import Plant
+
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class _Event(Frozen):
+    at_s: Seconds
+    duration_s: Annotated[float, Field(gt=0)] | None = None
+
+
+class UtilityLoss(_Event):
+    kind: Literal["utility_loss"]
+    feeds: tuple[Literal["A", "B"], ...] = ("A", "B")
+
+
+class PumpTrip(_Event):
+    kind: Literal["pump_trip"]
+    target: str = Field(description="CDU name, e.g. hall-1-cdu1")
+    pump: Annotated[int, Field(ge=1)] = 1
+
+
+class TowerFanFailure(_Event):
+    kind: Literal["tower_fan_failure"]
+    loop: Literal["facility_water", "condenser_water"] = "facility_water"
+    cell: Annotated[int, Field(ge=1)] = 1
+
+
+class ChillerTrip(_Event):
+    kind: Literal["chiller_trip"]
+    chiller: Annotated[int, Field(ge=1)] = 1
+
+
+class LoadStep(_Event):
+    kind: Literal["load_step"]
+    factor: Annotated[float, Field(ge=0, le=2)]
+
+
+Event = Annotated[
+    UtilityLoss | PumpTrip | TowerFanFailure | ChillerTrip | LoadStep,
+    Field(discriminator="kind"),
+]
+
+
+class Scenario(Frozen):
+    description: str = ""
+    events: list[Event] = Field(default_factory=list)
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        return candidate
+    folder = data_path("sim", "scenarios")
+    path = folder / f"{name_or_path}.toml"
+    if not path.is_file():
+        valid = ", ".join(sorted(p.stem for p in folder.glob("*.toml")))
+        raise ConfigError(folder, f"unknown scenario {str(name_or_path)!r}; valid: {valid}")
+    return path
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Read and validate a scenario file (events are checked against a site in :func:`attach`)."""
+    return load_toml_model(scenario_path(name_or_path), Scenario)
+
+
+def attach(plant: Plant, scenario: Scenario, path: Path | None = None) -> None:
+    """Schedule a scenario's events on a plant, relative to the plant's current time.
+
+    Every target is checked against the site first: nothing is scheduled if one is wrong.
+    """
+    text = read_toml(path)[1] if path else ""
+    layout = plant.layout
+    for index, event in enumerate(scenario.events):
+
+        def fail(key: str, message: str, index: int = index) -> None:
+            dotted = f"events.{index}.{key}"
+            raise ConfigError(
+                path or Path("<scenario>"),
+                message,
+                key=dotted,
+                line=line_of_key(text, dotted) if text else None,
+            )
+
+        if isinstance(event, PumpTrip):
+            if event.target not in layout.cdus.name:
+                fail("target", f"no CDU {event.target!r}; valid: {', '.join(layout.cdus.name)}")
+            i = layout.cdus.name.index(event.target)
+            if event.pump > layout.cdus.pumps[i]:
+                fail("pump", f"{event.target} has {layout.cdus.pumps[i]} pumps")
+        if isinstance(event, TowerFanFailure):
+            group = layout.fw_towers if event.loop == "facility_water" else layout.cw_towers
+            cells = group.cells if group else 0
+            if event.cell > cells:
+                fail("cell", f"the {event.loop} loop has {cells} tower cells")
+        if isinstance(event, ChillerTrip) and event.chiller > layout.chillers:
+            fail("chiller", f"the site has {layout.chillers} chillers")
+    start = plant.t_s
+    for event in scenario.events:
+        plant.events.append((start + event.at_s, event))
+    plant.events.sort(key=lambda item: item[0])
+
+
+def advance(plant: Plant) -> None:
+    """Apply events that are due and undo those whose duration has passed."""
+    t = plant.t_s
+    while plant.events and plant.events[0][0] <= t:
+        _, event = plant.events.pop(0)
+        _set(plant, event, active=True)
+        if event.duration_s is not None:
+            plant.active_events.append((t + event.duration_s, event))
+    still = []
+    for end, event in plant.active_events:
+        if end <= t:
+            _set(plant, event, active=False)
+        else:
+            still.append((end, event))
+    plant.active_events = still
+
+
+def _set(plant: Plant, event: _Event, active: bool) -> None:
+    faults = plant.faults
+    layout = plant.layout
+    if isinstance(event, UtilityLoss):
+        for feed in event.feeds:
+            faults.utility_lost["AB".index(feed)] = active
+    elif isinstance(event, PumpTrip):
+        i = layout.cdus.name.index(event.target)
+        assert faults.pump_failed is not None
+        faults.pump_failed[i, event.pump - 1] = active
+    elif isinstance(event, TowerFanFailure):
+        failed = (
+            faults.fw_tower_failed if event.loop == "facility_water" else faults.cw_tower_failed
+        )
+        assert failed is not None
+        failed[event.cell - 1] = active
+    elif isinstance(event, ChillerTrip):
+        assert faults.chiller_failed is not None
+        faults.chiller_failed[event.chiller - 1] = active
+        if not active:
+            plant.chiller_ready_at[event.chiller - 1] = plant.t_s + layout.chiller.restart_delay_s
+    elif isinstance(event, LoadStep):
+        faults.load_factor = event.factor if active else 1.0
+
+
+# Setpoints an operator (or BMS) may write, with their limits [°C].
+SETPOINT_LIMITS = {
+    "t_tcs_supply_c": (20.0, 50.0),
+    "t_supply_air_c": (15.0, 32.0),
+    "t_fw_supply_c": (15.0, 45.0),
+    "t_chw_supply_c": (5.0, 25.0),
+}
+
+
+def apply_command(plant: Plant, name: str, values: dict) -> None:
+    """Apply one queued command: a setpoint write or a run-time event."""
+    if name == "setpoint":
+        point = str(values["point"])
+        value = float(values["value"])
+        low, high = SETPOINT_LIMITS[point]
+        if not low <= value <= high:
+            raise ValueError(f"{point} must be in [{low}, {high}], got {value}")
+        hall = values.get("hall")
+        if point == "t_tcs_supply_c":
+            _hall_array(plant.t_tcs_supply_set, hall)[...] = value
+        elif point == "t_supply_air_c":
+            _hall_array(plant.t_supply_air_set, hall)[...] = value
+        elif point == "t_fw_supply_c":
+            plant.t_fw_supply_set = value
+        elif point == "t_chw_supply_c":
+            plant.t_chw_supply_set = value
+    elif name == "event":
+        event = values["event"]
+        plant.events.insert(0, (plant.t_s, event))
+        advance(plant)
+    else:
+        raise ValueError(f"unknown command {name!r}")
+
+
+def _hall_array(array, hall):  # type: ignore[no-untyped-def]
+    return array if hall is None else array[int(hall) : int(hall) + 1]

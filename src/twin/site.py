@@ -1,0 +1,217 @@
+"""Site configurations (``configs/sites/*.toml``): topology and setpoints of one facility.
+
+A site names its equipment by catalog entry (``models/<kind>/<name>.toml``) and
+says how many of each there are and how they connect; :func:`load_site` checks
+the file and every entry it names, so a typo anywhere fails before anything runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from twin import catalog
+from twin.config import Frozen, read_toml, validate
+from twin.errors import ConfigError
+from twin.paths import data_path
+
+Count = Annotated[int, Field(ge=0)]
+AtLeastOne = Annotated[int, Field(ge=1)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class Power(Frozen):
+    transformer: str
+    transformers_per_side: AtLeastOne
+    generator: str
+    generators: AtLeastOne
+    generators_redundant: Count = 1
+    ats_transfer_delay_s: Annotated[float, Field(ge=0)] = 1.0
+    retransfer_delay_s: Annotated[float, Field(ge=0)] = 300.0
+    hvdc: str | None = None
+    ups: str
+    ups_eco_mode: bool = False
+    pdu: str
+    battery: str
+    batteries_per_system: AtLeastOne = 1
+    rectifier_walk_in_s: Annotated[float, Field(ge=0)] = 10.0
+
+
+class FacilityWater(Frozen):
+    """Warm-water loop: towers (or dry coolers) → CDUs."""
+
+    t_supply_c: float = Field(ge=10, le=50)
+    tower: str | None = None
+    towers: Count = 0
+    drycooler: str | None = None
+    drycoolers: Count = 0
+    pump: str
+    pumps: AtLeastOne
+    volume_m3: Positive
+    design_delta_t_k: Positive = 10.0
+
+
+class AirSide(Frozen):
+    """Chilled-water plant for the air-side heat: chillers, economiser, towers, CRAHs."""
+
+    t_chilled_supply_c: float = Field(ge=4, le=25)
+    t_condenser_supply_c: float = Field(default=29.0, ge=15, le=40)
+    chiller: str
+    chillers: AtLeastOne
+    tower: str
+    towers: AtLeastOne
+    economiser: bool = True
+    economiser_approach_k: Positive = 2.0
+    free_cooling_below_wet_bulb_c: float = 12.0
+    partial_below_wet_bulb_c: float = 18.0
+    mode_deadband_k: Annotated[float, Field(ge=0)] = 1.0
+    mode_min_dwell_s: Annotated[float, Field(ge=0)] = 1200.0
+    chilled_pump: str
+    chilled_pumps: AtLeastOne
+    condenser_pump: str
+    condenser_pumps: AtLeastOne
+    chilled_volume_m3: Positive = 40.0
+    condenser_volume_m3: Positive = 40.0
+    design_delta_t_k: Positive = 8.0
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> AirSide:
+        if self.free_cooling_below_wet_bulb_c > self.partial_below_wet_bulb_c:
+            raise ValueError(
+                "free_cooling_below_wet_bulb_c must not exceed partial_below_wet_bulb_c"
+            )
+        return self
+
+
+class Cooling(Frozen):
+    t_supply_air_c: float = Field(ge=10, le=35)
+    t_tcs_supply_c: float = Field(default=35.0, ge=15, le=60)
+    cold_plate_limit_c: float = Field(default=80.0, gt=0)
+    rack_inlet_limit_c: float = Field(default=32.0, gt=0)
+    facility_water: FacilityWater | None = None
+    air_side: AirSide
+
+
+class Hall(Frozen):
+    name: str = Field(min_length=1)
+    gpu_rack: str | None = None
+    gpu_racks: Count = 0
+    air_rack: str | None = None
+    air_racks: Count = 0
+    cdu: str | None = None
+    cdus: Count = 0
+    crah: str
+    crahs: AtLeastOne
+    hvdc_systems_per_side: Count = 0
+    ups_systems_per_side: AtLeastOne = 1
+    air_volume_m3: Positive = 5000.0
+    building_heat_capacity_kj_per_k: Annotated[float, Field(ge=0)] = 50000.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Hall:
+        if self.gpu_racks and not self.gpu_rack:
+            raise ValueError("gpu_racks given without gpu_rack (the catalog name)")
+        if self.air_racks and not self.air_rack:
+            raise ValueError("air_racks given without air_rack (the catalog name)")
+        if self.gpu_racks and not (self.cdu and self.cdus):
+            raise ValueError("liquid-cooled racks need a cdu and cdus >= 1")
+        if self.gpu_racks and not self.hvdc_systems_per_side:
+            raise ValueError("gpu racks need hvdc_systems_per_side >= 1")
+        if not (self.gpu_racks or self.air_racks):
+            raise ValueError("a hall needs racks: gpu_racks or air_racks")
+        return self
+
+
+class Site(Frozen):
+    name: str = Field(min_length=1)
+    description: str = ""
+    weather: str = "shanghai"
+    load_profile: str = "steady"
+    gpu_utilisation_spread: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    air_rack_utilisation: Annotated[float, Field(ge=0, le=1)] = 0.6
+    grid_carbon_kg_per_kwh: Annotated[float, Field(ge=0)] = 0.5703
+    other_load_kw: Annotated[float, Field(ge=0)] = 0.0
+    power: Power
+    cooling: Cooling
+    halls: list[Hall] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _liquid_needs_water(self) -> Site:
+        liquid = any(h.gpu_racks for h in self.halls)
+        if liquid and self.cooling.facility_water is None:
+            raise ValueError("liquid-cooled halls need a [cooling.facility_water] loop")
+        if liquid and self.power.hvdc is None:
+            raise ValueError("liquid-cooled (GPU) halls are fed by HVDC: set power.hvdc")
+        names = [h.name for h in self.halls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"hall names must be unique, got {names}")
+        return self
+
+
+# Which site keys name catalog entries, and of what kind.
+_CATALOG_KEYS = {
+    ("power", "transformer"): "transformer",
+    ("power", "generator"): "generator",
+    ("power", "hvdc"): "hvdc",
+    ("power", "ups"): "ups",
+    ("power", "pdu"): "pdu",
+    ("power", "battery"): "battery",
+    ("cooling", "facility_water", "tower"): "tower",
+    ("cooling", "facility_water", "drycooler"): "drycooler",
+    ("cooling", "facility_water", "pump"): "pump",
+    ("cooling", "air_side", "chiller"): "chiller",
+    ("cooling", "air_side", "tower"): "tower",
+    ("cooling", "air_side", "chilled_pump"): "pump",
+    ("cooling", "air_side", "condenser_pump"): "pump",
+}
+_HALL_CATALOG_KEYS = {"gpu_rack": "rack", "air_rack": "rack", "cdu": "cdu", "crah": "crah"}
+
+
+def sites_folder() -> Path:
+    return data_path("configs", "sites")
+
+
+def site_path(name_or_path: str | Path) -> Path:
+    """Resolve a shipped site name (``aidc-10mw``) or a path to a TOML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        return candidate
+    path = sites_folder() / f"{name_or_path}.toml"
+    if not path.is_file():
+        valid = ", ".join(sorted(p.stem for p in sites_folder().glob("*.toml")))
+        raise ConfigError(sites_folder(), f"unknown site {str(name_or_path)!r}; valid: {valid}")
+    return path
+
+
+def _check_catalog_names(path: Path, text: str, site: Site) -> None:
+    from twin.config import line_of_key
+
+    def check(kind: str, name: str | None, key: str) -> None:
+        if name is None:
+            return
+        try:
+            catalog.lookup(kind, name)
+        except ConfigError as error:
+            if error.path.suffix == ".toml":  # the entry itself is broken: report it there
+                raise
+            raise ConfigError(path, error.message, key=key, line=line_of_key(text, key)) from None
+
+    for keys, kind in _CATALOG_KEYS.items():
+        value: object = site
+        for k in keys:
+            value = getattr(value, k, None) if value is not None else None
+        check(kind, value if isinstance(value, str) else None, ".".join(keys))
+    for index, hall in enumerate(site.halls):
+        for key, kind in _HALL_CATALOG_KEYS.items():
+            check(kind, getattr(hall, key), f"halls.{index}.{key}")
+
+
+def load_site(name_or_path: str | Path) -> Site:
+    """Load and fully validate a site, including every catalog entry it names."""
+    path = site_path(name_or_path)
+    data, text = read_toml(path)
+    site = validate(path, text, data, Site)
+    _check_catalog_names(path, text, site)
+    return site
