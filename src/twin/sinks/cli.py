@@ -55,6 +55,14 @@ def default_spool_dir() -> Path:
     return Path(state) / "twin" / "spool"
 
 
+class _RefuseToken(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(
+            "a token is never taken on the command line (every user can read it in ps): "
+            "set INFLUX_TOKEN or use --influx-token-file FILE"
+        )
+
+
 def _add_database_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "InfluxDB",
@@ -74,6 +82,10 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="read the v2 token from FILE instead of $INFLUX_TOKEN",
     )
+    # Not a real option: it exists so that `--influx-token SECRET` is refused with an
+    # explanation instead of being taken (as an abbreviation) for --influx-token-file,
+    # and so that the secret is never echoed back.
+    group.add_argument("--influx-token", nargs="?", action=_RefuseToken, help=argparse.SUPPRESS)
     group.add_argument("--db", metavar="DB", help="database (v1)")
     group.add_argument("--rp", metavar="RP", help="retention policy (v1; default: the db's)")
     group.add_argument(
