@@ -370,6 +370,10 @@ class Plant:
         chillers_on_mode = self.mode in (1, 2)
         # Economiser plate HX: fixed effectiveness from its design approach.
         q_need_est = c_chw * (self.t_chw[1] - self.t_chw_supply_set)
+        if dt > IDEAL_CONTROL_STEP_S:
+            # At study steps the loop settles within the step: stage for the heat
+            # the air side hands over, not for a return temperature that overshot.
+            q_need_est = max(q_need_est, float(q_air.sum()) + p_chw_pump)
         m_cw_hx = m_chw if hx_on else 0.0
         dt_design = air_cfg.design_delta_t_k
         eff_hx = dt_design / (dt_design + air_cfg.economiser_approach_k)
@@ -906,7 +910,9 @@ def _tower(
         working * max(fan, group.free_convection_frac)
         + (cells_on - working) * group.free_convection_frac
     ) / cells_on
-    approach = float(cooling.yorkcalc_approach(t_wet, range_k, water_frac / max(air_frac, 1e-3)))
+    # Clipped to the correlation's published bounds of validity (1.1 to 40 K).
+    lg = water_frac / max(air_frac, 1e-3)
+    approach = min(max(float(cooling.yorkcalc_approach(t_wet, range_k, lg)), 1.1), 40.0)
     power = float(working * cooling.fan_power(fan, group.fan_power_w))
     return t_wet + approach, fan, power
 
@@ -920,11 +926,16 @@ def _ideal_fan(
     cells_on = min(group.cells, max(1, math.floor(m_flow / (0.75 * group.m_flow_design_kg_s))))
     water_frac = m_flow / (cells_on * group.m_flow_design_kg_s)
     approach = t_target - t_wet
+    still_air = float(
+        cooling.yorkcalc_approach(t_wet, range_k, water_frac / group.free_convection_frac)
+    )
+    if min(max(still_air, 1.1), 40.0) <= approach:
+        return 0.0  # free convection alone leaves the water cold enough
     lg = float(cooling.yorkcalc_liquid_to_gas_ratio(t_wet, range_k, approach))
     if math.isfinite(lg):
-        return min(max(water_frac / lg, 0.0), 1.0)
+        return min(max(water_frac / lg, group.min_fan_speed), 1.0)
     full = float(cooling.yorkcalc_approach(t_wet, range_k, water_frac))
-    return 1.0 if approach < full else 0.0
+    return 1.0 if approach < full else group.min_fan_speed
 
 
 def _exchanger_conductance(
