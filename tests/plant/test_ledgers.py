@@ -16,7 +16,7 @@ def test_ledgers_close_over_a_day_with_pi_control() -> None:
     assert result.ledger.electrical_balance_error < LEDGER_TOLERANCE
     assert result.ledger.heat_balance_error < LEDGER_TOLERANCE
     # Something real flowed through both ledgers.
-    assert result.ledger.it > 1e12  # > 280 MWh in a day of ~10 MW
+    assert result.ledger.it > 5e11  # > 140 MWh: a day of the 10 MW site at ~75 % utilisation
     assert result.ledger.heat_rejected > 0.9 * result.ledger.it
 
 
