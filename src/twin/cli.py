@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "temperatures and the closure of the electrical and heat ledgers.",
         epilog="Examples:\n  twin simulate aidc-10mw --days 7\n"
         "  twin simulate aidc-10mw --year --weather beijing --json\n"
-        "  twin simulate aidc-10mw --days 1 --step 1 --scenario utility-loss",
+        "  twin simulate aidc-10mw --days 0.1 --step 1 --scenario utility-loss",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     simulate.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="step in seconds (default 60; steps over 10 s use ideal control, "
         "1-10 s run the PI loops)",
+    )
+    simulate.add_argument(
+        "--method",
+        choices=["fast", "dynamic"],
+        help="fast: quasi-steady over the time axis (a year in seconds; the default for steps "
+        "over 10 s without a scenario); dynamic: step the live plant with thermal mass and "
+        "control loops (the default with --scenario or steps of 10 s or less)",
     )
     simulate.add_argument("--start-day", type=float, default=0.0, help="day of year to start")
     simulate.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
@@ -99,6 +106,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from twin.site import load_site
     from twin.weather import load_weather
 
+    if args.method == "fast" and args.scenario:
+        print(
+            "twin simulate: --scenario needs --method dynamic (events are stepped)", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
     site = load_site(args.site)
     weather = load_weather(args.weather) if args.weather else load_weather(site.weather)
     scenario = load_scenario(args.scenario) if args.scenario else None
@@ -114,6 +126,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         scenario_path=path,
         start_s=args.start_day * 86400.0,
         progress=_progress if show_progress else None,
+        method=args.method,
     )
     summary = result.summary()
     if args.json:
@@ -121,7 +134,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     energy = summary["energy_kwh"]
-    print(f"site {summary['site']}  weather {summary['weather']}  {days:g} days at {args.step:g} s")
+    print(
+        f"site {summary['site']}  weather {summary['weather']}  {days:g} days at "
+        f"{args.step:g} s ({summary['method']} method)"
+    )
     print(f"PUE                 {summary['pue']:.3f}")
     print(f"WUE                 {summary['wue_l_per_kwh']:.2f} L/kWh")
     print(f"IT energy           {energy['it'] / 1e3:,.0f} MWh")

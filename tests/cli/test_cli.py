@@ -148,3 +148,9 @@ def test_installed_entry_point_runs() -> None:
     assert exe is not None
     result = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "simulate" in result.stdout
+
+
+def test_fast_method_refuses_a_scenario() -> None:
+    result = twin("simulate", "--method", "fast", "--scenario", "utility-loss")
+    assert result.returncode == 2
+    assert "--method dynamic" in result.stderr

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from twin.plant.layout import assemble
+from twin.loads import load_profile
+from twin.plant.layout import Layout, assemble
 from twin.plant.model import COOLING_MODES, Ledger, Plant
+from twin.plant.quasi_steady import run_quasi_steady
 from twin.plant.scenarios import Scenario, attach
 from twin.site import Site
-from twin.weather import Weather
+from twin.weather import Weather, load_weather
 
 SECONDS_PER_DAY = 86400.0
 _MONTH_STARTS_DAYS = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -26,6 +28,7 @@ _MONTH_STARTS_DAYS = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 3
 
 @dataclass
 class StudyResult:
+    method: str
     site: str
     weather: str
     sim_seconds: float
@@ -47,6 +50,7 @@ class StudyResult:
         it = ledger.it
         water_l = ledger.water_kg  # 1 kg of water ≈ 1 L
         return {
+            "method": self.method,
             "site": self.site,
             "weather": self.weather,
             "pue": facility / it if it else None,
@@ -75,6 +79,9 @@ class StudyResult:
         }
 
 
+METHODS = ("fast", "dynamic")
+
+
 def run_study(
     site: Site,
     duration_s: float,
@@ -85,14 +92,27 @@ def run_study(
     start_s: float = 0.0,
     progress: Callable[[float], None] | None = None,
     warmup_s: float = 3600.0,
+    method: str | None = None,
 ) -> StudyResult:
     """Run a site's plant for ``duration_s`` of plant time in steps of ``step_s``.
 
-    A warm-up (an hour of plant time before ``start_s``, not counted) lets loop
-    temperatures and controllers settle from their initial guesses, as an
+    ``method="fast"`` (the default without a scenario) solves the plant
+    quasi-steadily over whole arrays of time (:mod:`twin.plant.quasi_steady`);
+    ``"dynamic"`` (the default with a scenario, or with steps of 10 s or less)
+    steps the live plant, thermal mass and control loops included. In the dynamic
+    method a warm-up (an hour of plant time before ``start_s``, not counted) lets
+    loop temperatures and controllers settle from their initial guesses, as an
     EnergyPlus run warms up its first day.
     """
+    if method is None:
+        method = "dynamic" if scenario is not None or step_s <= 10.0 else "fast"
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "fast" and scenario is not None:
+        raise ValueError("scenarios need the dynamic method")
     layout = assemble(site)
+    if method == "fast":
+        return _run_fast(site, layout, duration_s, step_s, weather, start_s, progress)
     plant = Plant(layout, weather=weather, start_s=start_s - warmup_s)
     wall_start = time.perf_counter()
     warm_step = min(step_s, 60.0)
@@ -133,6 +153,7 @@ def run_study(
     with np.errstate(invalid="ignore", divide="ignore"):
         monthly = facility_by_month / it_by_month
     return StudyResult(
+        method="dynamic",
         site=site.name,
         weather=plant.weather.name,
         sim_seconds=n_steps * step_s,
@@ -146,4 +167,52 @@ def run_study(
         max_cold_plate_c=float(max_plate) if np.isfinite(max_plate) else None,  # type: ignore[arg-type]
         max_rack_inlet_c=float(max_inlet),
         min_battery_soc=min_soc,
+    )
+
+
+def _run_fast(
+    site: Site,
+    layout: Layout,
+    duration_s: float,
+    step_s: float,
+    weather: Weather | None,
+    start_s: float,
+    progress: Callable[[float], None] | None,
+) -> StudyResult:
+    weather = weather or load_weather(site.weather)
+    profile = load_profile(site.load_profile)
+    n_steps = max(1, round(duration_s / step_s))
+    totals, facility_month, it_month, mode_seconds, wall = run_quasi_steady(
+        layout, weather, profile, start_s, n_steps, step_s, progress
+    )
+    ledger = Ledger(
+        utility=totals.utility,
+        it=totals.it,
+        losses_transformer=totals.losses_transformer,
+        losses_converter=totals.losses_converter,
+        cooling=totals.cooling,
+        other=totals.other,
+        heat_sources=totals.heat_sources,
+        heat_rejected=totals.heat_rejected,
+        water_kg=totals.water_kg,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monthly = facility_month / it_month
+    return StudyResult(
+        method="fast",
+        site=site.name,
+        weather=weather.name,
+        sim_seconds=n_steps * step_s,
+        wall_seconds=wall,
+        step_s=step_s,
+        ledger=ledger,
+        pue_by_month=[float(x) if np.isfinite(x) else None for x in monthly],
+        hours_by_cooling_mode={
+            m: float(s / 3600.0) for m, s in zip(COOLING_MODES, mode_seconds, strict=True)
+        },
+        max_cold_plate_c=float(totals.max_cold_plate_c)
+        if np.isfinite(totals.max_cold_plate_c)
+        else None,  # type: ignore[arg-type]
+        max_rack_inlet_c=float(totals.max_rack_inlet_c),
+        min_battery_soc=1.0,
     )
