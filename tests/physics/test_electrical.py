@@ -103,11 +103,9 @@ def test_legacy_ups_full_load_matches_its_source() -> None:
     assert float(_eff(LEGACY["losses"], 1.0)) == pytest.approx(0.93, abs=0.005)
 
 
-@pytest.mark.xfail(strict=True, reason="coefficients give 87.2 % at 30 %, source says ~90 %")
 def test_legacy_ups_30_percent_matches_its_source() -> None:
     assert float(_eff(LEGACY["losses"], 0.3)) == pytest.approx(0.90, abs=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason="coefficients give 94.3 % at 30 %, TOML says 95.5-96.5 %")
 def test_modular_ups_30_percent_matches_its_source() -> None:
     assert 0.955 <= float(_eff(MODULAR["losses"], 0.3)) <= 0.965
