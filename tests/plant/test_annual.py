@@ -26,6 +26,7 @@ def test_legacy_air_site_in_air_cooled_band(annual) -> None:
     summary = annual("legacy-air-2mw", None).summary()
     assert 1.35 <= summary["pue"] <= 1.70
     assert summary["hours_by_cooling_mode"]["mechanical"] == 365 * 24
+    assert summary["max_rack_inlet_c"] < 27.0  # 20 C supply air holds all year
 
 
 def test_cold_climate_beats_hot_humid_climate(annual) -> None:

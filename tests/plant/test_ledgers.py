@@ -49,5 +49,6 @@ def test_fast_study_agrees_with_the_dynamic_plant(site: str, weather: str | None
     cooling_fast = fast["energy_kwh"]["cooling"]
     cooling_dynamic = dynamic["energy_kwh"]["cooling"]
     assert abs(cooling_fast - cooling_dynamic) / cooling_dynamic < 0.08
+    assert abs(fast["max_rack_inlet_c"] - dynamic["max_rack_inlet_c"]) < 1.0
     for mode, hours in dynamic["hours_by_cooling_mode"].items():
         assert abs(fast["hours_by_cooling_mode"][mode] - hours) < 24.0

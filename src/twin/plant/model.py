@@ -160,7 +160,7 @@ class Plant:
             cw_tower_failed=np.zeros(layout.cw_towers.cells, bool),
             chiller_failed=np.zeros(layout.chillers, bool),
         )
-        self.chiller_ready_at = np.zeros(layout.chillers)
+        self.chiller_ready_at = np.full(layout.chillers, -np.inf)  # ready from the start
         self.mode = 2 if not air.economiser else 1
         self.mode_since_s = -math.inf
         self.tower_range = {"fw": fw.design_delta_t_k if fw else 5.0, "cw": 5.0}
