@@ -52,6 +52,15 @@ class FacilityWater(Frozen):
     volume_m3: Positive
     design_delta_t_k: Positive = 10.0
 
+    @model_validator(mode="after")
+    def _rejection(self) -> FacilityWater:
+        if self.drycoolers:
+            # In the catalog, not yet in the plant: refuse rather than ignore them.
+            raise ValueError("dry coolers are not modelled by the plant yet; use towers")
+        if not (self.tower and self.towers):
+            raise ValueError("the facility water loop needs tower and towers >= 1")
+        return self
+
 
 class AirSide(Frozen):
     """Chilled-water plant for the air-side heat: chillers, economiser, towers, CRAHs."""
