@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["site", "scenario", "catalog", "load", "weather"],
         help="force the kind instead of guessing it from the path",
     )
+
+    from twin.devices.cli import add_parsers as add_device_parsers
+
+    add_device_parsers(sub)  # sim, points
     return parser
 
 
@@ -210,7 +214,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"simulate": _cmd_simulate, "check": _cmd_check}
+    from twin.devices.cli import cmd_points, cmd_sim
+
+    handlers = {
+        "simulate": _cmd_simulate,
+        "check": _cmd_check,
+        "sim": cmd_sim,
+        "points": cmd_points,
+    }
     try:
         return handlers[args.command](args)
     except ConfigError as error:

@@ -1,0 +1,202 @@
+"""``twin sim`` and ``twin points``: the devices' command-line handlers.
+
+:mod:`twin.cli` only declares the flags (:func:`add_parsers`) and dispatches here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from twin.config import read_toml, validate
+from twin.devices.faults import DeviceFault
+from twin.errors import ConfigError
+
+DEFAULT_MODBUS_PORT = 5020
+DEFAULT_OPCUA_PORT = 4840
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Declare ``sim`` and ``points`` on the main parser."""
+    sim = sub.add_parser(
+        "sim",
+        help="run a site's plant headless behind simulated Modbus TCP and OPC UA devices",
+        description="Step a site's plant in real time (or faster) and serve every device over "
+        "Modbus TCP (one gateway per area, a unit id per device) and OPC UA. Prints the "
+        "endpoint table, then serves until --duration or Ctrl-C.",
+        epilog="Examples:\n  twin sim aidc-10mw\n  twin sim aidc-10mw --speed 10 --duration 600\n"
+        "  twin sim aidc-10mw --scenario utility-loss --modbus-port 0 --no-opcua",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("site", help="site name or TOML path")
+    sim.add_argument("--speed", type=_positive, default=1.0, help="plant seconds per wall second")
+    sim.add_argument("--duration", type=_positive, help="plant seconds to run (default: forever)")
+    sim.add_argument("--step", type=_positive, default=1.0, help="plant step in seconds")
+    sim.add_argument(
+        "--scenario",
+        help="scenario (sim/scenarios name or TOML path): plant [[events]] and [[device_faults]]",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    sim.add_argument(
+        "--modbus-port",
+        type=_port,
+        default=DEFAULT_MODBUS_PORT,
+        help="first gateway's port, the others follow (0: any free ports)",
+    )
+    sim.add_argument("--opcua-port", type=_port, default=DEFAULT_OPCUA_PORT, help="OPC UA port")
+    sim.add_argument("--no-opcua", action="store_true", help="serve Modbus TCP only")
+    sim.add_argument(
+        "--opcua-security",
+        type=Path,
+        help="TOML with OPC UA security (policies, users, roles); default: no security",
+    )
+    sim.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".twin-state"),
+        help="where generated certificates and keys are kept (never commit it)",
+    )
+
+    points = sub.add_parser(
+        "points",
+        help="print a site's point registry as CSV (Modbus addressing and OPC UA node ids)",
+        description="One row per point: name, device, unit, Modbus host/port/unit id, register "
+        "type, 0-based address, data type, word order, scale, status bit, OPC UA node id, "
+        "writable and limits. The collector reads the same format for real gear.",
+    )
+    points.add_argument("site", help="site name or TOML path")
+    points.add_argument("--host", default="127.0.0.1", help="Modbus host to print")
+    points.add_argument(
+        "--modbus-port", type=_port, default=DEFAULT_MODBUS_PORT, help="first gateway's port"
+    )
+
+
+def load_sim_scenario(name: str) -> tuple[object, list[DeviceFault], Path]:
+    """A scenario file: the plant's events plus optional ``[[device_faults]]``."""
+    from pydantic import BaseModel
+
+    from twin.plant.scenarios import Scenario, scenario_path
+
+    path = scenario_path(name)
+    data, text = read_toml(path)
+    raw_faults = data.pop("device_faults", [])
+
+    class _Faults(BaseModel):
+        device_faults: list[DeviceFault]
+
+    faults = validate(path, text, {"device_faults": raw_faults}, _Faults).device_faults
+    scenario = validate(path, text, data, Scenario)
+    return scenario, faults, path
+
+
+def cmd_points(args: argparse.Namespace) -> int:
+    from twin.devices.inventory import build
+    from twin.devices.registry import rows, write_csv
+    from twin.plant.layout import assemble
+    from twin.site import load_site
+
+    inventory = build(assemble(load_site(args.site)))
+    base = args.modbus_port
+    ports = [base + i if base else 0 for i in range(len(inventory.gateways))]
+    try:
+        write_csv(rows(inventory, args.host, ports), sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `twin points SITE | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from twin.devices.runner import Options, Simulation
+    from twin.plant.scenarios import attach
+    from twin.site import load_site
+
+    site = load_site(args.site)
+    security = None
+    if args.opcua_security:
+        from twin.devices.opcua_server import load_security
+
+        security = load_security(args.opcua_security)
+    options = Options(
+        host=args.host,
+        modbus_port=args.modbus_port,
+        opcua_port=None if args.no_opcua else args.opcua_port,
+        step_s=args.step,
+        speed=args.speed,
+        state_dir=args.state_dir,
+        opcua_security=security,
+    )
+    scenario = load_sim_scenario(args.scenario) if args.scenario else None
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    simulation = Simulation(site, options)
+    simulation.setup()
+    assert simulation.plant is not None and simulation.inventory is not None
+    if scenario is not None:
+        plan, faults, path = scenario
+        attach(simulation.plant, plan, path)  # type: ignore[arg-type]
+        for fault in faults:
+            if fault.device not in simulation.inventory.by_name:
+                raise ConfigError(
+                    path, f"no device {fault.device!r} in site {site.name}", key="device_faults"
+                )
+        simulation.faults.schedule(faults, simulation.plant.t_s)
+    return asyncio.run(_serve(simulation, args.duration))
+
+
+async def _serve(simulation: object, duration: float | None) -> int:
+    from twin.devices.runner import Simulation
+
+    assert isinstance(simulation, Simulation)
+    try:
+        await simulation.start()
+    except OSError as error:
+        print(f"twin sim: cannot listen: {error}", file=sys.stderr)
+        return 1
+    table = simulation.endpoints()
+    print(f"{'protocol':<11} {'endpoint':<40} {'area':<16} devices")
+    for row in table:
+        print(f"{row['protocol']:<11} {row['endpoint']:<40} {row['area']:<16} {row['devices']}")
+    print(
+        f"site {simulation.site.name}: {len(simulation.inventory.devices)} devices, "  # type: ignore[union-attr]
+        f"step {simulation.options.step_s:g} s at {simulation.options.speed:g}x; "
+        "point map: twin points SITE",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.create_task(simulation.run(duration))
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    runner.cancel()
+    waiter.cancel()
+    await asyncio.gather(runner, waiter, return_exceptions=True)
+    await simulation.stop()
+    print("stopped", flush=True)
+    return 0

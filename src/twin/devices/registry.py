@@ -1,0 +1,130 @@
+"""The point registry of a site as CSV: one row per point, as vendors' register maps read.
+
+Columns (the collector reads the same format for real gear):
+
+=================  ===========================================================
+point              ``<device>.<point>``; bits of a status word are
+                   ``<device>.<word>.<bit name>``
+device, equipment  device name and equipment type (profile)
+area               hall, electrical-room or cooling-plant
+description, unit  what it is; unit as in profiles (degC, kW, kWh, pct, lpm…)
+modbus_host/port   the gateway serving the device
+unit_id            Modbus unit id of the device on that gateway
+register_type      input_register, holding_register, discrete_input, coil
+address            **0-based** protocol address (input 0 is "30001" in a manual)
+data_type          int16 … uint64, float32, bool
+word_order         ABCD (big-endian) or CDAB (word-swapped) for 32/64-bit values
+scale              engineering value = raw × scale
+bit                bit number inside a status word (0 = least significant)
+opcua_node_id      node id on the site's OPC UA server
+writable           yes/no; min, max: accepted range of a write
+range_low/high     EURange (the span a display should expect)
+=================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import TextIO
+
+from twin.devices.inventory import Inventory
+from twin.devices.profiles import Point
+
+COLUMNS = (
+    "point",
+    "device",
+    "equipment",
+    "area",
+    "description",
+    "unit",
+    "modbus_host",
+    "modbus_port",
+    "unit_id",
+    "register_type",
+    "address",
+    "data_type",
+    "word_order",
+    "scale",
+    "bit",
+    "opcua_node_id",
+    "writable",
+    "min",
+    "max",
+    "range_low",
+    "range_high",
+)
+
+REGISTER_TYPES = {
+    "input": "input_register",
+    "holding": "holding_register",
+    "discrete": "discrete_input",
+    "coil": "coil",
+}
+OPCUA_NAMESPACE_INDEX = 2
+
+
+def node_id(device: str, point: str) -> str:
+    """OPC UA node id of a point (string ids; the site's namespace is index 2)."""
+    return f"ns={OPCUA_NAMESPACE_INDEX};s={device}.{point}"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.12g}"
+
+
+def rows(inventory: Inventory, host: str, ports: list[int]) -> list[dict[str, str]]:
+    """Every point of every device, in device order then profile order."""
+    out: list[dict[str, str]] = []
+    for device in inventory.devices:
+        profile = inventory.profiles[device.equipment]
+        for point in profile.points:
+            out.append(_row(inventory, device.name, point, host, ports[device.gateway], None))
+            for bit, name in enumerate(point.bits):
+                if name:
+                    out.append(
+                        _row(inventory, device.name, point, host, ports[device.gateway], bit)
+                    )
+    return out
+
+
+def _row(
+    inventory: Inventory, device_name: str, point: Point, host: str, port: int, bit: int | None
+) -> dict[str, str]:
+    device = inventory.device(device_name)
+    profile = inventory.profiles[device.equipment]
+    multi = point.registers > 1 and point.type != "bool"
+    name = f"{device.name}.{point.name}"
+    description = point.description
+    if bit is not None:
+        name = f"{name}.{point.bits[bit]}"
+        description = f"{point.description}, bit {bit}: {point.bits[bit]}"
+    low, high = point.range if point.range else (None, None)
+    return {
+        "point": name,
+        "device": device.name,
+        "equipment": device.equipment,
+        "area": device.area,
+        "description": description,
+        "unit": point.unit if bit is None else "",
+        "modbus_host": host,
+        "modbus_port": str(port),
+        "unit_id": str(device.unit_id),
+        "register_type": REGISTER_TYPES[point.table],
+        "address": str(point.address),
+        "data_type": point.type,
+        "word_order": profile.word_order_of(point) if multi else "",
+        "scale": f"{point.scale:g}",
+        "bit": "" if bit is None else str(bit),
+        "opcua_node_id": node_id(device.name, point.name),
+        "writable": "yes" if point.writable and bit is None else "no",
+        "min": _number(point.min) if bit is None else "",
+        "max": _number(point.max) if bit is None else "",
+        "range_low": _number(low),
+        "range_high": _number(high),
+    }
+
+
+def write_csv(table: list[dict[str, str]], stream: TextIO) -> None:
+    writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
