@@ -15,7 +15,6 @@ import dataclasses
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from twin.config import read_toml
 from twin.errors import ConfigError
 from twin.paths import data_path
 from twin.physics import load as physics
@@ -185,18 +185,7 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> LoadProfile:
     ('steady', 0.8)
     """
     path = _resolve(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "load profile file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(path, f"cannot read load profile: {error}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
-        line = int(match.group(1)) if match else None
-        raise ConfigError(path, f"invalid TOML: {error}", line=line) from None
+    data, text = read_toml(path)
     return LoadProfile(name=path.stem, path=path, parameters=_validate(path, text, data))
 
 

@@ -414,10 +414,49 @@ def heat_exchanger_heat_flow(
     """
     c_hot = np.asanyarray(m_flow_hot, dtype=float) * cp_hot
     c_cold = np.asanyarray(m_flow_cold, dtype=float) * cp_cold
+    conductance = exchanger_conductance(ua, c_hot, c_cold, arrangement)
+    return np.asanyarray(conductance * (np.asanyarray(t_hot_in_c) - t_cold_in_c))
+
+
+def exchanger_conductance(
+    ua: float | np.ndarray,
+    c_hot_w_k: float | np.ndarray,
+    c_cold_w_k: float | np.ndarray,
+    arrangement: str = "counterflow",
+) -> np.ndarray:
+    r"""Heat a heat exchanger moves per kelvin of inlet temperature difference.
+
+    Parameters
+    ----------
+    ua : float or array
+        Overall conductance [W/K].
+    c_hot_w_k, c_cold_w_k : float or array
+        Capacity rates ṁ·c_p of the two streams [W/K].
+    arrangement : str
+        ``"counterflow"`` or ``"crossflow"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\varepsilon C_{min}` [W/K]; zero when either stream stops.
+
+    Notes
+    -----
+    The plant's thermal network uses it as the conductance of an exchanger link:
+    :math:`Q = \varepsilon C_{min} (T_{h,in} - T_{c,in})`.
+    Source: Incropera & DeWitt, 6th ed., §11.4.
+
+    Examples
+    --------
+    >>> round(float(exchanger_conductance(10e3, 4180.0, 4180.0)), 1)
+    2947.8
+    """
+    c_hot = np.asanyarray(c_hot_w_k, dtype=float)
+    c_cold = np.asanyarray(c_cold_w_k, dtype=float)
     c_min = np.minimum(c_hot, c_cold)
     c_max = np.maximum(c_hot, c_cold)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ntu = np.where(c_min > 0, ua / c_min, 0.0)
+        ntu = np.where(c_min > 0, np.asanyarray(ua) / c_min, 0.0)
         cr = np.where(c_max > 0, c_min / c_max, 0.0)
     if arrangement == "counterflow":
         eff = counterflow_effectiveness(ntu, cr)
@@ -425,7 +464,7 @@ def heat_exchanger_heat_flow(
         eff = crossflow_effectiveness(ntu, cr)
     else:
         raise ValueError(f"unknown arrangement {arrangement!r}")
-    return np.asanyarray(eff * c_min * (np.asanyarray(t_hot_in_c) - t_cold_in_c))
+    return np.asanyarray(np.nan_to_num(eff) * c_min)
 
 
 def tower_water_use(

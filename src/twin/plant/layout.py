@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin import catalog
-from twin.physics import cooling, fluids
+from twin.physics import cooling, electrical, fluids
 from twin.site import Site
 
 SIDES = ("A", "B")
@@ -135,6 +135,24 @@ class Layout:
     @property
     def n_halls(self) -> int:
         return len(self.hall_names)
+
+
+def system_losses(systems: PowerSystems, p_out_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Modules on line and losses [W] of every UPS/HVDC system at its output power.
+
+    ``p_out_w`` has the systems on its last axis (one row per time step in a study).
+    """
+    n_mod = electrical.modules_online(
+        p_out_w,
+        systems.module_w,
+        systems.modules,
+        systems.max_module_load,
+        int(systems.redundant_modules.max()),
+    )
+    n_mod = np.minimum(n_mod, systems.modules)
+    c = systems.loss_coefficients
+    loss = electrical.converter_losses(p_out_w, n_mod * systems.module_w, c[:, 0], c[:, 1], c[:, 2])
+    return n_mod, loss
 
 
 def _losses(entry: catalog.ConverterLosses) -> list[float]:

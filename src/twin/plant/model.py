@@ -27,8 +27,9 @@ from twin.loads import LoadProfile, load_profile
 from twin.physics import cooling, electrical, fluids, thermal
 from twin.physics.load import server_power
 from twin.plant.controllers import PiArray
-from twin.plant.layout import Layout, TowerGroup
+from twin.plant.layout import Layout, PumpGroup, TowerGroup, system_losses
 from twin.plant.network import Network
+from twin.plant.quasi_steady import pump_group_power, tower_to_setpoint
 from twin.weather import Weather, load_weather
 
 COOLING_MODES = ("free", "partial", "mechanical")
@@ -275,7 +276,7 @@ class Plant:
             ua = n_active * cooling.ua_at_flows(
                 ua_nom, m_tcs / per, m_sec_nom, m_fac / per, m_fac_nom
             )
-            g_cdu = _exchanger_conductance(ua, m_tcs * cp_s, m_fac * cp_w, "counterflow")
+            g_cdu = cooling.exchanger_conductance(ua, m_tcs * cp_s, m_fac * cp_w, "counterflow")
             cdu_held = np.zeros(n_halls, bool)
             if ideal and fw_ok:
                 q_need = m_tcs * cp_s * (self.t_tcs_return - self.t_tcs_supply_set)
@@ -302,7 +303,7 @@ class Plant:
         t_fw_tower_out = t_wet
         p_fw_fan = 0.0
         if layout.fw_pumps is not None and n_cdus:
-            p_fw_pump = _pump_group_power(layout.fw_pumps, m_fw) if mech else 0.0
+            p_fw_pump = _pump_power(layout.fw_pumps, m_fw) if mech else 0.0
             if fw_t is not None:
                 failed = self.faults.fw_tower_failed
                 if dt > IDEAL_CONTROL_STEP_S:
@@ -336,7 +337,7 @@ class Plant:
         m_chw_hall = crah_valve * m_chw_nominal * (1.0 if mech else 0.0)
         ua_crah = layout.crah_ua_w_k * crah_counts
         ua_crah = ua_crah * (fan_speed**0.8 * np.clip(crah_valve, 1e-6, 1.0) ** 0.8) ** 0.5
-        g_crah = _exchanger_conductance(ua_crah, c_air, m_chw_hall * cp_w, "crossflow")
+        g_crah = cooling.exchanger_conductance(ua_crah, c_air, m_chw_hall * cp_w, "crossflow")
         rack_air_rise = q_air / np.maximum(c_air, 1.0)
         crah_held = np.zeros(n_halls, bool)
         q_crah_held = np.zeros(n_halls)
@@ -354,11 +355,12 @@ class Plant:
         air_cfg = site.cooling.air_side
         self._update_mode(t, t_wet)
         if mech:
-            m_chw = max(float(m_chw_hall.sum()), 0.1 * _group_design_flow(layout.chw_pumps))
+            chw = layout.chw_pumps
+            m_chw = max(float(m_chw_hall.sum()), 0.1 * chw.pumps * chw.m_flow_design_kg_s)
         else:
             m_chw = 0.0
             m_chw_hall = m_chw_hall * 0.0
-        p_chw_pump = _pump_group_power(layout.chw_pumps, m_chw)
+        p_chw_pump = _pump_power(layout.chw_pumps, m_chw)
         c_chw = m_chw * cp_w
         available = (~self.faults.chiller_failed) & (self.chiller_ready_at <= t) & mech
         if not mech:
@@ -400,7 +402,7 @@ class Plant:
         chiller_capacity = float(q_cap_each) * n_on
         chiller_limited = chiller_load_est > chiller_capacity * 0.999 if n_on else True
         m_cw = max(n_on * ch.m_flow_condenser_kg_s, m_cw_hx)
-        p_cw_pump = _pump_group_power(layout.cw_pumps, m_cw) if m_cw > 0 and mech else 0.0
+        p_cw_pump = _pump_power(layout.cw_pumps, m_cw) if m_cw > 0 and mech else 0.0
         if dt > IDEAL_CONTROL_STEP_S and self.mode != 1:
             target = (
                 self.t_chw_supply_set - air_cfg.economiser_approach_k
@@ -760,18 +762,7 @@ class Plant:
             ups_alive, p_cooling_ups[systems.hall] / np.maximum(ups_per_hall[systems.hall], 1), 0.0
         )
         p_sys_out = p_sys_out + cooling_share
-        n_mod = electrical.modules_online(
-            p_sys_out,
-            systems.module_w,
-            systems.modules,
-            systems.max_module_load,
-            int(systems.redundant_modules.max()),
-        )
-        n_mod = np.minimum(n_mod, systems.modules)
-        c = systems.loss_coefficients
-        sys_loss = electrical.converter_losses(
-            p_sys_out, n_mod * systems.module_w, c[:, 0], c[:, 1], c[:, 2]
-        )
+        n_mod, sys_loss = system_losses(systems, p_sys_out)
         sys_loss = np.where(alive, sys_loss, 0.0)
         demand = p_sys_out + sys_loss  # DC/AC bus demand before batteries
         from_input = demand * self.walk_in
@@ -874,20 +865,6 @@ class Plant:
         )
 
 
-def _group_design_flow(group: object) -> float:
-    return group.pumps * group.m_flow_design_kg_s  # type: ignore[attr-defined]
-
-
-def _pump_group_power(group: object, m_flow: float) -> float:
-    """Pumps staged so each runs at or below design flow; affinity-law power."""
-    m_design = group.m_flow_design_kg_s  # type: ignore[attr-defined]
-    if m_flow <= 0:
-        return 0.0
-    n_on = min(group.pumps, max(1, math.ceil(m_flow / m_design - 1e-9)))  # type: ignore[attr-defined]
-    speed = max(m_flow / (n_on * m_design), group.min_speed)  # type: ignore[attr-defined]
-    return float(n_on * cooling.fan_power(min(speed, 1.2), group.power_w))  # type: ignore[attr-defined]
-
-
 def _tower(
     group: TowerGroup,
     m_flow: float,
@@ -917,38 +894,13 @@ def _tower(
     return t_wet + approach, fan, power
 
 
+def _pump_power(group: PumpGroup, m_flow: float) -> float:
+    return float(pump_group_power(group, np.asarray(m_flow)))
+
+
 def _ideal_fan(
     group: TowerGroup, m_flow: float, t_target: float, t_wet: float, range_k: float
 ) -> float:
     """Fan speed at which a tower group leaves water at ``t_target`` (closed-form YorkCalc)."""
-    if m_flow <= 0 or group.cells == 0:
-        return 0.0
-    cells_on = min(group.cells, max(1, math.floor(m_flow / (0.75 * group.m_flow_design_kg_s))))
-    water_frac = m_flow / (cells_on * group.m_flow_design_kg_s)
-    approach = t_target - t_wet
-    still_air = float(
-        cooling.yorkcalc_approach(t_wet, range_k, water_frac / group.free_convection_frac)
-    )
-    if min(max(still_air, 1.1), 40.0) <= approach:
-        return 0.0  # free convection alone leaves the water cold enough
-    lg = float(cooling.yorkcalc_liquid_to_gas_ratio(t_wet, range_k, approach))
-    if math.isfinite(lg):
-        return min(max(water_frac / lg, group.min_fan_speed), 1.0)
-    full = float(cooling.yorkcalc_approach(t_wet, range_k, water_frac))
-    return 1.0 if approach < full else group.min_fan_speed
-
-
-def _exchanger_conductance(
-    ua: np.ndarray, c_a: np.ndarray, c_b: np.ndarray, arrangement: str
-) -> np.ndarray:
-    """ε·C_min: heat moved per kelvin of inlet difference."""
-    c_min = np.minimum(c_a, c_b)
-    c_max = np.maximum(c_a, c_b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ntu = np.where(c_min > 0, ua / c_min, 0.0)
-        cr = np.where(c_max > 0, c_min / c_max, 0.0)
-    if arrangement == "counterflow":
-        eff = cooling.counterflow_effectiveness(ntu, cr)
-    else:
-        eff = cooling.crossflow_effectiveness(ntu, cr)
-    return np.asarray(np.nan_to_num(eff) * c_min)
+    fan = tower_to_setpoint(group, np.asarray(m_flow), t_target, np.asarray(t_wet), range_k)[1]
+    return float(fan) if m_flow > 0 and group.cells else 0.0

@@ -26,7 +26,7 @@ import numpy as np
 
 from twin.loads import LoadProfile
 from twin.physics import cooling, electrical, fluids, thermal
-from twin.plant.layout import Layout, PumpGroup, TowerGroup
+from twin.plant.layout import Layout, PumpGroup, TowerGroup, system_losses
 from twin.weather import Weather
 
 #: Elements per array per chunk: bounds memory for the 100 MW site.
@@ -261,18 +261,7 @@ class QuasiSteadyPlant:
         ups_per_hall = np.bincount(systems.hall, ups, self.n_halls)
         share = ups / np.maximum(ups_per_hall[systems.hall], 1.0)
         p_out = p_out + p_cooling_ups[:, systems.hall] * share[None, :]
-        n_mod = electrical.modules_online(
-            p_out,
-            systems.module_w,
-            systems.modules,
-            systems.max_module_load,
-            int(systems.redundant_modules.max()),
-        )
-        n_mod = np.minimum(n_mod, systems.modules)
-        c = systems.loss_coefficients
-        sys_loss = electrical.converter_losses(
-            p_out, n_mod * systems.module_w, c[:, 0], c[:, 1], c[:, 2]
-        )
+        _, sys_loss = system_losses(systems, p_out)
         h = self.hall_pdu_loss_coef
         hall_pdu = h[0][None, :] + u_col * (h[1][None, :] + u_col * h[2][None, :])
         hall_losses = hall_pdu + sys_loss @ self.system_to_hall
