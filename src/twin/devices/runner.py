@@ -95,7 +95,7 @@ class Simulation:
             )
         self.plant.step(self.options.step_s)
         for equipment in self.images:
-            self._refresh(equipment)
+            self._compute(equipment)
 
     # --------------------------------------------------------------- writes
 
@@ -124,10 +124,20 @@ class Simulation:
             masks[kind] = np.array([self.faults.has(n, kind) for n in binding.names])
         return masks
 
-    def _refresh(self, equipment: str) -> None:
+    async def _refresh(self, equipment: str) -> None:
         """Refresh one datastore (image + OPC UA variables) from the plant."""
-        assert self.plant is not None and self.inventory is not None
         started = time.perf_counter()
+        values, masks = self._compute(equipment)
+        if self.opcua is not None:
+            tables = self.images[equipment].tables
+            await self.opcua.update(equipment, values, masks, tables)
+        self.refresh_seconds += time.perf_counter() - started
+
+    def _compute(
+        self, equipment: str
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | None]]:
+        """Values of one equipment type from the plant, encoded into its image."""
+        assert self.plant is not None and self.inventory is not None
         binding = self.inventory.bindings[equipment]
         t = self.plant.t_s
         dt = t - self._last_t.get(equipment, t - self.options.step_s)
@@ -141,19 +151,8 @@ class Simulation:
         self.images[equipment].fill(
             values, frozen=frozen, bad=masks["bad_quality"], garbage=masks["garbage"]
         )
-        if self.opcua is not None:
-            self.opcua.update(equipment, values, masks)
         self.last_values[equipment] = values
-        self.refresh_seconds += time.perf_counter() - started
-
-    def step(self) -> None:
-        """One plant step and a refresh of every datastore, synchronously."""
-        assert self.plant is not None
-        self.plant.step(self.options.step_s)
-        self.faults.advance(self.plant.t_s)
-        for equipment in self.images:
-            self._refresh(equipment)
-        self.generation += 1
+        return values, masks
 
     # ---------------------------------------------------------------- serve
 
@@ -163,6 +162,8 @@ class Simulation:
         await self.modbus.start()
         if self.opcua is not None:
             await self.opcua.start()
+            for equipment in self.images:
+                await self._refresh(equipment)
         self._tick = asyncio.Condition()
         for equipment in self.images:
             self._written[equipment] = self.generation
@@ -174,7 +175,7 @@ class Simulation:
             async with self._tick:
                 await self._tick.wait_for(lambda: self.generation > self._written[equipment])
                 generation = self.generation
-            self._refresh(equipment)
+            await self._refresh(equipment)
             self._written[equipment] = generation
             await asyncio.sleep(0)
 

@@ -1,0 +1,454 @@
+"""OPC UA server of a site's simulated devices (asyncua 2.x).
+
+Layout: ``Objects/<Site>/<Area>/<Device>/<Point>`` in the namespace
+``urn:twin:<site>:devices`` (index 2), string node ids ``<device>.<point>``. Each
+equipment type is an ObjectType defined once from its profile (analog points
+are AnalogItemType variables with EngineeringUnits and EURange) and
+instantiated per device.
+
+Values are typed Variants: Float for FLOAT32 and for scaled integers (the
+engineering value the registers encode, quantised to the scale), the integer
+types for unscaled integers, UInt16 for status words, Boolean for contacts.
+A value that is not good carries a Bad status (BadSensorFailure for bad
+quality, BadCommunicationError when offline, BadDeviceFailure on exception
+faults) and no value.
+
+Security: with no :class:`Security` the server offers policy None to anonymous
+users, who may write (demo). With one, it offers the configured policies
+(Basic256Sha256 Sign / SignAndEncrypt) with a server certificate generated into
+the state directory, username/password users from the config, anonymous access
+only if allowed, client certificates checked against a trust list, and writes
+only for users with the ``write`` role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from asyncua import Server, ua
+from asyncua.common.instantiate_util import instantiate
+from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from asyncua.crypto.permission_rules import PermissionRuleset, User, UserRole
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.server.address_space import AttributeService
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pydantic import Field
+
+from twin.config import Frozen, load_toml_model
+from twin.devices.image import point_value
+from twin.devices.inventory import Device, Inventory
+from twin.devices.profiles import Point, Profile
+from twin.errors import ConfigError
+from twin.points.codec import DATA_TYPES, decode
+from twin.points.units import UNECE_NAMESPACE, UNITS, unece_unit_id
+
+log = logging.getLogger(__name__)
+
+Policy = Literal["None", "Basic256Sha256_Sign", "Basic256Sha256_SignAndEncrypt"]
+POLICIES = {
+    "None": ua.SecurityPolicyType.NoSecurity,
+    "Basic256Sha256_Sign": ua.SecurityPolicyType.Basic256Sha256_Sign,
+    "Basic256Sha256_SignAndEncrypt": ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+}
+VARIANTS = {
+    "int16": ua.VariantType.Int16,
+    "uint16": ua.VariantType.UInt16,
+    "int32": ua.VariantType.Int32,
+    "uint32": ua.VariantType.UInt32,
+    "int64": ua.VariantType.Int64,
+    "uint64": ua.VariantType.UInt64,
+    "float32": ua.VariantType.Float,
+    "float64": ua.VariantType.Double,
+    "bool": ua.VariantType.Boolean,
+}
+BAD_STATUS = {
+    "offline": ua.StatusCodes.BadCommunicationError,
+    "exception": ua.StatusCodes.BadDeviceFailure,
+    "bad_quality": ua.StatusCodes.BadSensorFailure,
+}
+
+
+class UserEntry(Frozen):
+    name: str = Field(min_length=1)
+    password_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of password")
+    roles: list[Literal["read", "write"]] = Field(default_factory=lambda: ["read"])
+
+
+class Security(Frozen):
+    """OPC UA security of ``twin sim`` (a TOML file, paths relative to it)."""
+
+    policies: list[Policy] = Field(
+        default_factory=lambda: ["Basic256Sha256_Sign", "Basic256Sha256_SignAndEncrypt"]
+    )
+    allow_anonymous: bool = False
+    trusted_clients: Path | None = None  # folder of trusted client certificates (DER or PEM)
+    users: list[UserEntry] = Field(default_factory=list)
+
+
+def load_security(path: Path) -> Security:
+    security = load_toml_model(path, Security)
+    trusted = security.trusted_clients
+    if trusted is not None and not trusted.is_absolute():
+        trusted = path.parent / trusted
+        if not trusted.is_dir():
+            raise ConfigError(path, f"no folder {trusted}", key="trusted_clients")
+        security = security.model_copy(update={"trusted_clients": trusted})
+    return security
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def variant_of(point: Point) -> ua.VariantType:
+    """OPC UA type of a point: engineering values of scaled integers are Float."""
+    if point.bits:
+        return ua.VariantType.UInt16
+    if point.type != "bool" and not DATA_TYPES[point.type].is_float and point.scale != 1.0:
+        return ua.VariantType.Float
+    return VARIANTS[point.type]
+
+
+def _python(value: float, variant: ua.VariantType) -> Any:
+    if variant == ua.VariantType.Boolean:
+        return bool(value)
+    if variant in (ua.VariantType.Float, ua.VariantType.Double):
+        return float(value)
+    return int(value)
+
+
+def quantise(point: Point, values: np.ndarray) -> np.ndarray:
+    """What the device's registers carry, in engineering units (as the Modbus side decodes)."""
+    kind = DATA_TYPES[point.type]
+    if kind.is_float or point.type == "bool":
+        return values.astype(np.float32).astype(float) if point.type == "float32" else values
+    raw = np.clip(np.nan_to_num(np.rint(values / point.scale)), kind.low, kind.high)
+    return np.round(raw * point.scale, 9)
+
+
+class _UserManager:
+    def __init__(self, security: Security | None) -> None:
+        self.security = security
+
+    def get_user(
+        self,
+        iserver: Any,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> User | None:
+        if self.security is None:
+            return User(role=UserRole.User, name=username)
+        if username is None:
+            if certificate is not None or self.security.allow_anonymous:
+                return User(role=UserRole.Anonymous)
+            return None
+        for entry in self.security.users:
+            if entry.name == username and password is not None:
+                if password_hash(password) == entry.password_sha256:
+                    return User(role=UserRole.User, name=username)
+        return None
+
+
+class _AllowSessions(PermissionRuleset):
+    """Every identity the user manager accepted may browse, read and subscribe."""
+
+    def check_validity(self, user: User, action_type_id: Any, body: Any) -> bool:
+        return True
+
+
+class _GuardedAttributes(AttributeService):
+    """Writes to setpoints: role, limits, then the plant's command queue."""
+
+    def __init__(self, base: AttributeService, owner: OpcUaServer) -> None:
+        self.__dict__.update(base.__dict__)
+        self.owner = owner
+
+    async def write(
+        self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)
+    ) -> list[ua.StatusCode]:
+        owner = self.owner
+        results: list[ua.StatusCode] = []
+        for item in params.NodesToWrite:
+            target = owner.setpoints.get(item.NodeId)
+            if target is None or item.AttributeId != ua.AttributeIds.Value:
+                single = ua.WriteParameters(NodesToWrite=[item])
+                results += await super().write(single, user)
+                continue
+            device, point = target
+            if user.role != UserRole.Admin and not owner.may_write(user):
+                results.append(ua.StatusCode(ua.StatusCodes.BadUserAccessDenied))
+                continue
+            variant = item.Value.Value
+            if variant is None or variant.VariantType != variant_of(point):
+                results.append(ua.StatusCode(ua.StatusCodes.BadTypeMismatch))
+                continue
+            value = float(variant.Value)
+            if not (
+                point.min is not None and point.max is not None and point.min <= value <= point.max
+            ):
+                results.append(ua.StatusCode(ua.StatusCodes.BadOutOfRange))
+                continue
+            single = ua.WriteParameters(NodesToWrite=[item])
+            status = (await super().write(single, User(role=UserRole.Admin)))[0]
+            if status.is_good():
+                log.info(
+                    "%s: %s := %s (OPC UA write by %s)", device.name, point.name, value, user.name
+                )
+                owner.on_write(device, point, value)
+            results.append(status)
+        return results
+
+
+class OpcUaServer:
+    """The site's OPC UA server: ``setup()`` (in :meth:`start`) builds, ``update`` refreshes."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        on_write: Callable[[Device, Point, float], None],
+        host: str = "127.0.0.1",
+        port: int = 4840,
+        state_dir: Path = Path(".twin-state"),
+        security: Security | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.on_write = on_write
+        self.host = host
+        self.port = port or _free_port(host)
+        self.state_dir = Path(state_dir)
+        self.security = security
+        self.server = Server(user_manager=_UserManager(security))  # type: ignore[arg-type]
+        self.endpoint = f"opc.tcp://{host}:{self.port}/twin/"
+        self.uri = f"urn:twin:{inventory.site}"
+        self.idx = 2
+        self.setpoints: dict[ua.NodeId, tuple[Device, Point]] = {}
+        #: per equipment type: node ids [point][device]
+        self.nodes: dict[str, list[list[ua.NodeId]]] = {}
+        self.certificate: Path | None = None
+
+    def may_write(self, user: User) -> bool:
+        if self.security is None:
+            return True
+        for entry in self.security.users:
+            if entry.name == user.name:
+                return "write" in entry.roles
+        return False
+
+    async def _secure(self) -> None:
+        server = self.server
+        security = self.security
+        if security is None:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity], _AllowSessions())
+            server.set_identity_tokens([ua.AnonymousIdentityToken, ua.UserNameIdentityToken])
+            return
+        folder = self.state_dir / "opcua"
+        folder.mkdir(parents=True, exist_ok=True)
+        key, cert = folder / "server-key.pem", folder / "server-cert.der"
+        await setup_self_signed_certificate(
+            key,
+            cert,
+            self.uri,
+            socket.gethostname(),
+            [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH],
+            {
+                "countryName": "CN",
+                "organizationName": "twin",
+                "commonName": f"twin {self.inventory.site}",
+            },
+        )
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
+        self.certificate = cert
+        server.set_security_policy([POLICIES[p] for p in security.policies], _AllowSessions())
+        tokens: list[type] = [ua.UserNameIdentityToken]
+        if security.allow_anonymous:
+            tokens.append(ua.AnonymousIdentityToken)
+        server.set_identity_tokens(tokens)
+        if security.trusted_clients is not None:
+            store = TrustStore([security.trusted_clients], [])
+            await store.load()
+            options = (
+                CertificateValidatorOptions.TRUSTED_VALIDATION
+                | CertificateValidatorOptions.PEER_CLIENT
+            )
+        else:
+            store = TrustStore([], [])
+            await store.load()
+            options = CertificateValidatorOptions.TRUSTED_VALIDATION
+        server.set_certificate_validator(CertificateValidator(options=options, trust_store=store))
+
+    async def start(self) -> None:
+        server = self.server
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        server.set_server_name(f"twin {self.inventory.site}")
+        await server.set_application_uri(self.uri)
+        await self._secure()
+        self.idx = await server.register_namespace(f"{self.uri}:devices")
+        await self._build()
+        server.iserver.attribute_service = _GuardedAttributes(
+            server.iserver.attribute_service, self
+        )
+        await server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    # ---------------------------------------------------------------- build
+
+    async def _object_type(self, profile: Profile) -> Any:
+        idx = self.idx
+        server = self.server
+        otype = await server.nodes.base_object_type.add_object_type(
+            ua.NodeId(profile.opcua_type, idx), ua.QualifiedName(profile.opcua_type, idx)
+        )
+        for point in profile.points:
+            variant = variant_of(point)
+            analog = variant in (ua.VariantType.Float, ua.VariantType.Double) or (
+                point.unit and not point.bits and point.type != "bool"
+            )
+            item = ua.AddNodesItem()
+            item.RequestedNewNodeId = ua.NodeId(f"{profile.opcua_type}.{point.name}", idx)
+            item.BrowseName = ua.QualifiedName(point.name, idx)
+            item.NodeClass = ua.NodeClass.Variable
+            item.ParentNodeId = otype.nodeid
+            item.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HasComponent)
+            item.TypeDefinition = ua.NodeId(
+                ua.ObjectIds.AnalogItemType if analog else ua.ObjectIds.BaseDataVariableType
+            )
+            attrs = ua.VariableAttributes()
+            attrs.DisplayName = ua.LocalizedText(point.name)
+            attrs.Description = ua.LocalizedText(point.description or point.name)
+            attrs.DataType = ua.NodeId(variant.value)
+            attrs.Value = ua.Variant(_python(0, variant), variant)
+            attrs.ValueRank = ua.ValueRank.Scalar
+            access = ua.AccessLevel.CurrentRead.mask
+            if point.writable:
+                access |= ua.AccessLevel.CurrentWrite.mask
+            attrs.AccessLevel = access
+            attrs.UserAccessLevel = access
+            item.NodeAttributes = attrs
+            result = (await server.iserver.isession.add_nodes([item]))[0]
+            result.StatusCode.check()
+            node = server.get_node(result.AddedNodeId)
+            await node.set_modelling_rule(True)
+            if analog:
+                low, high = point.range or (
+                    DATA_TYPES[point.type].low * point.scale,
+                    DATA_TYPES[point.type].high * point.scale,
+                )
+                eurange = await node.add_property(
+                    ua.NodeId(f"{profile.opcua_type}.{point.name}.EURange", idx),
+                    "EURange",
+                    ua.Variant(ua.Range(low, high), ua.VariantType.ExtensionObject),
+                    datatype=ua.NodeId(ua.ObjectIds.Range),
+                )
+                unit = UNITS[point.unit]
+                info = ua.EUInformation(
+                    NamespaceUri=UNECE_NAMESPACE,
+                    UnitId=unece_unit_id(unit.code),
+                    DisplayName=ua.LocalizedText(unit.symbol),
+                    Description=ua.LocalizedText(unit.description),
+                )
+                units = await node.add_property(
+                    ua.NodeId(f"{profile.opcua_type}.{point.name}.EngineeringUnits", idx),
+                    "EngineeringUnits",
+                    ua.Variant(info, ua.VariantType.ExtensionObject),
+                    datatype=ua.NodeId(ua.ObjectIds.EUInformation),
+                )
+                await eurange.set_modelling_rule(True)
+                await units.set_modelling_rule(True)
+        return otype
+
+    async def _build(self) -> None:
+        idx = self.idx
+        site = await self.server.nodes.objects.add_folder(
+            ua.NodeId(self.inventory.site, idx), ua.QualifiedName(self.inventory.site, idx)
+        )
+        areas: dict[str, Any] = {}
+        types: dict[str, Any] = {}
+        for equipment, profile in self.inventory.profiles.items():
+            types[equipment] = await self._object_type(profile)
+            n = len(self.inventory.bindings[equipment])
+            self.nodes[equipment] = [[None] * n for _ in profile.points]  # type: ignore[list-item]
+        for device in self.inventory.devices:
+            if device.area not in areas:
+                areas[device.area] = await site.add_folder(
+                    ua.NodeId(f"{self.inventory.site}/{device.area}", idx),
+                    ua.QualifiedName(device.area, idx),
+                )
+            profile = self.inventory.profiles[device.equipment]
+            await instantiate(
+                areas[device.area],
+                types[device.equipment],
+                nodeid=ua.NodeId(device.name, idx),
+                bname=ua.QualifiedName(device.name, idx),
+                dname=ua.LocalizedText(device.name),
+                instantiate_optional=False,
+            )
+            for p, point in enumerate(profile.points):
+                node_id = ua.NodeId(f"{device.name}.{point.name}", idx)
+                self.nodes[device.equipment][p][device.row] = node_id
+                if point.writable:
+                    self.setpoints[node_id] = (device, point)
+
+    # --------------------------------------------------------------- update
+
+    async def update(
+        self,
+        equipment: str,
+        values: dict[str, np.ndarray],
+        masks: dict[str, np.ndarray | None],
+        registers: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write one step's values of one equipment type into its variables."""
+        if equipment not in self.nodes:
+            return
+        profile = self.inventory.profiles[equipment]
+        write = self.server.iserver.aspace.write_attribute_value
+        value_attribute = ua.AttributeIds.Value
+        n = len(self.inventory.bindings[equipment])
+        status = [ua.StatusCode(ua.StatusCodes.Good)] * n
+        bad_any = False
+        for kind in ("bad_quality", "exception", "offline"):
+            mask = masks.get(kind)
+            if mask is not None:
+                for row in np.flatnonzero(mask):
+                    status[row] = ua.StatusCode(BAD_STATUS[kind])
+                    bad_any = True
+        garbage = masks.get("garbage")
+        stamp = datetime.now(UTC)
+        for p, point in enumerate(profile.points):
+            variant = variant_of(point)
+            shown = quantise(point, point_value(point, values))
+            if garbage is not None and registers is not None and garbage.any():
+                table = registers[point.table]
+                for row in np.flatnonzero(garbage):
+                    words = table[row, point.address : point.address + point.registers].tolist()
+                    shown[row] = decode(
+                        words, point.type, profile.word_order_of(point), point.scale
+                    )
+            nodes = self.nodes[equipment][p]
+            for row, number in enumerate(shown.tolist()):
+                if bad_any and not status[row].is_good():
+                    data = ua.DataValue(StatusCode_=status[row], SourceTimestamp=stamp)
+                else:
+                    data = ua.DataValue(
+                        ua.Variant(_python(number, variant), variant), SourceTimestamp=stamp
+                    )
+                await write(nodes[row], value_attribute, data)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
