@@ -201,6 +201,8 @@ class ModbusGateways:
             self.servers.append(server)
 
     async def start(self) -> None:
+        if not self.servers:
+            self.setup()  # pymodbus servers are built inside the running loop
         for server in self.servers:
             await server.serve_forever(background=True)
             sockets = server.transport.sockets  # type: ignore[union-attr]

@@ -152,9 +152,9 @@ class _UserManager:
                 return User(role=UserRole.Anonymous)
             return None
         for entry in self.security.users:
-            if entry.name == username and password is not None:
-                if password_hash(password) == entry.password_sha256:
-                    return User(role=UserRole.User, name=username)
+            known = entry.name == username and password is not None
+            if known and password_hash(password) == entry.password_sha256:  # type: ignore[arg-type]
+                return User(role=UserRole.User, name=username)
         return None
 
 
@@ -165,6 +165,9 @@ class _AllowSessions(PermissionRuleset):
         return True
 
 
+ADMIN = User(role=UserRole.Admin)
+
+
 class _GuardedAttributes(AttributeService):
     """Writes to setpoints: role, limits, then the plant's command queue."""
 
@@ -172,9 +175,7 @@ class _GuardedAttributes(AttributeService):
         self.__dict__.update(base.__dict__)
         self.owner = owner
 
-    async def write(
-        self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)
-    ) -> list[ua.StatusCode]:
+    async def write(self, params: ua.WriteParameters, user: User = ADMIN) -> list[ua.StatusCode]:
         owner = self.owner
         results: list[ua.StatusCode] = []
         for item in params.NodesToWrite:

@@ -81,7 +81,6 @@ class Simulation:
             host=opts.host,
             base_port=opts.modbus_port,
         )
-        self.modbus.setup()
         if opts.opcua_port is not None:
             from twin.devices.opcua_server import OpcUaServer
 

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from simthread import SimThread
+
+from twin.devices.runner import Options
+
+
+@pytest.fixture(scope="package")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimThread]:
+    """aidc-10mw on free loopback ports, Modbus and OPC UA, stepped by the tests."""
+    state = tmp_path_factory.mktemp("state")
+    options = Options(modbus_port=0, opcua_port=0, state_dir=state)
+    with SimThread("aidc-10mw", options) as sim:
+        sim.step()
+        yield sim
