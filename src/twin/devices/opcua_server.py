@@ -441,7 +441,7 @@ class OpcUaServer:
             nodes = self.nodes[equipment][p]
             for row, number in enumerate(shown.tolist()):
                 if bad_any and not status[row].is_good():
-                    data = ua.DataValue(StatusCode_=status[row], SourceTimestamp=stamp)
+                    data = ua.DataValue(StatusCode=status[row], SourceTimestamp=stamp)
                 else:
                     data = ua.DataValue(
                         ua.Variant(_python(number, variant), variant), SourceTimestamp=stamp

@@ -174,7 +174,10 @@ class Simulation:
             async with self._tick:
                 await self._tick.wait_for(lambda: self.generation > self._written[equipment])
                 generation = self.generation
-            await self._refresh(equipment)
+            try:
+                await self._refresh(equipment)
+            except Exception:  # one bad refresh must not stop the datastore's writer
+                log.exception("refresh of %s failed", equipment)
             self._written[equipment] = generation
             await asyncio.sleep(0)
 
