@@ -130,7 +130,7 @@ class _Process:
 
 
 class InfluxServer(_Process):
-    """InfluxDB 1.x (Debian ``influxdb``) with authentication on.
+    """InfluxDB 1.x (Debian ``influxdb``), with authentication on unless ``auth=False``.
 
     An admin user (``admin``), a read-only user (``reader``) and the database
     ``twin`` are created at first start.
@@ -141,8 +141,9 @@ class InfluxServer(_Process):
     reader = ("reader", "reader-secret")
     database = "twin"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, auth: bool = True) -> None:
         super().__init__(root)
+        self.auth = auth
         self.port = free_port()
         self.rpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -165,7 +166,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   enabled = false
 [http]
   bind-address = "127.0.0.1:{self.port}"
-  auth-enabled = true
+  auth-enabled = {"true" if auth else "false"}
   log-enabled = false
 [logging]
   level = "warn"
@@ -183,6 +184,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def start(self) -> None:
         super().start()
+        if not self._initialised and not self.auth:
+            self.query(f'CREATE DATABASE "{self.database}"', auth=None)
+            self._initialised = True
         if not self._initialised:
             # With auth on, the first statement may create the admin user unauthenticated.
             self.query(

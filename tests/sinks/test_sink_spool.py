@@ -23,12 +23,12 @@ def records(start: int, count: int, device: str = "r1") -> list[Record]:
 
 
 def test_append_peek_ack_in_order(tmp_path) -> None:
-    with Spool(tmp_path) as spool:
+    with Spool(tmp_path, segment_lines=2) as spool:
         assert spool.append(records(0, 10)) == 10
         assert spool.append(records(10, 5)) == 5
         assert spool.pending() == 15 == spool.count()
-        batch = spool.peek(4)
-        assert batch is not None and len(batch) == 4
+        batch = spool.peek(5)  # whole segments of two lines: four fit
+        assert batch is not None and len(batch) == 4 == len(batch.lines)
         assert [line.split(" ")[2] for line in batch.lines] == [
             str(1_000_000 * i) for i in range(4)
         ]
@@ -40,7 +40,7 @@ def test_append_peek_ack_in_order(tmp_path) -> None:
 
 
 def test_unacked_lines_survive_reopen_and_come_first(tmp_path) -> None:
-    with Spool(tmp_path) as spool:
+    with Spool(tmp_path, segment_lines=10) as spool:
         spool.append(records(0, 100))
         spool.ack(spool.peek(30))  # type: ignore[arg-type]
     with Spool(tmp_path) as spool:
@@ -132,8 +132,22 @@ def test_quota_drop_oldest_is_explicit_and_counted(tmp_path, caplog) -> None:
         assert any("dropped the" in r.getMessage() for r in caplog.records)
 
 
+def test_batches_are_whole_segments(tmp_path) -> None:
+    with Spool(tmp_path, segment_lines=300) as spool:
+        spool.append(records(0, 1000))  # segments of 300, 300, 300, 100
+        sizes = []
+        after = 0
+        while (batch := spool.peek(700, after_seq=after)) is not None:
+            sizes.append(len(batch))
+            after = batch.last_seq
+        assert sizes == [600, 400]
+        assert len(spool.peek(10)) == 300  # type: ignore[arg-type]  # at least one segment
+        body = spool.peek(10_000).body()  # type: ignore[union-attr]
+        assert body.count(b"\n") == 999 and body.startswith(b"rack,device=r1 power_kw=0.0,")
+
+
 def test_rejected_batches_are_kept_and_can_be_requeued(tmp_path) -> None:
-    with Spool(tmp_path) as spool:
+    with Spool(tmp_path, segment_lines=2) as spool:
         spool.append(records(0, 10))
         spool.reject(spool.peek(4), "400: malformed")  # type: ignore[arg-type]
         assert spool.pending() == 6 and spool.rejected_count() == 4

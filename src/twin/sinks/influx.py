@@ -4,10 +4,10 @@ Two wire paths:
 
 - :class:`InfluxV2Writer`: the v2 write API (``/api/v2/write``, org + bucket + token)
   through ``influxdb-client``. InfluxDB 2.x, 3.x, 1.8+ (compat API) and servers that
-  speak it (VictoriaMetrics). We use its *synchronous* write API with our own
-  batching: its batching ``WriteApi`` acknowledges nothing per batch (and its
-  ``flush()`` does nothing), while the spool must delete exactly what the database
-  acknowledged.
+  speak it (VictoriaMetrics). We call its synchronous ``WriteService.post_write``
+  (what its ``WriteApi`` calls per request) with our own batches: the batching
+  ``WriteApi`` acknowledges nothing per batch (and its ``flush()`` does nothing),
+  while the spool must delete exactly what the database acknowledged.
 - :class:`InfluxV1Writer`: the 1.x ``/write`` endpoint (db, retention policy, optional
   user/password) for InfluxDB 1.x servers without the v2 API (Debian's 1.6.7), over
   ``urllib3`` (already a dependency of influxdb-client) for keep-alive connections.
@@ -263,7 +263,11 @@ class InfluxV2Writer:
     token : str
         API token (from the environment or a file, never the command line).
     gzip : bool
-        Compress request bodies (``enable_gzip``); worth it over a real network.
+        Compress request bodies (``Content-Encoding: gzip``); worth it over a real
+        network. We compress at level 1 ourselves and hand the body to the client's
+        ``WriteService`` marked as gzip: its own ``enable_gzip`` uses level 9, which on
+        line protocol costs about 1.4 µs a line (as much as the server's parsing)
+        for a body only 40 % smaller.
     timeout : float
         [s] Per request.
     verify_ssl : bool
@@ -285,7 +289,7 @@ class InfluxV2Writer:
     ) -> None:
         # Imported here so the embedded store (no database) works without the package.
         from influxdb_client import InfluxDBClient
-        from influxdb_client.client.write_api import SYNCHRONOUS
+        from influxdb_client.service.write_service import WriteService
 
         self.url = url.rstrip("/")
         self.org = org
@@ -295,24 +299,35 @@ class InfluxV2Writer:
             url=self.url,
             token=token,
             org=org,
-            enable_gzip=gzip,
+            enable_gzip=False,  # compressed here, at a cheaper level (see above)
             timeout=int(timeout * 1000),
             verify_ssl=verify_ssl,
             retries=False,  # we retry ourselves, visibly, between batches
         )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        self.gzip = gzip
+        # The synchronous service call the client's WriteApi makes for each request,
+        # without its per-record serialisation: our bodies are line protocol already.
+        self._service = WriteService(self._client.api_client)
 
     def __repr__(self) -> str:
         return f"InfluxV2Writer({self.target})"
 
     def write(self, body: bytes) -> None:
         """Send one batch; see :class:`Writer`."""
-        from influxdb_client.client.write_api import WritePrecision
         from influxdb_client.rest import ApiException
 
+        extra = {}
+        if self.gzip:
+            body = gzip_module.compress(body, compresslevel=1)
+            extra["content_encoding"] = "gzip"
         try:
-            self._write_api.write(
-                bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.NS
+            self._service.post_write(
+                org=self.org,
+                bucket=self.bucket,
+                body=body,
+                precision="ns",
+                content_type="text/plain; charset=utf-8",
+                **extra,
             )
         except ApiException as error:
             raise classify_response(
@@ -323,7 +338,6 @@ class InfluxV2Writer:
 
     def close(self) -> None:
         """Release connections."""
-        self._write_api.close()
         self._client.close()
 
 

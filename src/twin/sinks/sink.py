@@ -1,10 +1,11 @@
 """The sink: records in, batches out to InfluxDB, through a spool or a memory buffer.
 
-``Sink.write(records)`` encodes the records to line protocol and appends them to
-the queue in front of the network, then returns; a background thread cuts batches
-(``batch_size`` lines, or whatever is waiting once ``flush_interval`` has passed
-since the last send), sends one batch at a time, and removes a batch from the
-queue only after the database acknowledged it. One batch in flight keeps the
+``Sink.write(records)`` appends the records to the queue in front of the network
+(encoded to line protocol and committed to disk, with a spool; as they are, with the
+memory buffer, which encodes them when they are sent), then returns; a background
+thread cuts batches (``batch_size`` lines, or whatever is waiting once
+``flush_interval`` has passed since the last send), sends one batch at a time, and
+removes a batch from the queue only after the database acknowledged it. One batch in flight keeps the
 acknowledgement exact and the order of lines on the wire the order of appends.
 
 Three shapes, chosen by what is passed in:
@@ -50,68 +51,104 @@ SinkState = Literal["idle", "sending", "retrying", "stopped", "embedded", "close
 
 
 class MemoryQueue:
-    """The spool's interface over a bounded in-memory deque (no durability).
+    """The spool's interface over a bounded in-memory queue (no durability).
+
+    Records are kept as they came and encoded only when the sender takes them, in the
+    sender's thread, while the previous batch is on the wire: with no spool there is
+    no reason to make the producer pay for encoding.
 
     Parameters
     ----------
     max_lines : int
         Capacity; appending beyond it raises :class:`SpoolFullError`.
+    chunk_lines : int
+        Appends are cut into chunks of at most this many lines; a batch is made of
+        whole chunks (like the spool's segments).
     """
 
-    def __init__(self, max_lines: int = 1_000_000) -> None:
+    def __init__(self, max_lines: int = 1_000_000, chunk_lines: int = 500) -> None:
         self.max_lines = max_lines
-        self._lines: deque[str] = deque()
-        self._first_seq = 1  # seq of _lines[0]
+        self.chunk_lines = chunk_lines
+        # Chunks in order: [seq, line count, list of Records or encoded text].
+        self._chunks: deque[list] = deque()
+        self._next_seq = 1
+        self._pending = 0
         self._lock = threading.Lock()
         self._encoder = LineEncoder()
         self.rejected: list[tuple[int, str, str]] = []
         self.full = False
 
     def append(self, records: Iterable[Record]) -> int:
-        """Encode and append records; all or nothing."""
-        return self.append_lines(self._encoder.encode_many(records))
+        """Append records; all or nothing."""
+        return self._append(list(records))
 
     def append_lines(self, lines: Iterable[str]) -> int:
         """Append encoded lines; all or nothing."""
-        lines = list(lines)
+        kept = [line.rstrip("\n") for line in lines]
+        kept = [line for line in kept if line and not line.startswith("#")]
+        return self._append(kept, "\n".join(kept))
+
+    def _append(self, items: list, text: str | None = None) -> int:
+        if not items:
+            return 0
         with self._lock:
-            if len(self._lines) + len(lines) > self.max_lines:
+            if self._pending + len(items) > self.max_lines:
                 self.full = True
                 raise SpoolFullError(
-                    f"memory buffer full ({len(self._lines)} of {self.max_lines} lines): "
+                    f"memory buffer full ({self._pending} of {self.max_lines} lines): "
                     "the database is not keeping up or is down; configure a spool (--spool) "
                     "to ride out outages on disk"
                 )
             self.full = False
-            self._lines.extend(lines)
-        return len(lines)
+            if text is not None:
+                self._chunks.append([self._next_seq, len(items), text])
+                self._next_seq += 1
+            else:
+                for start in range(0, len(items), self.chunk_lines):
+                    piece = items[start : start + self.chunk_lines]
+                    self._chunks.append([self._next_seq, len(piece), piece])
+                    self._next_seq += 1
+            self._pending += len(items)
+        return len(items)
 
     def peek(self, limit: int, after_seq: int = 0) -> Batch | None:
-        """The oldest ``limit`` lines (``after_seq`` is accepted for interface parity)."""
+        """The oldest whole chunks after ``after_seq``, up to ``limit`` lines (at least one)."""
+        taken: list[list] = []
+        count = 0
         with self._lock:
-            if not self._lines:
-                return None
-            count = min(limit, len(self._lines))
-            lines = [self._lines[index] for index in range(count)]
-            return Batch(self._first_seq, self._first_seq + count - 1, lines)
+            for chunk in self._chunks:
+                if chunk[0] <= after_seq:
+                    continue
+                if taken and count + chunk[1] > limit:
+                    break
+                taken.append(chunk)
+                count += chunk[1]
+                if count >= limit:
+                    break
+        if not taken:
+            return None
+        segments = []
+        for chunk in taken:
+            if not isinstance(chunk[2], str):
+                # Encoded outside the lock; the chunk object stays in place in the deque.
+                chunk[2] = "\n".join(self._encoder.encode_many(chunk[2]))
+            segments.append(chunk[2])
+        return Batch(taken[0][0], taken[-1][0], count, segments)
 
     def ack(self, batch: Batch) -> None:
         """Drop an acknowledged batch from the head."""
         with self._lock:
-            for _ in range(len(batch)):
-                self._lines.popleft()
-            self._first_seq += len(batch)
+            while self._chunks and self._chunks[0][0] <= batch.last_seq:
+                self._pending -= self._chunks.popleft()[1]
 
     def reject(self, batch: Batch, error: str) -> None:
         """Keep a refused batch aside (in memory) and drop it from the head."""
-        self.rejected.extend(
-            (batch.first_seq + index, line, error) for index, line in enumerate(batch.lines)
-        )
+        self.rejected.extend((batch.first_seq, line, error) for line in batch.lines)
         self.ack(batch)
 
     def pending(self) -> int:
         """Lines waiting to be sent."""
-        return len(self._lines)
+        return self._pending
 
     def rejected_count(self) -> int:
         """Lines the database refused."""
@@ -172,7 +209,13 @@ class Sink:
             raise ValueError("batch_size must be at least 1")
         self.writer = writer
         self.spool = spool
-        self.queue: Spool | MemoryQueue = spool if spool is not None else MemoryQueue(max_buffer)
+        # Batches are made of whole segments (chunks): none may be larger than a batch.
+        chunk = min(500, batch_size)
+        if spool is not None:
+            spool.segment_lines = min(spool.segment_lines, chunk)
+        self.queue: Spool | MemoryQueue = (
+            spool if spool is not None else MemoryQueue(max_buffer, chunk_lines=chunk)
+        )
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry = retry or RetryPolicy()
@@ -338,24 +381,15 @@ class Sink:
                 self._last_error = str(error)
                 if error.affects_all_writes:
                     log.error("%s; stopped sending, %d lines kept", error, self.queue.pending())
-                    with self._wake:
-                        self._error = error
-                        self._state = "stopped"
-                        self._wake.notify_all()
+                    self._set_error(error)
                     return
                 log.error("%s; %d lines set aside in 'rejected'", error, len(batch))
                 self.queue.reject(batch, str(error))
                 continue
             except Exception as error:  # a bug or an exhausted retry budget
                 log.exception("sink sender stopped")
-                with self._wake:
-                    self._error = (
-                        error
-                        if isinstance(error, SinkError)
-                        else SinkError(f"sender failed: {error}")
-                    )
-                    self._state = "stopped"
-                    self._wake.notify_all()
+                wrapped = error if isinstance(error, SinkError) else SinkError(f"sender: {error!r}")
+                self._set_error(wrapped)
                 return
             if not sent:
                 return  # stopped while waiting to retry: the batch stays queued
@@ -367,3 +401,9 @@ class Sink:
             self._state = "idle"
             with self._wake:
                 self._wake.notify_all()
+
+    def _set_error(self, error: SinkError) -> None:
+        with self._wake:
+            self._error = error
+            self._state = "stopped"
+            self._wake.notify_all()

@@ -7,10 +7,12 @@ store: it keeps everything (up to its quota) and ``twin replay`` sends it later.
 
 Why SQLite and not hand-rolled segment files: crash safety, ordering and atomic
 acknowledgement come from a library tested far harder than anything written here.
-One table holds one row per line, keyed by a monotonically increasing ``seq``
-(``AUTOINCREMENT``: never reused, so it doubles as an offset). An append is one
-transaction; an acknowledgement deletes the acknowledged range of ``seq`` in one
-transaction, and the sender always takes the lowest ``seq`` first.
+A row is a *segment*: up to ``segment_lines`` consecutive lines (newline-joined),
+keyed by a monotonically increasing ``seq`` (``AUTOINCREMENT``: never reused). One
+append is one transaction however many segments it makes; the sender takes whole
+segments from the lowest ``seq`` up, and an acknowledgement deletes exactly the
+segments of the batch the database took, in one transaction. Storing segments rather
+than one row per line keeps SQLite's cost per line negligible next to the network.
 
 Fsync policy (``fsync=``), the durability/speed trade-off:
 
@@ -43,7 +45,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -67,17 +69,19 @@ DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: about ten million typical lines
 ROW_OVERHEAD = 24
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool (
+CREATE TABLE IF NOT EXISTS segment (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    time_ns INTEGER,
-    measurement TEXT,
-    line TEXT NOT NULL
+    lines INTEGER NOT NULL,
+    first_ns INTEGER,
+    last_ns INTEGER,
+    body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY,
-    time_ns INTEGER,
-    measurement TEXT,
-    line TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    first_ns INTEGER,
+    last_ns INTEGER,
+    body TEXT NOT NULL,
     error TEXT NOT NULL,
     rejected_at REAL NOT NULL
 );
@@ -87,21 +91,28 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Lines read from the head of the spool, to be sent then acknowledged.
+    """Segments read from the head of a queue, to be sent then acknowledged.
 
-    ``first_seq`` and ``last_seq`` bound the rows; ``lines`` are in ``seq`` order.
+    ``first_seq`` and ``last_seq`` bound the segments, ``count`` is the number of lines,
+    ``segments`` are newline-joined lines in order.
     """
 
     first_seq: int
     last_seq: int
-    lines: list[str]
+    count: int
+    segments: list[str]
 
     def body(self) -> bytes:
-        """The request body: lines joined by newlines, UTF-8."""
-        return "\n".join(self.lines).encode()
+        """The request body: every line, newline-separated, UTF-8."""
+        return "\n".join(self.segments).encode()
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines, one by one."""
+        return [line for segment in self.segments for line in segment.split("\n")]
 
     def __len__(self) -> int:
-        return len(self.lines)
+        return self.count
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +129,18 @@ class SpoolStats:
     last_seq: int | None
 
 
-def _parse_line_meta(line: str) -> tuple[int | None, str | None]:
-    """Best-effort (time_ns, measurement) of a raw line, for the query columns."""
-    measurement = None
+def _line_time(line: str) -> int | None:
+    """The timestamp of a line, if it has one."""
+    tail = line.rsplit(" ", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].lstrip("-").isdigit() else None
+
+
+def _line_measurement(line: str) -> str:
+    """The (escaped) measurement of a line: up to the first unescaped comma or space."""
     for index, char in enumerate(line):
         if char in ", " and (index == 0 or line[index - 1] != "\\"):
-            measurement = line[:index]
-            break
-    tail = line.rsplit(" ", 1)
-    time_ns = int(tail[1]) if len(tail) == 2 and tail[1].lstrip("-").isdigit() else None
-    return time_ns, measurement
+            return line[:index]
+    return line
 
 
 class Spool:
@@ -143,6 +156,9 @@ class Spool:
         Disk quota for the stored lines (database pages in use).
     on_full : {"reject", "drop_oldest"}
         What to do at the quota, see the module docstring.
+    segment_lines : int
+        Lines per stored segment at most; a batch is made of whole segments, so keep
+        it at or below the sink's batch size.
 
     Notes
     -----
@@ -158,6 +174,7 @@ class Spool:
         fsync: FsyncPolicy = "full",
         max_bytes: int = DEFAULT_MAX_BYTES,
         on_full: QuotaPolicy = "reject",
+        segment_lines: int = 500,
     ) -> None:
         if fsync not in ("full", "normal"):
             raise ValueError(f"fsync policy must be 'full' or 'normal', not {fsync!r}")
@@ -165,11 +182,14 @@ class Spool:
             raise ValueError(f"quota policy must be 'reject' or 'drop_oldest', not {on_full!r}")
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        if segment_lines < 1:
+            raise ValueError(f"segment_lines must be at least 1, got {segment_lines}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.fsync: FsyncPolicy = fsync
         self.max_bytes = max_bytes
         self.on_full: QuotaPolicy = on_full
+        self.segment_lines = segment_lines
         self.full = False
         self.dropped = 0
         self._lock = threading.RLock()
@@ -202,8 +222,8 @@ class Spool:
             raise ValueError(f"spool schema version {version} is not supported")
         self._page_size = self._pragma("page_size")
         # Counted once here, then kept up to date by every insert and delete, so
-        # status displays never pay for a count(*) over a large store.
-        self._pending = self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
+        # status displays never pay for a scan of a large store.
+        self._pending = self._sum("segment")
 
     # -- housekeeping -----------------------------------------------------------------
 
@@ -214,6 +234,9 @@ class Spool:
 
     def _pragma(self, name: str) -> int:
         return int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+
+    def _sum(self, table: str) -> int:
+        return int(self._db.execute(f"SELECT coalesce(sum(lines), 0) FROM {table}").fetchone()[0])
 
     def _release(self) -> None:
         if getattr(self, "_db", None) is not None:
@@ -234,6 +257,9 @@ class Spool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        return f"Spool({str(self.directory)!r})"
+
     def used_bytes(self) -> int:
         """Bytes of database pages holding data (free pages excluded)."""
         with self._lock:
@@ -247,37 +273,45 @@ class Spool:
         Returns the number of lines appended. Raises :class:`SpoolFullError` (and
         appends nothing) when the quota is reached and the policy is ``"reject"``.
         """
-        encode = self._encoder.encode
-        rows = [(r.time_ns, r.measurement, encode(r)) for r in records]
-        return self._insert(rows)
+        if not isinstance(records, list | tuple):
+            records = list(records)
+        lines = self._encoder.encode_many(records)
+        times = [record.time_ns for record in records]
+        return self._insert(lines, times)
 
     def append_lines(self, lines: Iterable[str]) -> int:
         """Append already-encoded lines (e.g. imported from elsewhere) as they are."""
-        rows = []
+        kept = []
         for line in lines:
             line = line.rstrip("\n")
-            if not line or line.startswith("#"):
-                continue
-            rows.append((*_parse_line_meta(line), line))
-        return self._insert(rows)
+            if line and not line.startswith("#"):
+                kept.append(line)
+        return self._insert(kept, [_line_time(line) for line in kept])
 
-    def _insert(self, rows: Sequence[tuple[int | None, str | None, str]]) -> int:
-        if not rows:
+    def _insert(self, lines: list[str], times: list[int | None]) -> int:
+        if not lines:
             return 0
-        estimate = sum(len(row[2]) for row in rows) + ROW_OVERHEAD * len(rows)
+        rows = []
+        size = self.segment_lines
+        for start in range(0, len(lines), size):
+            known = [t for t in times[start : start + size] if t is not None]
+            body = "\n".join(lines[start : start + size])
+            count = min(size, len(lines) - start)
+            rows.append((count, min(known) if known else None, max(known) if known else None, body))
+        estimate = sum(len(row[3]) for row in rows) + ROW_OVERHEAD * len(rows)
         with self._lock:
             self._make_room(estimate)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT INTO spool(time_ns, measurement, line) VALUES (?, ?, ?)", rows
+                    "INSERT INTO segment(lines, first_ns, last_ns, body) VALUES (?, ?, ?, ?)", rows
                 )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._pending += len(rows)
-        return len(rows)
+            self._pending += len(lines)
+        return len(lines)
 
     def _make_room(self, estimate: int) -> None:
         used = self.used_bytes()
@@ -303,68 +337,97 @@ class Spool:
             )
         # drop_oldest: free about what is needed, from the head, in one transaction.
         # Deleted pages go to the free list and count as free in used_bytes().
-        pending = self._pending
-        if pending == 0:
+        segments = self._db.execute("SELECT count(*) FROM segment").fetchone()[0]
+        if segments == 0:
             return
-        average = max(1, used // pending)
-        count = min(pending, (used + estimate - self.max_bytes) // average + 1)
+        average = max(1, used // segments)
+        count = min(segments, (used + estimate - self.max_bytes) // average + 1)
         self._db.execute("BEGIN IMMEDIATE")
-        count = self._db.execute(
-            "DELETE FROM spool WHERE seq IN (SELECT seq FROM spool ORDER BY seq LIMIT ?)",
+        (lines,) = self._db.execute(
+            "SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM segment ORDER BY seq LIMIT ?)",
             (count,),
-        ).rowcount
+        ).fetchone()
+        self._db.execute(
+            "DELETE FROM segment WHERE seq IN (SELECT seq FROM segment ORDER BY seq LIMIT ?)",
+            (count,),
+        )
         self._db.execute("COMMIT")
-        self._pending -= count
-        self.dropped += count
+        self._pending -= lines
+        self.dropped += lines
         log.warning(
             "spool %s at its quota: dropped the %d oldest lines (policy 'drop_oldest', "
             "%d dropped in all)",
             self.directory,
-            count,
+            lines,
             self.dropped,
         )
 
     # -- reading and acknowledging ---------------------------------------------------
 
     def peek(self, limit: int, after_seq: int = 0) -> Batch | None:
-        """The oldest ``limit`` lines with ``seq > after_seq``, or None if there are none."""
+        """The oldest whole segments with ``seq > after_seq``, up to ``limit`` lines.
+
+        Always at least one segment (so a segment larger than ``limit`` still goes);
+        None if there is nothing after ``after_seq``.
+        """
+        segments: list[str] = []
+        count = 0
+        first = last = 0
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, line FROM spool WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit),
-            ).fetchall()
-        if not rows:
+            cursor = self._db.execute(
+                "SELECT seq, lines, body FROM segment WHERE seq > ? ORDER BY seq", (after_seq,)
+            )
+            try:
+                for seq, lines, body in cursor:
+                    if segments and count + lines > limit:
+                        break
+                    if not segments:
+                        first = seq
+                    last = seq
+                    segments.append(body)
+                    count += lines
+                    if count >= limit:
+                        break
+            finally:
+                cursor.close()
+        if not segments:
             return None
-        return Batch(rows[0][0], rows[-1][0], [line for _, line in rows])
+        return Batch(first, last, count, segments)
 
     def ack(self, batch: Batch) -> None:
         """Delete a batch the database acknowledged (one transaction)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            deleted = self._db.execute(
-                "DELETE FROM spool WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
-            ).rowcount
+            deleted = self._delete_range(batch)
             self._db.execute("COMMIT")
             self._pending -= deleted
+
+    def _delete_range(self, batch: Batch) -> int:
+        (lines,) = self._db.execute(
+            "SELECT coalesce(sum(lines), 0) FROM segment WHERE seq BETWEEN ? AND ?",
+            (batch.first_seq, batch.last_seq),
+        ).fetchone()
+        self._db.execute(
+            "DELETE FROM segment WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
+        )
+        return lines
 
     def reject(self, batch: Batch, error: str) -> None:
         """Move a batch the database refused to the ``rejected`` table (kept, not sent).
 
         One malformed line must not block everything behind it, and must not be lost:
         it waits in ``rejected`` with the server's error until an operator looks at it
-        (``Spool.rejected_lines``) or re-queues it (``Spool.requeue_rejected``).
+        (:meth:`rejected_lines`) or re-queues it (:meth:`requeue_rejected`).
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
-                "INSERT OR REPLACE INTO rejected(seq, time_ns, measurement, line, error, "
-                "rejected_at) SELECT seq, time_ns, measurement, line, ?, ? FROM spool "
+                "INSERT OR REPLACE INTO rejected(seq, lines, first_ns, last_ns, body, error, "
+                "rejected_at) SELECT seq, lines, first_ns, last_ns, body, ?, ? FROM segment "
                 "WHERE seq BETWEEN ? AND ?",
                 (error, time.time(), batch.first_seq, batch.last_seq),
             )
-            deleted = self._db.execute(
-                "DELETE FROM spool WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
-            ).rowcount
+            deleted = self._delete_range(batch)
             self._db.execute("COMMIT")
             self._pending -= deleted
 
@@ -372,14 +435,15 @@ class Spool:
         """Put rejected lines back at the head of the spool, in their original order."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute(
-                "INSERT INTO spool(seq, time_ns, measurement, line) "
-                "SELECT seq, time_ns, measurement, line FROM rejected ORDER BY seq"
+            lines = self._sum("rejected")
+            self._db.execute(
+                "INSERT INTO segment(seq, lines, first_ns, last_ns, body) "
+                "SELECT seq, lines, first_ns, last_ns, body FROM rejected ORDER BY seq"
             )
             self._db.execute("DELETE FROM rejected")
             self._db.execute("COMMIT")
-            self._pending += cursor.rowcount
-            return cursor.rowcount
+            self._pending += lines
+            return lines
 
     # -- inspection -------------------------------------------------------------------
 
@@ -388,56 +452,66 @@ class Spool:
         return self._pending
 
     def count(self) -> int:
-        """Lines waiting, counted row by row (slower than :meth:`pending`; for checks)."""
+        """Lines waiting, summed from the table (slower than :meth:`pending`; for checks)."""
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
+            return self._sum("segment")
 
     def rejected_count(self) -> int:
         """Lines the database refused, kept in the ``rejected`` table."""
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]
+            return self._sum("rejected")
 
     def rejected_lines(self) -> list[tuple[int, str, str]]:
         """``(seq, line, error)`` of every rejected line, oldest first."""
         with self._lock:
-            return self._db.execute("SELECT seq, line, error FROM rejected ORDER BY seq").fetchall()
+            rows = self._db.execute("SELECT seq, body, error FROM rejected ORDER BY seq").fetchall()
+        return [(seq, line, error) for seq, body, error in rows for line in body.split("\n")]
 
     def lines(
         self,
         measurement: str | None = None,
         start_ns: int | None = None,
         stop_ns: int | None = None,
-        chunk: int = 10_000,
     ) -> Iterator[str]:
         """Iterate over stored lines in order, optionally filtered (the embedded store).
 
-        ``start_ns`` is inclusive, ``stop_ns`` exclusive. Read in chunks so a large
-        store never sits in memory and appends are not blocked for long.
+        ``measurement`` is compared with the line's (escaped) measurement;
+        ``start_ns`` is inclusive, ``stop_ns`` exclusive. Segments whose time range
+        misses the window are skipped unread; one segment at a time is held, so a
+        large store never sits in memory and appends are not blocked for long.
         """
         after = 0
         while True:
             with self._lock:
-                rows = self._db.execute(
-                    "SELECT seq, time_ns, measurement, line FROM spool WHERE seq > ? "
-                    "ORDER BY seq LIMIT ?",
-                    (after, chunk),
-                ).fetchall()
-            if not rows:
+                row = self._db.execute(
+                    "SELECT seq, first_ns, last_ns, body FROM segment WHERE seq > ? "
+                    "ORDER BY seq LIMIT 1",
+                    (after,),
+                ).fetchone()
+            if row is None:
                 return
-            for seq, time_ns, name, line in rows:
-                after = seq
-                if measurement is not None and name != measurement:
+            after, first_ns, last_ns, body = row
+            if start_ns is not None and last_ns is not None and last_ns < start_ns:
+                continue
+            if stop_ns is not None and first_ns is not None and first_ns >= stop_ns:
+                continue
+            for line in body.split("\n"):
+                if measurement is not None and _line_measurement(line) != measurement:
                     continue
-                if start_ns is not None and (time_ns is None or time_ns < start_ns):
-                    continue
-                if stop_ns is not None and (time_ns is None or time_ns >= stop_ns):
-                    continue
+                if start_ns is not None or stop_ns is not None:
+                    stamp = _line_time(line)
+                    if stamp is None:
+                        continue
+                    if start_ns is not None and stamp < start_ns:
+                        continue
+                    if stop_ns is not None and stamp >= stop_ns:
+                        continue
                 yield line
 
     def stats(self) -> SpoolStats:
         """A consistent snapshot for status lines and alarms."""
         with self._lock:
-            first, last = self._db.execute("SELECT min(seq), max(seq) FROM spool").fetchone()
+            first, last = self._db.execute("SELECT min(seq), max(seq) FROM segment").fetchone()
             return SpoolStats(
                 pending=self._pending,
                 rejected=self.rejected_count(),
