@@ -54,11 +54,13 @@ class FacilityWater(Frozen):
 
     @model_validator(mode="after")
     def _rejection(self) -> FacilityWater:
-        if self.drycoolers:
-            # In the catalog, not yet in the plant: refuse rather than ignore them.
-            raise ValueError("dry coolers are not modelled by the plant yet; use towers")
-        if not (self.tower and self.towers):
-            raise ValueError("the facility water loop needs tower and towers >= 1")
+        towers = bool(self.tower and self.towers)
+        drycoolers = bool(self.drycooler and self.drycoolers)
+        if towers == drycoolers:
+            raise ValueError(
+                "the facility water loop rejects heat through towers or dry coolers: "
+                "give either tower and towers >= 1, or drycooler and drycoolers >= 1"
+            )
         return self
 
 

@@ -96,6 +96,18 @@ class TowerGroup:
 
 
 @dataclass(frozen=True)
+class DryCoolerGroup:
+    """Identical dry coolers sharing a loop's water equally, fans at one speed."""
+
+    units: int
+    ua_w_k: float  # per unit at design flows
+    c_air_w_k: float  # per unit at full fan speed
+    m_flow_design_kg_s: float  # per unit
+    fan_power_w: float  # per unit at full speed
+    min_fan_speed: float
+
+
+@dataclass(frozen=True)
 class PumpGroup:
     pumps: int
     m_flow_design_kg_s: float  # per pump
@@ -119,6 +131,7 @@ class Layout:
     generators: int
     generator: catalog.Generator
     fw_towers: TowerGroup | None
+    fw_drycoolers: DryCoolerGroup | None
     fw_pumps: PumpGroup | None
     cw_towers: TowerGroup
     cw_pumps: PumpGroup
@@ -194,16 +207,46 @@ def _cdu_ua(cdu: catalog.Cdu, cp_secondary: float, cp_water: float) -> float:
     return _ua_for_effectiveness(eff, c_hot, c_cold)
 
 
-def _ua_for_effectiveness(eff: float, c_a: float, c_b: float) -> float:
+def _ua_for_effectiveness(
+    eff: float, c_a: float, c_b: float, arrangement: str = "counterflow"
+) -> float:
+    """UA at which an exchanger reaches ``eff`` (bisection on NTU; at assembly only)."""
     c_min, c_max = min(c_a, c_b), max(c_a, c_b)
+    effectiveness = (
+        cooling.counterflow_effectiveness
+        if arrangement == "counterflow"
+        else cooling.crossflow_effectiveness
+    )
     lo, hi = 1e-3, 50.0
-    for _ in range(80):  # bisection on NTU; monotone, at assembly only
+    for _ in range(80):
         mid = 0.5 * (lo + hi)
-        if float(cooling.counterflow_effectiveness(mid, c_min / c_max)) < eff:
+        if float(effectiveness(mid, c_min / c_max)) < eff:
             lo = mid
         else:
             hi = mid
     return 0.5 * (lo + hi) * c_min
+
+
+def _drycooler_group(name: str, units: int, cp: float) -> DryCoolerGroup:
+    """Design UA from the catalog's approach and range at design dry bulb.
+
+    The air-side temperature rise at design is taken equal to the water range
+    (balanced capacity rates), as V-type dry coolers are selected near there.
+    """
+    model = catalog.lookup("drycooler", name)
+    assert isinstance(model, catalog.DryCooler)
+    q = model.capacity_kw * 1e3
+    c_water = q / model.range_design_k
+    c_air = c_water
+    eff = model.range_design_k / (model.approach_design_k + model.range_design_k)
+    return DryCoolerGroup(
+        units=units,
+        ua_w_k=_ua_for_effectiveness(eff, c_air, c_water, "crossflow"),
+        c_air_w_k=c_air,
+        m_flow_design_kg_s=c_water / cp,
+        fan_power_w=model.fan_power_kw * 1e3,
+        min_fan_speed=model.min_fan_speed,
+    )
 
 
 def _crah_ua(crah: catalog.Crah, cp_water: float) -> float:
@@ -418,7 +461,12 @@ def assemble(site: Site) -> Layout:
         transformer_pf=transformer.power_factor,
         generators=power.generators,
         generator=generator,
-        fw_towers=_tower_group(fw.tower, fw.towers, cp_water) if fw and fw.tower else None,
+        fw_towers=_tower_group(fw.tower, fw.towers, cp_water) if fw and fw.towers else None,
+        fw_drycoolers=(
+            _drycooler_group(fw.drycooler, fw.drycoolers, cp_water)
+            if fw and fw.drycooler and fw.drycoolers
+            else None
+        ),
         fw_pumps=_pump_group(fw.pump, fw.pumps, cp_water) if fw else None,
         cw_towers=_tower_group(air.tower, air.towers, cp_water),
         cw_pumps=_pump_group(air.condenser_pump, air.condenser_pumps, cp_water),

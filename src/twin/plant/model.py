@@ -29,7 +29,12 @@ from twin.physics.load import server_power
 from twin.plant.controllers import PiArray
 from twin.plant.layout import Layout, PumpGroup, TowerGroup, system_losses
 from twin.plant.network import Network
-from twin.plant.quasi_steady import pump_group_power, tower_to_setpoint
+from twin.plant.quasi_steady import (
+    drycooler_conductance,
+    drycooler_fan,
+    pump_group_power,
+    tower_to_setpoint,
+)
 from twin.weather import Weather, load_weather
 
 COOLING_MODES = ("free", "partial", "mechanical")
@@ -300,6 +305,7 @@ class Plant:
         p_fw_pump = 0.0
         fw_fan_speed = 0.0
         g_fw_tower = 0.0
+        g_fw_drycooler = 0.0
         t_fw_tower_out = t_wet
         p_fw_fan = 0.0
         if layout.fw_pumps is not None and n_cdus:
@@ -316,6 +322,18 @@ class Plant:
                     fw_t, m_fw, fan_cmd if mech else 0.0, failed, t_wet, self.tower_range["fw"]
                 )
                 g_fw_tower = m_fw * cp_w
+            dry = layout.fw_drycoolers
+            if dry is not None:
+                if dt > IDEAL_CONTROL_STEP_S:
+                    t_in = float(self.t_fw[1])
+                    span = max(t_in - t_dry, 0.1)
+                    needed = m_fw * cp_w * max(t_in - self.t_fw_supply_set, 0.0) / span
+                    fan_cmd = float(drycooler_fan(dry, np.asarray(m_fw), needed, cp_w))
+                else:
+                    fan_cmd = float(self.fw_fan.step(self.t_fw[0:1], self.t_fw_supply_set, dt)[0])
+                fw_fan_speed = max(fan_cmd, dry.min_fan_speed) if mech else 0.0
+                g_fw_drycooler = float(drycooler_conductance(dry, m_fw, fw_fan_speed, cp_w))
+                p_fw_fan = dry.units * float(cooling.fan_power(fw_fan_speed, dry.fan_power_w))
 
         # --- air side: CRAH fans on load, valves on supply air
         crah_counts = np.bincount(layout.crah_hall, minlength=n_halls).astype(float)
@@ -471,6 +489,9 @@ class Plant:
         if fw_t is not None:
             net.outflow(fw_r, np.array([g_fw_tower]))
             net.inflow(fw_s, np.array([g_fw_tower]), np.array([t_fw_tower_out]))
+        elif layout.fw_drycoolers is not None:
+            net.stream(fw_r, fw_s, np.array([c_fw]))
+            net.to_ambient(fw_r, fw_s, np.array([g_fw_drycooler]), np.array([t_dry]))
         # Hall air and CRAH coils (air enters the coil from the hot aisle).
         net.heat(hall_air, q_air)
         chw_s_h = np.repeat(chw_s, n_halls)
@@ -513,6 +534,7 @@ class Plant:
             t_new[tcs_r] - self.t_tcs_supply_set
         )
         q_fw_tower = g_fw_tower * (t_new[fw_r][0] - t_fw_tower_out) if fw_t is not None else 0.0
+        q_fw_drycooler = g_fw_drycooler * (t_new[fw_r][0] - t_dry)
         q_cw_tower = c_cw * (t_new[cw_r][0] - t_cw_tower_out)
         q_crah = g_crah * (t_new[hall_air] + rack_air_rise - t_new[chw_s][0]) + q_crah_held
         q_hx = g_hx * (t_new[chw_r][0] - t_new[cw_s][0])
@@ -568,7 +590,7 @@ class Plant:
             + p_chiller
         )
         ledger.heat_sources += heat_in * dt
-        ledger.heat_rejected += (q_fw_tower + q_cw_tower) * dt
+        ledger.heat_rejected += (q_fw_tower + q_fw_drycooler + q_cw_tower) * dt
         ledger.heat_stored += stored
         ledger.water_kg += water
 
@@ -592,6 +614,7 @@ class Plant:
             fw_tower_fan_speed=fw_fan_speed,
             fw_tower_fan_power_w=p_fw_fan,
             fw_tower_heat_w=q_fw_tower,
+            fw_drycooler_heat_w=q_fw_drycooler,
             fw_pump_power_w=p_fw_pump,
             crah_fan_speed=fan_speed,
             crah_fan_power_w=p_crah_fan,

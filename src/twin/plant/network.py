@@ -53,6 +53,13 @@ class Network:
         np.add.at(self.matrix, (target, source), rate_w_k)
         np.add.at(self.constant, target, -rate_w_k * t_ref_c)
 
+    def to_ambient(
+        self, node: np.ndarray, debit: np.ndarray, conductance_w_k: np.ndarray, t_c: np.ndarray
+    ) -> None:
+        """Heat ``g·(T_node − T_ambient)`` taken from ``debit`` to the outdoors (a dry cooler)."""
+        np.add.at(self.matrix, (debit, node), -conductance_w_k)
+        np.add.at(self.constant, debit, conductance_w_k * t_c)
+
     def outflow(self, node: np.ndarray, rate_w_k: np.ndarray) -> None:
         """Fluid leaves the network at the node's temperature (to a tower, say)."""
         np.add.at(self.matrix, (node, node), -rate_w_k)

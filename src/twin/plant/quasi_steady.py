@@ -26,7 +26,7 @@ import numpy as np
 
 from twin.loads import LoadProfile
 from twin.physics import cooling, electrical, fluids, thermal
-from twin.plant.layout import Layout, PumpGroup, TowerGroup, system_losses
+from twin.plant.layout import DryCoolerGroup, Layout, PumpGroup, TowerGroup, system_losses
 from twin.weather import Weather
 
 #: Elements per array per chunk: bounds memory for the 100 MW site.
@@ -96,6 +96,31 @@ def tower_to_setpoint(
     power = cells * cooling.fan_power(fan, group.fan_power_w)
     power = np.where(m_flow > 0, power, 0.0)
     return t_wet + approach, fan, power
+
+
+def drycooler_conductance(
+    group: DryCoolerGroup, m_flow: np.ndarray, fan: np.ndarray, cp_water: float
+) -> np.ndarray:
+    """Heat the dry coolers reject per kelvin of water above dry bulb [W/K] (ε·C_min)."""
+    m_unit = np.asarray(m_flow, dtype=float) / group.units
+    c_air = np.asarray(fan, dtype=float) * group.c_air_w_k
+    ua = cooling.ua_at_flows(group.ua_w_k, c_air, group.c_air_w_k, m_unit, group.m_flow_design_kg_s)
+    return group.units * cooling.exchanger_conductance(ua, m_unit * cp_water, c_air, "crossflow")
+
+
+def drycooler_fan(
+    group: DryCoolerGroup, m_flow: np.ndarray, g_needed: np.ndarray, cp_water: float
+) -> np.ndarray:
+    """Lowest fan speed whose conductance reaches ``g_needed`` (full speed if none does)."""
+    m_flow = np.asarray(m_flow, dtype=float)
+    lo = np.full(np.broadcast(m_flow, g_needed).shape, group.min_fan_speed)
+    hi = np.ones_like(lo)
+    for _ in range(14):  # bisection: conductance rises with fan speed
+        mid = 0.5 * (lo + hi)
+        enough = drycooler_conductance(group, m_flow, mid, cp_water) >= g_needed
+        hi = np.where(enough, mid, hi)
+        lo = np.where(enough, lo, mid)
+    return hi
 
 
 def economiser_modes(
@@ -249,6 +274,27 @@ class QuasiSteadyPlant:
 
     # ------------------------------------------------------------------ chunk
 
+    def _drycoolers(
+        self,
+        group: DryCoolerGroup,
+        m_fw: np.ndarray,
+        q_fw: np.ndarray,
+        t_set: float,
+        t_dry: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Leaving water and fan power of dry coolers told to hold ``t_set``."""
+        cp_w = self.layout.cp_water
+        c_w = np.maximum(m_fw * cp_w, 1e-9)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_needed = np.where(
+                t_set + q_fw / c_w > t_dry + 0.1, q_fw / (t_set + q_fw / c_w - t_dry), np.inf
+            )
+        fan = drycooler_fan(group, m_fw, g_needed, cp_w)
+        g = np.maximum(drycooler_conductance(group, m_fw, fan, cp_w), 1e-9)
+        t_out = np.where(g >= g_needed, t_set, t_dry + q_fw / g - q_fw / c_w)
+        power = group.units * cooling.fan_power(fan, group.fan_power_w)
+        return t_out, np.where(m_fw > 0, power, 0.0)
+
     def _electrical(
         self, u: np.ndarray, p_cooling_ups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -291,7 +337,8 @@ class QuasiSteadyPlant:
         q_tcs = q_liquid + self.p_cdu_pump[None, :]
         t_tcs_set = cool.t_tcs_supply_c
         fw_t = layout.fw_towers
-        has_fw = fw_t is not None and bool(self.m_tcs.sum() > 0)
+        fw_dc = layout.fw_drycoolers
+        has_fw = (fw_t is not None or fw_dc is not None) and bool(self.m_tcs.sum() > 0)
         t_fw_set = fw_cfg.t_supply_c if fw_cfg else 30.0
         t_fw_supply = np.full(n, t_fw_set)
         m_fw = np.zeros(n)
@@ -301,7 +348,7 @@ class QuasiSteadyPlant:
         fw_range = np.zeros(n)
         t_tcs_supply = np.full((n, self.n_halls), t_tcs_set)
         if has_fw:
-            assert fw_t is not None and layout.fw_pumps is not None
+            assert layout.fw_pumps is not None
             c_tcs = self.m_tcs * cp_s
             for _ in range(2):  # supply temperature ↔ facility flow: two passes settle it
                 t_return = t_tcs_set + q_tcs / np.maximum(c_tcs, 1e-9)
@@ -317,7 +364,15 @@ class QuasiSteadyPlant:
                 p_fw_pump = pump_group_power(layout.fw_pumps, m_fw)
                 q_fw = q_tcs.sum(axis=1) + p_fw_pump
                 fw_range = q_fw / np.maximum(m_fw * cp_w, 1e-9)
-                t_fw_supply, _, p_fw_fan = tower_to_setpoint(fw_t, m_fw, t_fw_set, t_wet, fw_range)
+                if fw_t is not None:
+                    t_fw_supply, _, p_fw_fan = tower_to_setpoint(
+                        fw_t, m_fw, t_fw_set, t_wet, fw_range
+                    )
+                else:
+                    assert fw_dc is not None
+                    t_fw_supply, p_fw_fan = self._drycoolers(
+                        fw_dc, m_fw, q_fw, t_fw_set, weather.t_dry_c
+                    )
             plate = t_tcs_supply[:, self.rack_hall] + self.plate_r * (
                 self.plate_a + u[:, None] * self.plate_b
             )
@@ -425,6 +480,7 @@ class QuasiSteadyPlant:
         # --- water
         water = np.zeros(n)
         for group, m, rng in ((fw_t, m_fw, fw_range), (layout.cw_towers, m_cw, cw_range)):
+            # Dry coolers use no water (no adiabatic pre-cooling modelled).
             if group is None:
                 continue
             evaporation, drift, blowdown = cooling.tower_water_use(m, rng, group.cycles)
