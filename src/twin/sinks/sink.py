@@ -5,8 +5,9 @@
 memory buffer, which encodes them when they are sent), then returns; a background
 thread cuts batches (``batch_size`` lines, or whatever is waiting once
 ``flush_interval`` has passed since the last send), sends one batch at a time, and
-removes a batch from the queue only after the database acknowledged it. One batch in flight keeps the
-acknowledgement exact and the order of lines on the wire the order of appends.
+removes a batch from the queue only after the database acknowledged it. One batch
+in flight keeps the acknowledgement exact and the order of lines on the wire the
+order of appends.
 
 Three shapes, chosen by what is passed in:
 
