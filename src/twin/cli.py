@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     from twin.devices.cli import add_parsers as add_device_parsers
 
     add_device_parsers(sub)  # sim, points
+
+    from twin.sinks.cli import register_replay
+
+    register_replay(sub)  # replay: sets its own handler
     return parser
 
 
@@ -222,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sim": cmd_sim,
         "points": cmd_points,
     }
+    handler = getattr(args, "handler", None) or handlers[args.command]
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except ConfigError as error:
         print(f"twin {args.command}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -154,3 +154,12 @@ def test_fast_method_refuses_a_scenario() -> None:
     result = twin("simulate", "--method", "fast", "--scenario", "utility-loss")
     assert result.returncode == 2
     assert "--method dynamic" in result.stderr
+
+
+def test_replay_is_wired_into_twin(tmp_path: Path) -> None:
+    from twin.sinks.spool import Spool
+
+    Spool(tmp_path / "spool").close()
+    result = twin("replay", str(tmp_path / "spool"), "--influx-v1", "http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert "needs --db" in result.stderr
