@@ -19,6 +19,10 @@ bit                bit number inside a status word (0 = least significant)
 opcua_node_id      node id on the site's OPC UA server
 writable           yes/no; min, max: accepted range of a write
 range_low/high     EURange (the span a display should expect)
+site, hall         tags (hall is empty outside the halls)
+role               what the point is to the site metrics (:data:`ROLES`), e.g.
+                   ``it_input_kw`` (PUE category 3), ``facility_kw``
+group              redundancy group ``<group>/<side>`` of UPS/HVDC systems and CDUs
 =================  ===========================================================
 """
 
@@ -52,7 +56,42 @@ COLUMNS = (
     "max",
     "range_low",
     "range_high",
+    "site",
+    "hall",
+    "role",
+    "group",
 )
+
+#: Role of a profile point in the site metrics (twin.live.metrics reads these).
+ROLES: dict[tuple[str, str], str] = {
+    ("site-meter", "facility_power_kw"): "facility_kw",
+    ("site-meter", "utility_power_kw"): "utility_kw",
+    ("site-meter", "generator_power_kw"): "generator_kw",
+    ("site-meter", "utility_energy_kwh"): "facility_energy_kwh",
+    ("site-meter", "it_energy_kwh"): "it_input_energy_kwh",
+    ("site-meter", "water_l_per_h"): "water_l_per_h",
+    ("ups", "output_kw"): "ups_output_kw",
+    ("ups", "load_pct"): "ups_load_pct",
+    ("ups", "loss_kw"): "power_loss_kw",
+    ("ups", "battery_soc_pct"): "battery_soc_pct",
+    ("hvdc", "output_kw"): "ups_output_kw",
+    ("hvdc", "load_pct"): "ups_load_pct",
+    ("hvdc", "loss_kw"): "power_loss_kw",
+    ("hvdc", "battery_soc_pct"): "battery_soc_pct",
+    ("pdu", "power_kw"): "pdu_output_kw",
+    ("pdu", "loss_kw"): "power_loss_kw",
+    ("transformer", "loss_kw"): "power_loss_kw",
+    ("rack", "power_kw"): "it_input_kw",
+    ("gpu-rack", "power_kw"): "it_input_kw",
+    ("rack", "t_inlet_c"): "rack_inlet_c",
+    ("gpu-rack", "t_inlet_c"): "rack_inlet_c",
+    ("cdu", "pump_power_kw"): "cooling_kw",
+    ("cdu", "heat_kw"): "cdu_heat_kw",
+    ("chiller", "power_kw"): "cooling_kw",
+    ("pump", "power_kw"): "cooling_kw",
+    ("tower", "fan_power_kw"): "cooling_kw",
+    ("crah", "fan_power_kw"): "cooling_kw",
+}
 
 REGISTER_TYPES = {
     "input": "input_register",
@@ -121,7 +160,19 @@ def _row(
         "max": _number(point.max) if bit is None else "",
         "range_low": _number(low),
         "range_high": _number(high),
+        "site": inventory.site,
+        "hall": device.area if device.area.startswith("hall") else "",
+        "role": ROLES.get((device.equipment, point.name), "") if bit is None else "",
+        "group": _group(device.name, device.equipment, device.area),
     }
+
+
+def _group(name: str, equipment: str, area: str) -> str:
+    """Redundancy group of power systems and CDUs: ``hall-1-hvdc/A``, ``hall-1-cdu``."""
+    if equipment in ("ups", "hvdc"):
+        side = name.rsplit("-", 1)[-1][:1]
+        return f"{area}-{equipment}/{side}"
+    return f"{area}-cdu" if equipment == "cdu" else ""
 
 
 def write_csv(table: list[dict[str, str]], stream: TextIO) -> None:
