@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="validate a site, scenario, catalog entry, load profile or weather file",
+        help="validate sites, scenarios, catalog entries, device or load profiles, weather",
         description="Validate files before running them. The kind is taken from where the "
         "file lives (configs/sites, sim/scenarios, sim/loads, models/<kind>/) or its "
         "extension (.epw, .mos). Exit 0 when valid, 2 with one message when not.",
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, help="files to check")
     check.add_argument(
         "--kind",
-        choices=["site", "scenario", "catalog", "load", "weather"],
+        choices=["site", "scenario", "catalog", "load", "weather", "profile"],
         help="force the kind instead of guessing it from the path",
     )
 
@@ -191,6 +191,8 @@ def check_file(path: Path, kind: str | None = None) -> str:
             kind = "scenario"
         elif "loads" in parts:
             kind = "load"
+        elif "profiles" in parts:
+            kind = "profile"
         elif "models" in parts or path.parent.name in catalog.KINDS:
             kind = "catalog"
         else:
@@ -203,6 +205,10 @@ def check_file(path: Path, kind: str | None = None) -> str:
         load_profile(path)
     elif kind == "weather":
         load_weather(path)
+    elif kind == "profile":
+        from twin.devices.profiles import load_profile_file
+
+        load_profile_file(path)
     else:
         catalog.load_entry_file(path)
     return kind

@@ -64,6 +64,7 @@ def test_every_shipped_file_checks_valid() -> None:
         *sorted((data_path("sim", "scenarios")).glob("*.toml")),
         *sorted((data_path("sim", "loads")).glob("*.toml")),
         *sorted((data_path("models")).glob("*/*.toml")),
+        *sorted((data_path("models", "profiles")).glob("*/*.toml")),
     ]
     result = twin("check", *map(str, files))
     assert result.returncode == 0, result.stderr

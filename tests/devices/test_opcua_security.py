@@ -52,9 +52,9 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimThread
         trusted_clients=trusted,
         users=[
             UserEntry(
-                name="operator", password_sha256=password_hash("op-secret"), roles=["read", "write"]
+                name="operator", password_hash=password_hash("op-secret"), roles=["read", "write"]
             ),
-            UserEntry(name="viewer", password_sha256=password_hash("view-secret"), roles=["read"]),
+            UserEntry(name="viewer", password_hash=password_hash("view-secret"), roles=["read"]),
         ],
     )
     options = Options(
@@ -146,3 +146,12 @@ def test_user_without_write_role_cannot_write(secure) -> None:  # type: ignore[n
         with pytest.raises(ua.UaStatusCodeError) as refused:
             node.write_value(ua.DataValue(ua.Variant(17.0, ua.VariantType.Float)))
         assert refused.value.code == ua.StatusCodes.BadUserAccessDenied
+
+
+def test_password_hashes_are_salted_and_verified_in_constant_time() -> None:
+    from twin.devices.opcua_server import verify_password
+
+    first, second = password_hash("op-secret"), password_hash("op-secret")
+    assert first != second  # a fresh salt each time: no table lookup from a leaked config
+    assert verify_password("op-secret", first) and verify_password("op-secret", second)
+    assert not verify_password("op-secreT", first)

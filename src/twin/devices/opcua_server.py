@@ -24,7 +24,9 @@ only for users with the ``write`` role.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -78,7 +80,10 @@ BAD_STATUS = {
 
 class UserEntry(Frozen):
     name: str = Field(min_length=1)
-    password_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of password")
+    password_hash: str = Field(
+        pattern=r"^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$",
+        description="salted scrypt of the password, as password_hash() prints it",
+    )
     roles: list[Literal["read", "write"]] = Field(default_factory=lambda: ["read"])
 
 
@@ -104,8 +109,26 @@ def load_security(path: Path) -> Security:
     return security
 
 
-def password_hash(password: str) -> str:
-    return hashlib.sha256(password.encode()).hexdigest()
+# scrypt with a random salt per user (RFC 7914 parameters for interactive logins):
+# a leaked config does not give passwords away to a table lookup or a fast GPU search.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """The ``password_hash`` value of a user entry: ``scrypt$<salt hex>$<hash hex>``.
+
+    ``python -c "from twin.devices.opcua_server import password_hash; print(password_hash('pw'))"``
+    prints one for a config file.
+    """
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of a password against a stored ``password_hash``."""
+    _, salt_hex, _ = stored.split("$")
+    return hmac.compare_digest(password_hash(password, bytes.fromhex(salt_hex)), stored)
 
 
 def variant_of(point: Point) -> ua.VariantType:
@@ -153,7 +176,7 @@ class _UserManager:
             return None
         for entry in self.security.users:
             known = entry.name == username and password is not None
-            if known and password_hash(password) == entry.password_sha256:  # type: ignore[arg-type]
+            if known and verify_password(password, entry.password_hash):  # type: ignore[arg-type]
                 return User(role=UserRole.User, name=username)
         return None
 
