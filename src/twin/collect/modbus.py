@@ -1,0 +1,416 @@
+"""Modbus polling of one device: merged block reads, decoding, quality, reconnect with backoff.
+
+A *device* is one unit id behind one endpoint (a TCP server, an RTU-over-TCP
+gateway or a serial port). Each device has its own client and at most one
+request in flight; devices are polled concurrently by :mod:`twin.collect.scheduler`.
+
+- Blocks: the device's points of one table, sorted by address, merged while the
+  gap between them is at most ``gap`` registers and the block stays within
+  ``max_registers`` (125 for registers, 2000 for bits).
+- Decoding goes through :mod:`twin.points.codec` (its data types and word swap),
+  vectorised per block: one numpy pass per (data type, word order) group.
+- Quality: an exception reply, a timeout, NaN, a vendor's "not available" value
+  (0x8000 INT16, 0xFFFF UINT16, 0xFFFFFFFF UINT32… on analog points) or a value
+  outside ``[range_low, range_high]`` is *bad*. Busy replies (exception 06) are
+  retried briefly. A block refused with exception 02/03/04 is split in halves,
+  down to single points, so one bad register does not blank its neighbours; the
+  split is kept for later polls.
+- Connection loss: the client is closed and reconnected after an exponential
+  backoff with jitter (``backoff_min`` doubling up to ``backoff_max``); at most one
+  connection attempt per backoff step. The first failure is logged at ERROR, the
+  rest at DEBUG until the link recovers (logged at WARNING).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException
+
+from twin.collect.registry import BIT_TABLES, SERIAL, PointDef
+from twin.points.codec import DATA_TYPES, swap_words
+
+log = logging.getLogger(__name__)
+
+BUSY = 6
+SPLIT_ON = (2, 3, 4)  # illegal address, illegal value, device failure
+
+#: Sink of decoded values: (point indices, values, good mask, timestamp, reason if bad)
+Sink = Callable[[np.ndarray, np.ndarray, np.ndarray, float, str], None]
+
+
+@dataclass
+class ModbusOptions:
+    """Per-device polling limits (configurable per site)."""
+
+    max_registers: int = 125
+    max_bits: int = 2000
+    gap: int = 8  # registers read and thrown away to join two points into one request
+    timeout: float = 2.0
+    busy_retries: int = 3
+    busy_delay: float = 0.05
+    backoff_min: float = 0.5
+    backoff_max: float = 30.0
+    jitter: float = 0.2  # ± fraction of each backoff step
+
+
+@dataclass
+class _Group:
+    """Points of one block sharing a data type and word order."""
+
+    data_type: str
+    word_order: str
+    offsets: np.ndarray  # register offset inside the block
+    indices: np.ndarray  # point indices
+    scales: np.ndarray
+    bits: np.ndarray  # bit number or -1
+    analog: np.ndarray  # bool: "not available" raw value means bad
+    low: np.ndarray  # range_low (-inf when none)
+    high: np.ndarray
+
+
+@dataclass
+class Block:
+    table: str
+    start: int
+    count: int
+    points: list[PointDef]
+    groups: list[_Group] = field(default_factory=list)
+    indices: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    def __post_init__(self) -> None:
+        self.indices = np.array([p.index for p in self.points], dtype=np.int64)
+        keyed: dict[tuple[str, str], list[PointDef]] = {}
+        for p in self.points:
+            keyed.setdefault((p.data_type, p.word_order if p.registers > 1 else "ABCD"), []).append(
+                p
+            )
+        for (data_type, word_order), members in keyed.items():
+            self.groups.append(
+                _Group(
+                    data_type,
+                    word_order,
+                    np.array([p.address - self.start for p in members], dtype=np.int64),
+                    np.array([p.index for p in members], dtype=np.int64),
+                    np.array([p.scale for p in members]),
+                    np.array([-1 if p.bit is None else p.bit for p in members], dtype=np.int64),
+                    np.array([bool(p.unit) and p.bit is None for p in members]),
+                    np.array([-np.inf if p.range_low is None else p.range_low for p in members]),
+                    np.array([np.inf if p.range_high is None else p.range_high for p in members]),
+                )
+            )
+
+    def decode(self, words: list[int] | list[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point indices, values, good mask) of a reply's registers or bits."""
+        indices, values, good = [], [], []
+        if self.table in BIT_TABLES:
+            raw = np.asarray(words[: self.count], dtype=float)
+            for g in self.groups:
+                indices.append(g.indices)
+                values.append(raw[g.offsets])
+                good.append(np.ones(len(g.indices), bool))
+        else:
+            registers = np.asarray(words, dtype=np.uint16)
+            for g in self.groups:
+                kind = DATA_TYPES[g.data_type]
+                n = kind.registers
+                block = registers[g.offsets[:, None] + np.arange(n)]
+                raw = swap_words(block, g.word_order).astype(">u2").view(kind.numpy)[:, 0]
+                ok = np.ones(len(raw), bool)
+                if not kind.is_float:
+                    na = kind.low if kind.low < 0 else kind.high
+                    ok &= ~(g.analog & (raw == na))
+                value = raw.astype(float)
+                if (g.bits >= 0).any():
+                    value = np.where(
+                        g.bits >= 0, (raw.astype(np.int64) >> np.maximum(g.bits, 0)) & 1, value
+                    )
+                    scales = np.where(g.bits >= 0, 1.0, g.scales)
+                else:
+                    scales = g.scales
+                value = value * scales
+                if not kind.is_float:
+                    value = np.round(value, 9)
+                ok &= np.isfinite(value) & (value >= g.low) & (value <= g.high)
+                indices.append(g.indices)
+                values.append(value)
+                good.append(ok)
+        if len(indices) == 1:
+            return indices[0], values[0], good[0]
+        return np.concatenate(indices), np.concatenate(values), np.concatenate(good)
+
+
+def plan_blocks(points: list[PointDef], options: ModbusOptions) -> list[Block]:
+    """Merge a device's points into reads: adjacent or close points share a request."""
+    blocks: list[Block] = []
+    by_table: dict[str, list[PointDef]] = {}
+    for p in points:
+        by_table.setdefault(p.register_type, []).append(p)
+    for table, members in by_table.items():
+        limit = options.max_bits if table in BIT_TABLES else options.max_registers
+        gap = options.gap if table not in BIT_TABLES else options.gap * 16
+        members.sort(key=lambda p: (p.address, -1 if p.bit is None else p.bit))
+        current: list[PointDef] = []
+        start = end = 0
+        for p in members:
+            p_end = p.address + p.registers
+            if current and p.address - end <= gap and max(end, p_end) - start <= limit:
+                current.append(p)
+                end = max(end, p_end)
+                continue
+            if current:
+                blocks.append(Block(table, start, end - start, current))
+            current, start, end = [p], p.address, p_end
+        if current:
+            blocks.append(Block(table, start, end - start, current))
+    return blocks
+
+
+def split(block: Block) -> list[Block]:
+    """Two halves of a block (by points), each spanning only its own points."""
+    half = len(block.points) // 2
+    parts = []
+    for members in (block.points[:half], block.points[half:]):
+        start = min(p.address for p in members)
+        end = max(p.address + p.registers for p in members)
+        parts.append(Block(block.table, start, end - start, members))
+    return parts
+
+
+READERS = {
+    "input_register": "read_input_registers",
+    "holding_register": "read_holding_registers",
+    "discrete_input": "read_discrete_inputs",
+    "coil": "read_coils",
+}
+
+
+class LinkDown(Exception):
+    """The device cannot be reached (connection refused, lost or timed out)."""
+
+
+@dataclass
+class DeviceStats:
+    polls: int = 0
+    requests: int = 0
+    exceptions: int = 0
+    timeouts: int = 0
+    connects: int = 0  # connection attempts
+    connect_times: list[float] = field(default_factory=list)
+    reconnects: int = 0
+    splits: int = 0
+    busy_retries: int = 0
+    points_read: int = 0
+    poll_starts: list[float] = field(default_factory=list)  # monotonic, bounded
+
+
+class ModbusDevice:
+    """One unit id on one endpoint, polled with its own client."""
+
+    def __init__(
+        self,
+        points: list[PointDef],
+        options: ModbusOptions | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        first = points[0]
+        self.key = first.device_key
+        self.name = first.device
+        self.points = points
+        self.options = options or ModbusOptions()
+        self.blocks = plan_blocks(points, self.options)
+        self.indices = np.array([p.index for p in points], dtype=np.int64)
+        self.stats = DeviceStats()
+        self.client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self.failures = 0  # consecutive connection failures (backoff step)
+        self.retry_at = 0.0  # monotonic time before which no connection is attempted
+        self.down = False
+        self._rng = rng or random.Random()
+        self._lock = asyncio.Lock()  # one request in flight (polls and writes)
+
+    # ----------------------------------------------------------- connection
+
+    def _make_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        transport, host, port, _ = self.key
+        timeout = self.options.timeout
+        if transport == "rtu":
+            first = self.points[0]
+            match = SERIAL.match(first.serial or "9600 8N1")
+            assert match is not None
+            baud, bits, parity, stop = match.groups()
+            return AsyncModbusSerialClient(
+                host,
+                framer=FramerType.RTU,
+                baudrate=int(baud),
+                bytesize=int(bits),
+                parity=parity,
+                stopbits=int(stop),
+                timeout=timeout,
+                retries=0,
+                reconnect_delay=0,
+            )
+        framer = FramerType.RTU if transport == "rtu-over-tcp" else FramerType.SOCKET
+        return AsyncModbusTcpClient(
+            host, port=port, framer=framer, timeout=timeout, retries=0, reconnect_delay=0
+        )
+
+    def backoff(self, step: int) -> float:
+        """Delay before the next attempt after ``step`` consecutive failures (with jitter)."""
+        base = min(self.options.backoff_min * 2 ** max(step - 1, 0), self.options.backoff_max)
+        return base * (1.0 + self.options.jitter * (2.0 * self._rng.random() - 1.0))
+
+    def _link_failed(self, reason: str) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.failures += 1
+        delay = self.backoff(self.failures)
+        self.retry_at = time.monotonic() + delay
+        if not self.down:
+            log.error("%s %s: %s; retrying with backoff", self.name, self._where(), reason)
+        else:
+            log.debug("%s: still down (%s); next attempt in %.2f s", self.name, reason, delay)
+        self.down = True
+
+    def _where(self) -> str:
+        transport, host, port, unit = self.key
+        return f"({transport} {host}{':' + str(port) if port else ''} unit {unit})"
+
+    async def _ensure_connected(self) -> None:
+        if self.client is not None and self.client.connected:
+            return
+        if time.monotonic() < self.retry_at:
+            raise LinkDown("waiting for backoff")
+        if self.client is not None:
+            self.client.close()
+        self.client = self._make_client()
+        self.stats.connects += 1
+        self.stats.connect_times.append(time.monotonic())
+        del self.stats.connect_times[:-1000]
+        try:
+            ok = await asyncio.wait_for(self.client.connect(), self.options.timeout + 1.0)
+        except (TimeoutError, OSError, ModbusException) as error:
+            ok = False
+            reason = f"connect failed: {error}"
+        else:
+            reason = "connection refused"
+        if not ok:
+            self._link_failed(reason)
+            raise LinkDown(reason)
+
+    def _recovered(self) -> None:
+        if self.down:
+            log.warning("%s %s: link recovered", self.name, self._where())
+            self.stats.reconnects += 1
+        self.down = False
+        self.failures = 0
+
+    # ---------------------------------------------------------------- reads
+
+    async def _request(self, block: Block):  # -> pymodbus reply
+        assert self.client is not None
+        reader = getattr(self.client, READERS[block.table])
+        self.stats.requests += 1
+        return await reader(block.start, count=block.count, device_id=self.key[3])
+
+    async def _read(self, block: Block, sink: Sink) -> list[Block]:
+        """Read one block into the sink; return the blocks that replace it (split)."""
+        for attempt in range(self.options.busy_retries + 1):
+            try:
+                reply = await self._request(block)
+            except ConnectionException as error:
+                self._link_failed(f"connection lost: {error}")
+                raise LinkDown(str(error)) from None
+            except ModbusException as error:  # timeout or garbled reply
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # pymodbus turns cancel into this
+                    raise asyncio.CancelledError from None
+                self.stats.timeouts += 1
+                self._link_failed(f"no reply: {error}")
+                raise LinkDown(str(error)) from None
+            if not reply.isError():
+                self._recovered()
+                words = reply.bits if block.table in BIT_TABLES else reply.registers
+                idx, val, ok = block.decode(words)
+                sink(idx, val, ok, time.time(), "" if ok.all() else "decode or range")
+                self.stats.points_read += len(idx)
+                return [block]
+            self._recovered()  # the link works: the device answered
+            code = getattr(reply, "exception_code", 0)
+            self.stats.exceptions += 1
+            if code == BUSY and attempt < self.options.busy_retries:
+                self.stats.busy_retries += 1
+                await asyncio.sleep(self.options.busy_delay * (attempt + 1))
+                continue
+            break
+        if code in SPLIT_ON and len(block.points) > 1:
+            self.stats.splits += 1
+            log.debug(
+                "%s: %s %d+%d refused (exception %d): split",
+                self.name,
+                block.table,
+                block.start,
+                block.count,
+                code,
+            )
+            replaced: list[Block] = []
+            for part in split(block):
+                replaced += await self._read(part, sink)
+            return replaced
+        n = len(block.indices)
+        sink(block.indices, np.full(n, np.nan), np.zeros(n, bool), time.time(), f"exception {code}")
+        return [block]
+
+    async def poll(self, sink: Sink) -> bool:
+        """Read every block once; False when the link is down (its points are left to age)."""
+        self.stats.polls += 1
+        async with self._lock:
+            try:
+                await self._ensure_connected()
+                blocks: list[Block] = []
+                for block in self.blocks:
+                    blocks += await self._read(block, sink)
+                self.blocks = blocks
+            except LinkDown:
+                return False
+        return True
+
+    async def write(self, point: PointDef, value: float) -> None:
+        """Write a holding register or coil (encoded with the shared codec), range-checked."""
+        from twin.points.codec import encode
+
+        if not point.writable:
+            raise ValueError(f"{point.name} is not writable")
+        if (point.write_min is not None and value < point.write_min) or (
+            point.write_max is not None and value > point.write_max
+        ):
+            raise ValueError(
+                f"{point.name}: {value} outside [{point.write_min}, {point.write_max}]"
+            )
+        async with self._lock:
+            await self._ensure_connected()
+            assert self.client is not None
+            unit = self.key[3]
+            if point.register_type == "coil":
+                reply = await self.client.write_coil(point.address, bool(value), device_id=unit)
+            else:
+                words = encode([value], point.data_type, point.word_order, point.scale)[0]
+                reply = await self.client.write_registers(
+                    point.address, [int(w) for w in words], device_id=unit
+                )
+            if reply.isError():
+                raise ValueError(f"{point.name}: write refused ({reply})")
+            log.info("wrote %s = %s", point.name, value)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None

@@ -1,0 +1,138 @@
+"""Live state of a site: the latest value of every point with its quality, and trend rings.
+
+Arrays indexed by the registry's point index (struct of arrays), updated a block
+at a time by the collector. Quality is decided when read:
+
+- *bad*: the last read failed (exception reply, timeout, decode failure, out of
+  range, NaN, an OPC UA Bad status); the value shown is NaN, never the old one;
+- *stale*: no fresh value for more than ``stale_after`` poll intervals (a dead
+  link leaves its values to age into stale); the last good value is kept with
+  its old timestamp, so it is never mistaken for a fresh one;
+- *good* otherwise. A point never read is stale with no value.
+
+History rings hold the last ``ring`` samples of each point (NaN for bad ones).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.collect.registry import PointDef, Registry
+
+
+class Quality(enum.IntEnum):
+    GOOD = 0
+    STALE = 1
+    BAD = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    point: str
+    value: float | None  # None unless good or stale (the last good value, with its time)
+    unit: str
+    quality: Quality
+    ts: float  # UNIX seconds of the value (of the failure, for bad)
+    reason: str = ""
+
+
+class LiveState:
+    """Latest values, qualities and history rings of a registry's points."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        interval_s: float = 1.0,
+        stale_after: float = 2.0,
+        ring: int = 600,
+    ) -> None:
+        n = len(registry)
+        self.registry = registry
+        self.points: list[PointDef] = registry.points
+        self.index = {p.name: p.index for p in self.points}
+        self.value = np.full(n, np.nan)  # last good value
+        self.good_ts = np.zeros(n)  # time of the last good value (0 = never)
+        self.bad = np.zeros(n, bool)  # last read failed
+        self.bad_ts = np.zeros(n)
+        self.reasons: dict[int, str] = {}
+        self.interval = np.array([p.interval_s or interval_s for p in self.points], dtype=float)
+        self.stale_after = stale_after
+        self.ring_len = ring
+        self.ring_value = np.full((n, ring), np.nan, dtype=np.float64)
+        self.ring_ts = np.zeros((n, ring))
+        self.ring_pos = np.zeros(n, dtype=np.int64)
+        self.samples = 0  # values received (good or bad)
+        self.listeners: list = []  # callables(indices, values, good, ts)
+
+    # --------------------------------------------------------------- writes
+
+    def update(
+        self, indices: np.ndarray, values: np.ndarray, good: np.ndarray, ts: float, reason: str = ""
+    ) -> None:
+        """Values of some points read at ``ts``; ``good`` False marks a bad reading."""
+        indices = np.asarray(indices, dtype=np.int64)
+        good = np.asarray(good, dtype=bool)
+        values = np.where(good, values, np.nan)
+        fresh = indices[good]
+        self.value[fresh] = values[good]
+        self.good_ts[fresh] = ts
+        self.bad[indices] = ~good
+        failed = indices[~good]
+        if len(failed):
+            self.bad_ts[failed] = ts
+            for i in failed.tolist():
+                self.reasons[i] = reason or "bad"
+        slot = self.ring_pos[indices] % self.ring_len
+        self.ring_value[indices, slot] = values
+        self.ring_ts[indices, slot] = ts
+        self.ring_pos[indices] += 1
+        self.samples += len(indices)
+        for listener in self.listeners:
+            listener(indices, values, good, ts)
+
+    # ---------------------------------------------------------------- reads
+
+    def qualities(self, now: float | None = None) -> np.ndarray:
+        """Quality code of every point now."""
+        now = time.time() if now is None else now
+        limit = self.stale_after * self.interval
+        stale = (self.good_ts == 0) | (now - self.good_ts > limit)
+        return np.where(self.bad, Quality.BAD, np.where(stale, Quality.STALE, Quality.GOOD))
+
+    def counts(self, now: float | None = None) -> dict[str, int]:
+        q = self.qualities(now)
+        return {label.label: int(np.sum(q == label)) for label in Quality}
+
+    def values(self, now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(values, qualities): NaN for bad points, the last good value for stale ones."""
+        q = self.qualities(now)
+        return np.where(q == Quality.BAD, np.nan, self.value), q
+
+    def sample(self, name: str, now: float | None = None) -> Sample:
+        i = self.index[name]
+        quality = Quality(int(self.qualities(now)[i]))
+        point = self.points[i]
+        if quality == Quality.BAD:
+            return Sample(name, None, point.unit, quality, float(self.bad_ts[i]), self.reasons[i])
+        value = float(self.value[i]) if self.good_ts[i] else None
+        reason = "" if quality == Quality.GOOD else "no fresh value"
+        return Sample(name, value, point.unit, quality, float(self.good_ts[i]), reason)
+
+    def all_samples(self, now: float | None = None) -> list[Sample]:
+        return [self.sample(p.name, now) for p in self.points]
+
+    def history(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(timestamps, values) of a point's ring, oldest first."""
+        i = self.index[name]
+        pos = int(self.ring_pos[i])
+        count = min(pos, self.ring_len)
+        order = (np.arange(pos - count, pos)) % self.ring_len
+        return self.ring_ts[i, order], self.ring_value[i, order]
