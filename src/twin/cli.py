@@ -85,13 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, help="files to check")
     check.add_argument(
         "--kind",
-        choices=["site", "scenario", "catalog", "load", "weather", "profile"],
+        choices=["site", "scenario", "catalog", "load", "weather", "profile", "registry", "alarms"],
         help="force the kind instead of guessing it from the path",
     )
 
     from twin.devices.cli import add_parsers as add_device_parsers
 
     add_device_parsers(sub)  # sim, points
+
+    from twin.collect.monitor import add_parser as add_monitor_parser
+
+    add_monitor_parser(sub)  # monitor
 
     from twin.sinks.cli import register_replay
 
@@ -185,6 +189,10 @@ def check_file(path: Path, kind: str | None = None) -> str:
     if kind is None:
         if path.suffix in (".epw", ".mos"):
             kind = "weather"
+        elif path.suffix == ".csv":
+            kind = "registry"
+        elif "alarms" in parts:
+            kind = "alarms"
         elif "sites" in parts:
             kind = "site"
         elif "scenarios" in parts:
@@ -205,6 +213,14 @@ def check_file(path: Path, kind: str | None = None) -> str:
         load_profile(path)
     elif kind == "weather":
         load_weather(path)
+    elif kind == "registry":
+        from twin.collect.registry import load_registry
+
+        load_registry(path)
+    elif kind == "alarms":
+        from twin.live.alarms import load_rules
+
+        load_rules(path)
     elif kind == "profile":
         from twin.devices.profiles import load_profile_file
 
@@ -224,6 +240,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from twin.collect.monitor import cmd_monitor
     from twin.devices.cli import cmd_points, cmd_sim
 
     handlers = {
@@ -231,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "sim": cmd_sim,
         "points": cmd_points,
+        "monitor": cmd_monitor,
     }
     handler = getattr(args, "handler", None) or handlers[args.command]
     try:

@@ -1,10 +1,12 @@
-"""aidc-10mw served on free loopback ports, with its point registry as a CSV file."""
+"""Helpers of the collector's loopback tests: the served site and its registry CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +26,31 @@ class Served:
     registry_path: Path
 
 
-def registry_csv(sim: SimThread) -> str:
+def registry_csv(sim: SimThread, host: str = "127.0.0.1") -> str:
     inventory = sim.sim.inventory
     assert inventory is not None
     ports = [sim.port(i) for i in range(len(inventory.gateways))]
     out = io.StringIO()
-    write_csv(rows(inventory, "127.0.0.1", ports), out)
+    write_csv(rows(inventory, host, ports), out)
     return out.getvalue()
 
 
-@pytest.fixture(scope="package")
+async def until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
+    """Wait for a condition with a generous deadline (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """aidc-10mw served on free loopback ports (Modbus and OPC UA), with its registry CSV.
+
+    Import it into a test module (``from collectsite import served``); there is no
+    conftest here so that pytest's doctest collection of ``tests/`` stays unambiguous.
+    """
     state = tmp_path_factory.mktemp("state")
     options = Options(modbus_port=0, opcua_port=0, state_dir=state)
     with SimThread("aidc-10mw", options) as sim:

@@ -1,0 +1,147 @@
+"""``twin monitor REGISTRY``: the collector, live state, metrics and alarms, headless.
+
+Reads whatever the registry points at (our simulator or real gear), prints a status
+line every few seconds and, with ``--json``, one JSON summary at the end (points
+good/stale/bad, samples collected, PUE, IT and facility power, active alarms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from twin.collect.registry import load_registry
+from twin.collect.scheduler import Collector, CollectorOptions
+from twin.live.metrics import SiteMetrics
+from twin.live.state import LiveState
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    monitor = sub.add_parser(
+        "monitor",
+        help="collect a point registry's devices (Modbus, OPC UA) into live PUE, state, alarms",
+        description="Poll every point of a registry CSV (twin points SITE prints one; "
+        "configs/points has examples) and derive the site's live metrics and alarms.",
+        epilog="Examples:\n  twin monitor configs/points/aidc-10mw.csv --headless\n"
+        "  twin monitor site.csv --headless --duration 30 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    monitor.add_argument("registry", type=Path, help="point registry CSV")
+    monitor.add_argument("--headless", action="store_true", help="status lines, no dashboard")
+    monitor.add_argument("--duration", type=_positive, help="seconds to run (default: forever)")
+    monitor.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    monitor.add_argument("--interval", type=_positive, default=1.0, help="poll interval, s")
+    monitor.add_argument("--status-every", type=_positive, default=5.0, help="status line, s")
+    monitor.add_argument("--alarms", type=Path, help="alarm rules TOML (configs/alarms)")
+    monitor.add_argument(
+        "--prefer", choices=["modbus", "opcua"], default="modbus", help="for rows with both"
+    )
+    monitor.add_argument(
+        "--carbon", type=_positive, default=0.5703, help="grid carbon factor, kg CO2e/kWh"
+    )
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    registry = load_registry(args.registry)
+    rules = None
+    if args.alarms:
+        from twin.live.alarms import load_rules
+
+        rules = load_rules(args.alarms)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    return asyncio.run(_monitor(registry, rules, args))
+
+
+async def _monitor(registry, rules, args: argparse.Namespace) -> int:
+    state = LiveState(registry, interval_s=args.interval)
+    metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
+    alarms = None
+    if rules is not None:
+        from twin.live.alarms import AlarmEngine
+
+        alarms = AlarmEngine(rules, state, metrics)
+    collector = Collector(
+        registry, state, CollectorOptions(interval_s=args.interval, prefer=args.prefer)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await collector.start()
+    started = time.monotonic()
+    next_status = started + args.status_every
+    out = sys.stderr if args.json else sys.stdout
+    snapshot = None
+    try:
+        while not stop.is_set():
+            if args.duration and time.monotonic() - started >= args.duration:
+                break
+            snapshot = metrics.update()
+            if alarms is not None:
+                alarms.evaluate()
+            if time.monotonic() >= next_status:
+                next_status += args.status_every
+                print(_status(state, snapshot, alarms), file=out, flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(1.0, args.interval))
+    finally:
+        await collector.stop()
+    snapshot = metrics.update()
+    if args.json:
+        summary = summary_json(state, snapshot, alarms)
+        summary["elapsed_s"] = round(time.monotonic() - started, 3)
+        json.dump(summary, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(_status(state, snapshot, alarms), file=out)
+    return 0
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _status(state: LiveState, snapshot, alarms) -> str:
+    counts = state.counts()
+    active = len(alarms.active()) if alarms is not None else 0
+    return (
+        f"points good {counts['good']} stale {counts['stale']} bad {counts['bad']}  "
+        f"samples {state.samples}  PUE {_fmt(snapshot.pue.value, '.3f')} "
+        f"({snapshot.pue.quality.label})  IT {_fmt(snapshot.it_kw.value, ',.0f')} kW  "
+        f"facility {_fmt(snapshot.facility_kw.value, ',.0f')} kW  alarms {active}"
+    )
+
+
+def summary_json(state: LiveState, snapshot, alarms) -> dict:
+    """The JSON summary of ``twin monitor --json``."""
+    data = snapshot.json()
+    return {
+        "points": state.counts(),
+        "samples": state.samples,
+        "pue": data["pue"]["value"],
+        "pue_quality": data["pue"]["quality"],
+        "pue_category": data["pue_category"],
+        "it_kw": data["it_kw"]["value"],
+        "facility_kw": data["facility_kw"]["value"],
+        "active_alarms": [a.json() for a in alarms.active()] if alarms is not None else [],
+        "metrics": data,
+    }

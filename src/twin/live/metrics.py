@@ -1,0 +1,346 @@
+"""Site metrics from measured points only: PUE, pPUE, WUE, CUE, headroom, redundancy, runtime.
+
+Points take part through their registry ``role`` (see :data:`twin.devices.registry.ROLES`):
+
+==========================  =====================================================
+facility_kw                 total facility input (else utility_kw + generator_kw)
+it_input_kw                 IT equipment input (rack meters): PUE category 3
+pdu_output_kw               PDU outputs: PUE category 2
+ups_output_kw               UPS / HVDC outputs: PUE category 1; with ups_load_pct
+                            or a ``rating`` they give capacity, headroom, redundancy
+cooling_kw, power_loss_kw   the cooling subsystem / power delivery losses (pPUE)
+water_l_per_h               site make-up water (WUE)
+battery_soc_pct             with a ``rating`` in kWh: battery runtime at present load
+cdu_heat_kw                 with a ``rating`` in kW: cooling headroom of each CDU
+==========================  =====================================================
+
+PUE (ISO/IEC 30134-2, EN 50600-4-2) = facility energy / IT energy over the same
+period; its category says where IT energy was metered (PUE1 UPS output, PUE2 PDU
+output, PUE3 IT equipment input). The instantaneous ratio of powers is also given
+(demand-based, like The Green Grid's category 0). Energy-based PUE is integrated
+here over trailing windows from the measured powers (trapezoids between updates,
+only while both powers are good). pPUE = (IT + subsystem) / IT. WUE = water (L) /
+IT energy (kWh). CUE = carbon factor (kg CO2e per kWh, from config) × PUE.
+
+A metric built from a point that is not good carries that quality (stale: computed
+from last good values; bad: no value), so it is never shown as fresh.
+
+Examples
+--------
+>>> redundancy({"A": 2000.0, "B": 2000.0}, [1000.0, 1000.0, 1000.0, 1000.0], 1500.0)
+'2N'
+>>> redundancy({"": 3000.0}, [1000.0, 1000.0, 1000.0], 1800.0)
+'N+1'
+>>> redundancy({"": 2000.0}, [1000.0, 1000.0], 1800.0)
+'N'
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twin.live.state import LiveState, Quality
+
+CATEGORIES = {
+    3: ("it_input_kw", "PUE3 (IT equipment input)"),
+    2: ("pdu_output_kw", "PUE2 (PDU output)"),
+    1: ("ups_output_kw", "PUE1 (UPS output)"),
+}
+WINDOWS_S = {"15min": 900.0, "1h": 3600.0, "24h": 86400.0}
+
+
+def redundancy(sides: dict[str, float], units: list[float], load: float) -> str:
+    """Redundancy that holds now: ``2N``, ``N+1``, ``N`` or ``overloaded``.
+
+    ``sides`` maps a side (A, B…) to its capacity, ``units`` lists unit capacities.
+    """
+    total = sum(units)
+    if len(sides) >= 2 and all(c >= load for c in sides.values()):
+        return "2N"
+    if units and total - max(units) >= load:
+        return "N+1"
+    return "N" if total >= load else "overloaded"
+
+
+@dataclass
+class Value:
+    value: float | None
+    quality: Quality
+    unit: str = ""
+
+    def json(self) -> dict:
+        v = None if self.value is None or not math.isfinite(self.value) else self.value
+        return {"value": v, "quality": self.quality.label, "unit": self.unit}
+
+
+@dataclass
+class Snapshot:
+    ts: float
+    facility_kw: Value
+    it_kw: Value
+    pue: Value
+    category: str
+    pue_by_category: dict[str, Value]
+    pue_energy: dict[str, Value]
+    ppue_cooling: Value
+    ppue_power: Value
+    wue_l_per_kwh: Value
+    cue_kg_per_kwh: Value
+    systems: dict[str, dict] = field(default_factory=dict)
+    cdus: dict[str, dict] = field(default_factory=dict)
+    battery_runtime_min: dict[str, Value] = field(default_factory=dict)
+
+    def json(self) -> dict:
+        return {
+            "ts": self.ts,
+            "facility_kw": self.facility_kw.json(),
+            "it_kw": self.it_kw.json(),
+            "pue": self.pue.json(),
+            "pue_category": self.category,
+            "pue_by_category": {k: v.json() for k, v in self.pue_by_category.items()},
+            "pue_energy": {k: v.json() for k, v in self.pue_energy.items()},
+            "ppue_cooling": self.ppue_cooling.json(),
+            "ppue_power": self.ppue_power.json(),
+            "wue_l_per_kwh": self.wue_l_per_kwh.json(),
+            "cue_kg_per_kwh": self.cue_kg_per_kwh.json(),
+            "systems": self.systems,
+            "cdus": self.cdus,
+            "battery_runtime_min": {k: v.json() for k, v in self.battery_runtime_min.items()},
+        }
+
+
+def _ratio(num: Value, den: Value, unit: str = "") -> Value:
+    quality = Quality(max(num.quality, den.quality))
+    if num.value is None or den.value is None or den.value <= 0:
+        return Value(None, Quality.BAD if quality == Quality.GOOD else quality, unit)
+    return Value(num.value / den.value, quality, unit)
+
+
+class SiteMetrics:
+    """Derived metrics of a :class:`LiveState`; call :meth:`update` periodically."""
+
+    def __init__(
+        self,
+        state: LiveState,
+        carbon_kg_per_kwh: float = 0.5703,  # China grid average 2022 (MEE), change in config
+        windows_s: dict[str, float] | None = None,
+    ) -> None:
+        self.state = state
+        self.carbon = carbon_kg_per_kwh
+        self.windows = windows_s or WINDOWS_S
+        registry = state.registry
+        self.roles: dict[str, np.ndarray] = {}
+        for point in registry.points:
+            if point.role:
+                self.roles.setdefault(point.role, []).append(point.index)  # type: ignore[arg-type]
+        self.roles = {k: np.asarray(v, dtype=np.int64) for k, v in self.roles.items()}
+        self.category = next((c for c in (3, 2, 1) if CATEGORIES[c][0] in self.roles), 0)
+        # cumulative energies (kWh) and water (L) while facility and IT are good
+        self._last: tuple[float, float, float, float] | None = None  # t, fac, it, water
+        self.energy_facility = 0.0
+        self.energy_it = 0.0
+        self.water = 0.0
+        self.covered_s = 0.0
+        longest = max(self.windows.values())
+        self._history: deque[tuple[float, float, float, float, float]] = deque()
+        self._history_span = longest
+        self.last: Snapshot | None = None
+
+    # ------------------------------------------------------------- helpers
+
+    def _sum(self, role: str, values: np.ndarray, quality: np.ndarray, unit: str) -> Value:
+        idx = self.roles.get(role)
+        if idx is None or not len(idx):
+            return Value(None, Quality.BAD, unit)
+        worst = Quality(int(quality[idx].max()))
+        if worst == Quality.BAD or np.isnan(values[idx]).any():
+            return Value(None, Quality.BAD if worst != Quality.STALE else worst, unit)
+        return Value(float(values[idx].sum()), worst, unit)
+
+    def _facility(self, values: np.ndarray, quality: np.ndarray) -> Value:
+        if "facility_kw" in self.roles:
+            return self._sum("facility_kw", values, quality, "kW")
+        utility = self._sum("utility_kw", values, quality, "kW")
+        generator = (
+            self._sum("generator_kw", values, quality, "kW")
+            if "generator_kw" in self.roles
+            else Value(0.0, Quality.GOOD, "kW")
+        )
+        if utility.value is None or generator.value is None:
+            return Value(None, Quality(max(utility.quality, generator.quality)), "kW")
+        q = Quality(max(utility.quality, generator.quality))
+        return Value(utility.value + generator.value, q, "kW")
+
+    # -------------------------------------------------------------- update
+
+    def update(self, now: float | None = None) -> Snapshot:
+        now = time.time() if now is None else now
+        values, quality = self.state.values(now)
+        facility = self._facility(values, quality)
+        by_category = {}
+        it = Value(None, Quality.BAD, "kW")
+        for c in (3, 2, 1):
+            role = CATEGORIES[c][0]
+            if role in self.roles:
+                it_c = self._sum(role, values, quality, "kW")
+                by_category[f"PUE{c}"] = _ratio(facility, it_c)
+                if c == self.category:
+                    it = it_c
+        pue = _ratio(facility, it)
+        water_h = self._sum("water_l_per_h", values, quality, "L/h")
+        self._integrate(now, facility, it, water_h)
+        cooling = self._sum("cooling_kw", values, quality, "kW")
+        losses = self._sum("power_loss_kw", values, quality, "kW")
+        ppue_cooling = _ratio(_add(it, cooling), it)
+        ppue_power = _ratio(_add(it, losses), it)
+        wue = _ratio(water_h, it, "L/kWh")
+        cue = Value(
+            None if pue.value is None else pue.value * self.carbon, pue.quality, "kgCO2e/kWh"
+        )
+        snapshot = Snapshot(
+            ts=now,
+            facility_kw=facility,
+            it_kw=it,
+            pue=pue,
+            category=CATEGORIES[self.category][1] if self.category else "none",
+            pue_by_category=by_category,
+            pue_energy=self._windows(now),
+            ppue_cooling=ppue_cooling,
+            ppue_power=ppue_power,
+            wue_l_per_kwh=wue,
+            cue_kg_per_kwh=cue,
+            systems=self._systems(values, quality),
+            cdus=self._cdus(values, quality),
+            battery_runtime_min=self._runtime(values, quality),
+        )
+        self.last = snapshot
+        return snapshot
+
+    def _integrate(self, now: float, facility: Value, it: Value, water: Value) -> None:
+        ok = (
+            facility.quality == Quality.GOOD
+            and it.quality == Quality.GOOD
+            and facility.value is not None
+            and it.value is not None
+        )
+        if ok:
+            w = water.value if water.quality == Quality.GOOD and water.value is not None else 0.0
+            point = (now, facility.value, it.value, w)
+            if self._last is not None:
+                dt = now - self._last[0]
+                if 0 < dt <= 60.0:  # a gap longer than a minute is not integrated over
+                    self.energy_facility += 0.5 * (self._last[1] + point[1]) * dt / 3600.0
+                    self.energy_it += 0.5 * (self._last[2] + point[2]) * dt / 3600.0
+                    self.water += 0.5 * (self._last[3] + point[3]) * dt / 3600.0
+                    self.covered_s += dt
+            self._last = point  # type: ignore[assignment]
+        else:
+            self._last = None
+        self._history.append(
+            (now, self.energy_facility, self.energy_it, self.water, self.covered_s)
+        )
+        while self._history and self._history[0][0] < now - self._history_span - 1.0:
+            self._history.popleft()
+
+    def _windows(self, now: float) -> dict[str, Value]:
+        out: dict[str, Value] = {}
+        if not self._history:
+            return {k: Value(None, Quality.STALE) for k in self.windows}
+        times = [h[0] for h in self._history]
+        latest = self._history[-1]
+        for name, span in self.windows.items():
+            i = int(np.searchsorted(times, now - span))
+            first = self._history[min(i, len(self._history) - 1)]
+            d_it = latest[2] - first[2]
+            d_fac = latest[1] - first[1]
+            covered = latest[4] - first[4]
+            # Good while the window is fully covered by good data; stale while filling.
+            quality = Quality.GOOD if covered >= 0.95 * span else Quality.STALE
+            value = d_fac / d_it if d_it > 0 else None
+            out[name] = Value(value, quality if value is not None else Quality.STALE)
+        return out
+
+    def energy_wue(self) -> float | None:
+        """WUE over everything integrated so far (L/kWh)."""
+        return self.water / self.energy_it if self.energy_it > 0 else None
+
+    def _systems(self, values: np.ndarray, quality: np.ndarray) -> dict[str, dict]:
+        """Capacity, load, headroom and redundancy of each UPS/HVDC group."""
+        points = self.state.points
+        load_pct = {points[i].device: i for i in self.roles.get("ups_load_pct", [])}
+        groups: dict[str, dict] = {}
+        for i in self.roles.get("ups_output_kw", []):
+            point = points[i]
+            name, _, side = (point.group or point.hall or "site").partition("/")
+            g = groups.setdefault(name, {"units": [], "sides": {}, "load": 0.0, "q": 0})
+            g["q"] = max(g["q"], int(quality[i]))
+            output = values[i]
+            capacity = point.rating
+            if capacity is None and point.device in load_pct:
+                j = load_pct[point.device]
+                g["q"] = max(g["q"], int(quality[j]))
+                pct = values[j]
+                capacity = output / (pct / 100.0) if pct > 0.5 and np.isfinite(pct) else None
+            if not np.isfinite(output):
+                continue
+            g["load"] += float(output)
+            if capacity is not None and np.isfinite(capacity):
+                g["units"].append(float(capacity))
+                g["sides"][side] = g["sides"].get(side, 0.0) + float(capacity)
+        out = {}
+        for name, g in groups.items():
+            capacity = sum(g["units"])
+            out[name] = {
+                "load_kw": g["load"],
+                "capacity_kw": capacity,
+                "headroom_kw": capacity - g["load"],
+                "redundancy": redundancy(g["sides"], g["units"], g["load"])
+                if g["units"]
+                else "unknown",
+                "quality": Quality(g["q"]).label,
+            }
+        return out
+
+    def _cdus(self, values: np.ndarray, quality: np.ndarray) -> dict[str, dict]:
+        out = {}
+        for i in self.roles.get("cdu_heat_kw", []):
+            point = self.state.points[i]
+            heat = values[i]
+            rating = point.rating
+            out[point.device] = {
+                "heat_kw": float(heat) if np.isfinite(heat) else None,
+                "rating_kw": rating,
+                "headroom_kw": rating - float(heat) if rating and np.isfinite(heat) else None,
+                "quality": Quality(int(quality[i])).label,
+            }
+        return out
+
+    def _runtime(self, values: np.ndarray, quality: np.ndarray) -> dict[str, Value]:
+        """Minutes of battery at the present output of the same device."""
+        points = self.state.points
+        output = {points[i].device: i for i in self.roles.get("ups_output_kw", [])}
+        out = {}
+        for i in self.roles.get("battery_soc_pct", []):
+            point = points[i]
+            j = output.get(point.device)
+            if point.rating is None or j is None:
+                continue
+            q = Quality(max(int(quality[i]), int(quality[j])))
+            load = values[j]
+            if not (np.isfinite(load) and np.isfinite(values[i])) or load <= 0:
+                out[point.device] = Value(None, q, "min")
+                continue
+            out[point.device] = Value(values[i] / 100.0 * point.rating / load * 60.0, q, "min")
+        return out
+
+
+def _add(a: Value, b: Value) -> Value:
+    q = Quality(max(a.quality, b.quality))
+    if a.value is None or b.value is None:
+        return Value(None, q, a.unit)
+    return Value(a.value + b.value, q, a.unit)
