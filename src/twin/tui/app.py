@@ -1,0 +1,248 @@
+"""The operator's dashboard: six views of one site, refreshed once a second.
+
+Every tick a worker thread asks the :class:`~twin.tui.model.Source` for a snapshot;
+the UI thread applies it to every view (tables update only the cells that changed,
+the rack map only the lines whose colours changed). The UI never touches the
+network: the setpoint write is awaited from a worker and runs on the collector's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from functools import partial
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
+
+from twin.tui.model import Snapshot, Source
+from twin.tui.screens.dialogs import HelpScreen, SetpointScreen, ShelveScreen
+from twin.tui.screens.views import VIEWS, AlarmsView, DevicesView, FilteredView, View
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+class TwinApp(App[None]):
+    """``twin dashboard``: PUE, power, cooling, racks, alarms and device comms."""
+
+    CSS_PATH = "twin.tcss"
+    TITLE = "twin"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(i + 1), f"show('{name}')", label.split(" ", 1)[1], show=False)
+            for i, (name, (label, _)) in enumerate(VIEWS.items())
+        ),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "setpoint", "Setpoint"),
+        Binding("t", "toggle_theme", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    view: reactive[str] = reactive("overview")
+
+    def __init__(self, source: Source, tick_s: float | None = 1.0, theme: str = DARK) -> None:
+        super().__init__()
+        self.source = source
+        self.tick_s = tick_s
+        self.theme = theme
+        self.frame_times: list[float] = []  # seconds spent applying each snapshot
+        self.ticks = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title-bar")
+        yield Tabs(*(Tab(label, id=f"tab-{name}") for name, (label, _) in VIEWS.items()))
+        with ContentSwitcher(initial="overview", id="views"):
+            for name, (_, cls) in VIEWS.items():
+                yield cls(id=name)
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.refresh_now()
+        if self.tick_s:
+            self.set_interval(self.tick_s, self.tick)
+
+    # ------------------------------------------------------------------ ticks
+
+    def tick(self) -> None:
+        self.load_snapshot()
+
+    @work(thread=True, exclusive=True, group="tick")
+    def load_snapshot(self) -> None:
+        snap = self.source.snapshot()
+        self.call_from_thread(setattr, self, "snapshot", snap)
+
+    async def refresh_now(self) -> None:
+        """Take a snapshot (off the UI thread) and apply it now."""
+        self.snapshot = await asyncio.to_thread(self.source.snapshot)
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        started = time.perf_counter()
+        for name in VIEWS:
+            self.query_one(f"#{name}", View).show(snap)
+        o = snap.overview
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(snap.ts))
+        alarms = sum(v for v in snap.alarm_counts.values())
+        flood = " [b white on red] FLOOD [/]" if snap.flood else ""
+        sim = " · simulated" if snap.simulated else ""
+        pue = "—" if o.pue != o.pue else f"{o.pue:.3f}"
+        self.query_one("#title-bar", Static).update(
+            f"[b]twin[/b] · {snap.site}{sim} · {stamp} · PUE [b]{pue}[/b] · "
+            f"IT {o.it_kw:,.0f} kW · alarms {alarms}{flood}"
+        )
+        self.ticks += 1
+        self.frame_times.append(time.perf_counter() - started)
+        del self.frame_times[:-1000]
+
+    # ---------------------------------------------------------------- views
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id:
+            self.view = event.tab.id.removeprefix("tab-")
+
+    def watch_view(self, view: str) -> None:
+        self.query_one(ContentSwitcher).current = view
+        self.query_one(Tabs).active = f"tab-{view}"
+
+    def action_show(self, view: str) -> None:
+        self.view = view
+
+    def current_view(self) -> View:
+        return self.query_one(f"#{self.view}", View)
+
+    def action_filter(self) -> None:
+        view = self.current_view()
+        if isinstance(view, FilteredView):
+            view.open_filter()
+        else:
+            self.notify("no list to filter on this view", severity="warning")
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_help(self) -> None:
+        keys: list[tuple[str, str, str]] = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            keys.append(
+                (
+                    "Everywhere",
+                    binding.key.replace("question_mark", "?").replace("slash", "/"),
+                    binding.description,
+                )
+            )
+        keys += [
+            ("Everywhere", "ctrl+p", "Command palette (views, events, faults, theme)"),
+            ("Everywhere", "tab", "Next widget (tabs, lists, filter)"),
+            ("Lists", "↑ ↓ pgup pgdn", "Move the selection"),
+            ("Lists", "esc", "Clear the filter"),
+            ("Alarms", "a", "Acknowledge the selected alarm"),
+            ("Alarms", "s", "Shelve the selected alarm (15 min, 1 h, 8 h)"),
+            ("Alarms", "u", "Unshelve the selected alarm"),
+            ("Racks", "← → ↑ ↓", "Select a rack"),
+            ("Racks", "c", "Colour by inlet / coolant return / power"),
+        ]
+        self.push_screen(HelpScreen(keys))
+
+    # --------------------------------------------------------------- alarms
+
+    def _alarm(self) -> str | None:
+        alarm = self.query_one(AlarmsView).selected
+        if alarm is None:
+            self.notify("no alarm selected", severity="warning")
+        return alarm
+
+    def action_ack(self) -> None:
+        alarm = self._alarm()
+        if alarm is not None:
+            self.source.ack(alarm)
+            self.load_snapshot()
+
+    def action_shelve(self) -> None:
+        alarm = self._alarm()
+        if alarm is None:
+            return
+
+        def done(seconds: float | None) -> None:
+            if seconds:
+                self.source.shelve(alarm, seconds)
+                self.notify(f"{alarm} shelved for {seconds / 60:g} min")
+                self.load_snapshot()
+
+        self.push_screen(ShelveScreen(alarm), done)
+
+    def action_unshelve(self) -> None:
+        alarm = self._alarm()
+        if alarm is not None:
+            self.source.unshelve(alarm)
+            self.load_snapshot()
+
+    # ------------------------------------------------------------ commands
+
+    def action_setpoint(self, point: str | None = None) -> None:
+        setpoints = self.source.setpoints()
+        if not setpoints:
+            self.notify("this site has no writable setpoints", severity="warning")
+            return
+        chosen = next((s for s in setpoints if s.point == point), None)
+        if chosen is None:
+            chosen = next(
+                (s for s in setpoints if s.point.endswith("t_supply_set_c")), setpoints[0]
+            )
+        self.push_screen(SetpointScreen(chosen))
+
+    def start_event(self, kind: str) -> None:
+        self.notify(self.source.start_event(kind))
+
+    def inject_fault(self, kind: str) -> None:
+        device = self.query_one(DevicesView).selected
+        if device is None:
+            self.notify("select a device on the Devices view first", severity="warning")
+            return
+        self.notify(self.source.inject_fault(device, kind))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for name, (label, _) in VIEWS.items():
+            yield SystemCommand(
+                f"Show {label[2:]}",
+                f"Switch to the {label[2:]} view (key {label[0]})",
+                partial(self.action_show, name),
+            )
+        yield SystemCommand(
+            "Toggle light/dark theme",
+            "Switch between the light and dark themes",
+            self.action_toggle_theme,
+        )
+        yield SystemCommand("Help", "Every key of the dashboard", self.action_help)
+        for s in self.source.setpoints():
+            yield SystemCommand(
+                f"Setpoint: {s.point}",
+                f"Write {s.point} [{s.low:g}, {s.high:g}] {s.unit}",
+                partial(self.action_setpoint, s.point),
+            )
+        for kind, label in self.source.events():
+            yield SystemCommand(
+                f"Start event: {label}",
+                "Simulated site: a plant event now",
+                partial(self.start_event, kind),
+            )
+        for kind in self.source.fault_kinds():
+            yield SystemCommand(
+                f"Inject device fault: {kind}",
+                "Simulated site: on the device selected on the Devices view (120 s)",
+                partial(self.inject_fault, kind),
+            )
+        yield SystemCommand("Quit", "Quit the dashboard", self.exit)
+
+
+def run_dashboard(source: Source, tick_s: float = 1.0) -> None:
+    TwinApp(source, tick_s=tick_s).run()

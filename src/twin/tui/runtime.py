@@ -1,0 +1,218 @@
+"""Sources the dashboard can be started on.
+
+- :class:`SiteRuntime`: a simulated site and a collector reading it over loopback
+  Modbus TCP, on their own event loop in a background thread (``twin dashboard``).
+  The dashboard reads the collector's :class:`~twin.live.state.LiveState`; a setpoint
+  goes through the collector's protocol write; scenario events and device faults go
+  to the simulation's own loop.
+- :func:`frozen_source`: a deterministic state for snapshot tests: a site's plant
+  stepped a fixed number of times in-process, its device values (as the devices'
+  bindings publish them, rounded to float32 like the wire) written into a LiveState
+  at fixed times, with a frozen clock. No sockets, no wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from collections.abc import Awaitable, Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from twin.collect.registry import Registry, parse_registry
+from twin.collect.scheduler import Collector
+from twin.devices.faults import DeviceFault
+from twin.devices.registry import rows, write_csv
+from twin.devices.runner import Options, Simulation
+from twin.live.state import LiveState
+from twin.plant import scenarios
+from twin.site import load_site
+from twin.tui.model import FrozenClock, LiveSource
+
+T = TypeVar("T")
+
+
+def registry_of(sim: Simulation, host: str, ports: list[int]) -> Registry:
+    """The collector's registry of a simulation's devices (as ``twin points`` writes it)."""
+    assert sim.inventory is not None
+    out = io.StringIO()
+    write_csv(rows(sim.inventory, host, ports), out)
+    return parse_registry(out.getvalue(), Path(f"<{sim.site.name}>"))
+
+
+def make_event(plant: Any, kind: str) -> Any:
+    """A run-time scenario event of ``kind`` with dashboard defaults."""
+    if kind == "utility_loss":
+        return scenarios.UtilityLoss(kind="utility_loss", at_s=0, duration_s=120)
+    if kind == "pump_trip":
+        target = plant.layout.cdus.name[0]
+        return scenarios.PumpTrip(kind="pump_trip", at_s=0, duration_s=300, target=target)
+    if kind == "tower_fan_failure":
+        return scenarios.TowerFanFailure(kind="tower_fan_failure", at_s=0, duration_s=300)
+    if kind == "load_step":
+        return scenarios.LoadStep(kind="load_step", at_s=0, duration_s=300, factor=1.2)
+    raise ValueError(f"unknown event {kind!r}")
+
+
+class SiteRuntime:
+    """A simulated site and its collector on a background event loop."""
+
+    def __init__(self, site: str, speed: float = 1.0, interval_s: float = 1.0) -> None:
+        self.site = load_site(site)
+        self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
+        self.interval_s = interval_s
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="site")
+        self.collector: Collector | None = None
+        self.state: LiveState | None = None
+        self._run: asyncio.Future | None = None
+
+    def call(self, awaitable: Awaitable[T], timeout: float = 120.0) -> T:
+        future: Future = asyncio.run_coroutine_threadsafe(awaitable, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def start(self, timeout: float = 60.0) -> SiteRuntime:
+        """Serve the devices, start polling, return once every point has been read."""
+        self.sim.setup()
+        self.thread.start()
+
+        async def go() -> None:
+            from twin.collect.scheduler import CollectorOptions
+
+            await self.sim.start()
+            assert self.sim.modbus is not None
+            registry = registry_of(self.sim, "127.0.0.1", list(self.sim.modbus.ports))
+            self.state = LiveState(registry, interval_s=self.interval_s, stale_after=3.0)
+            self.collector = Collector(
+                registry, self.state, CollectorOptions(interval_s=self.interval_s)
+            )
+            await self.collector.start()
+            self._run = asyncio.ensure_future(self.sim.run())
+
+        self.call(go())
+        deadline = time.monotonic() + timeout
+        assert self.state is not None
+        while (self.state.good_ts == 0).any():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the collector did not read every point")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        async def go() -> None:
+            if self._run is not None:
+                self._run.cancel()
+                await asyncio.gather(self._run, return_exceptions=True)
+            if self.collector is not None:
+                await self.collector.stop()
+            await self.sim.stop()
+
+        try:
+            self.call(go(), timeout=30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=30)
+            self.loop.close()
+
+    def __enter__(self) -> SiteRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ the source
+
+    async def _write(self, point: str, value: float) -> None:
+        """Runs on the app's loop; the protocol write runs on the site's loop."""
+        assert self.collector is not None
+        await asyncio.wrap_future(self.submit(self.collector.write(point, value)))
+
+    def start_event(self, kind: str) -> str:
+        assert self.sim.plant is not None
+        event = make_event(self.sim.plant, kind)
+        plant = self.sim.plant
+        self.loop.call_soon_threadsafe(lambda: plant.command("event", event=event))
+        return f"{kind.replace('_', ' ')} started"
+
+    def inject_fault(self, device: str, kind: str) -> str:
+        fault = DeviceFault(device=device, kind=kind, duration_s=120)  # type: ignore[arg-type]
+        self.loop.call_soon_threadsafe(self.sim.inject, fault)
+        return f"{kind} fault on {device} for 120 s"
+
+    def _stats(self) -> dict[str, tuple[float | None, int]]:
+        out: dict[str, tuple[float | None, int]] = {}
+        if self.collector is None:
+            return out
+        for device in self.collector.devices:
+            s = device.stats
+            latency = getattr(s, "latency_ms", None)
+            out[device.name] = (latency, s.exceptions + s.timeouts)
+        return out
+
+    def source(self) -> LiveSource:
+        assert self.state is not None
+        return LiveSource(
+            self.state, site=self.site.name, writer=self._write, control=self, stats=self._stats
+        )
+
+
+def frozen_source(
+    site: str = "aidc-10mw",
+    steps: int = 60,
+    ring: int = 600,
+    events: tuple[str, ...] = ("pump_trip", "utility_loss"),
+) -> LiveSource:
+    """A deterministic source: ``steps`` plant seconds, values at fixed times, frozen clock."""
+    sim = Simulation(load_site(site), Options(modbus_port=0, opcua_port=None))
+    sim.setup()
+    assert sim.inventory is not None and sim.plant is not None
+    registry = registry_of(sim, "127.0.0.1", [5020 + i for i in range(len(sim.inventory.gateways))])
+    state = LiveState(registry, interval_s=1.0, stale_after=3.0, ring=ring)
+    clock = FrozenClock()
+    inventory = sim.inventory
+    lookups = []  # (point index, equipment, quantity, row, bits)
+    for p in registry.points:
+        device = inventory.device(p.device)
+        point_name = p.name[len(p.device) + 1 :]
+        base = point_name.split(".", 1)[0]
+        profile_point = next(
+            q for q in inventory.profiles[device.equipment].points if q.name == base
+        )
+        if p.bit is not None:
+            lookups.append((p.index, device.equipment, profile_point.bits[p.bit], device.row, None))
+        elif profile_point.bits:
+            lookups.append((p.index, device.equipment, "", device.row, profile_point.bits))
+        else:
+            lookups.append((p.index, device.equipment, profile_point.source, device.row, None))
+    indices = np.array([x[0] for x in lookups], dtype=np.int64)
+    start = clock.now - steps
+    source = LiveSource(state, site=sim.site.name, clock=clock)
+    for k in range(steps):
+        if k == steps // 2:
+            for kind in events:
+                sim.plant.command("event", event=make_event(sim.plant, kind))
+        sim.plant.step(sim.options.step_s)
+        for equipment in sim.images:
+            sim._compute(equipment)
+        values = np.empty(len(lookups))
+        for j, (_, equipment, quantity, row, bits) in enumerate(lookups):
+            table = sim.last_values[equipment]
+            if bits is not None:
+                values[j] = sum(
+                    (int(table[b][row]) & 1) << i for i, b in enumerate(bits) if b and b in table
+                )
+            else:
+                values[j] = table[quantity][row]
+        values = values.astype(np.float32).astype(np.float64)
+        clock.now = start + k + 1
+        state.update(indices, values, np.ones(len(indices), bool), clock.now)
+        source.alarm_store.evaluate(clock.now)
+    return source

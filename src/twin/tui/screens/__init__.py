@@ -1,0 +1,1 @@
+"""The dashboard's views (switched in one window) and its dialogs."""

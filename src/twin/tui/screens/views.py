@@ -1,0 +1,333 @@
+"""The six views: each renders a :class:`~twin.tui.model.Snapshot` and nothing else."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.widgets import Input, Sparkline, Static
+
+from twin.tui.model import PRIORITIES, Snapshot, TreeRow
+from twin.tui.widgets.rackmap import RackMap
+from twin.tui.widgets.table import LiveTable
+
+STATE_STYLE = {"ok": "green", "warn": "yellow", "alarm": "bold red", "off": "dim"}
+PRIORITY_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+}
+
+
+def num(x: float, fmt: str = ",.0f", unit: str = "") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:{fmt}}{(' ' + unit) if unit else ''}"
+
+
+def clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "never"
+
+
+class View(Vertical):
+    """A view: ``show`` takes a snapshot; ``filter`` narrows long lists."""
+
+    filter_text = ""
+
+    def show(self, snap: Snapshot) -> None:
+        raise NotImplementedError
+
+    def set_text(self, widget_id: str, text: str) -> None:
+        """Update a Static only when its text changed (no needless repaint)."""
+        widget = self.query_one(f"#{widget_id}", Static)
+        if getattr(widget, "_twin_text", None) != text:
+            widget._twin_text = text  # type: ignore[attr-defined]
+            widget.update(text)
+
+
+class FilterBox(Input):
+    """The ``/`` filter of a list; Escape clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear", "Clear filter", show=False)]
+
+    def action_clear(self) -> None:
+        self.value = ""
+        self.display = False
+        if self.parent is not None:
+            self.screen.focus_next()
+
+
+class FilteredView(View):
+    def compose_filter(self) -> ComposeResult:
+        box = FilterBox(placeholder="filter…  (Esc clears)", classes="filter")
+        box.display = False
+        yield box
+
+    def open_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip().lower()
+        if self.app.snapshot is not None:  # type: ignore[attr-defined]
+            self.show(self.app.snapshot)  # type: ignore[attr-defined]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(LiveTable).focus()
+
+    def keep(self, *texts: str) -> bool:
+        f = self.filter_text
+        return not f or any(f in t.lower() for t in texts)
+
+
+# ----------------------------------------------------------------------- overview
+
+
+class OverviewView(View):
+    def compose(self) -> ComposeResult:
+        with Grid(id="ov-grid"):
+            yield Static(id="ov-pue", classes="panel big")
+            yield Static(id="ov-power", classes="panel")
+            yield Static(id="ov-site", classes="panel")
+            yield Static(id="ov-status", classes="panel")
+        yield Static("PUE (last 60 s)", classes="trend-label")
+        yield Sparkline([], id="tr-pue", classes="trend")
+        yield Static("IT power (last 60 s)", classes="trend-label")
+        yield Sparkline([], id="tr-it", classes="trend")
+        yield Static("Facility power (last 60 s)", classes="trend-label")
+        yield Sparkline([], id="tr-facility", classes="trend")
+
+    def show(self, snap: Snapshot) -> None:
+        o = snap.overview
+        self.set_text(
+            "ov-pue",
+            f"[b]PUE[/b]  [b reverse] {num(o.pue, '.3f')} [/]\n"
+            f"trailing {num(o.pue_trailing, '.3f')}\n{o.pue_category}\n"
+            f"pPUE cooling {num(o.ppue_cooling, '.3f')} · power {num(o.ppue_power, '.3f')}",
+        )
+        self.set_text(
+            "ov-power",
+            f"[b]Power[/b]\nIT        {num(o.it_kw, ',.0f', 'kW')}\n"
+            f"facility  {num(o.facility_kw, ',.0f', 'kW')}\n"
+            f"cooling   {num(o.cooling_kw, ',.0f', 'kW')}\n"
+            f"losses    {num(o.power_loss_kw, ',.0f', 'kW')}",
+        )
+        self.set_text(
+            "ov-site",
+            f"[b]Site[/b]\noutdoor dry {num(o.t_dry_c, '.1f', '°C')} · "
+            f"wet {num(o.t_wet_c, '.1f', '°C')}\n"
+            f"cooling mode: {o.cooling_mode}\nWUE {num(o.wue_l_per_kwh, '.2f', 'L/kWh')}",
+        )
+        counts = "  ".join(
+            f"[{PRIORITY_STYLE[p]}]{p} {snap.alarm_counts.get(p, 0)}[/]" for p in PRIORITIES
+        )
+        d = snap.device_counts
+        flood = "  [b white on red] ALARM FLOOD [/]" if snap.flood else ""
+        self.set_text(
+            "ov-status",
+            f"[b]Alarms[/b]{flood}\n{counts}\n[b]Devices[/b]\n"
+            f"[green]good {d.get('good', 0)}[/]  [yellow]stale {d.get('stale', 0)}[/]  "
+            f"[red]bad {d.get('bad', 0)}[/]",
+        )
+        for widget_id, data in (
+            ("tr-pue", o.trend_pue),
+            ("tr-it", o.trend_it_kw),
+            ("tr-facility", o.trend_facility_kw),
+        ):
+            spark = self.query_one(f"#{widget_id}", Sparkline)
+            if list(spark.data or []) != list(data):
+                spark.data = list(data)
+
+
+# ------------------------------------------------------------------- power/cooling
+
+
+def tree_cells(row: TreeRow) -> tuple[str | Text, ...]:
+    indent = "  " * row.depth + ("└ " if row.depth else "")
+    pct = "" if row.pct is None or math.isnan(row.pct) else f"{row.pct:5.1f} %"
+    state = Text(row.state, style=STATE_STYLE.get(row.state, ""))
+    return (indent + row.label, row.load, pct, row.detail, state)
+
+
+class TreeView(FilteredView):
+    attribute = "power"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id=f"{self.attribute}-head", classes="view-head")
+        yield from self.compose_filter()
+        yield LiveTable(("Node", "Load", "% cap", "Detail", "State"))
+
+    def show(self, snap: Snapshot) -> None:
+        rows = getattr(snap, self.attribute)
+        shown = [(r.key, tree_cells(r)) for r in rows if self.keep(r.label, r.detail, r.state)]
+        self.query_one(LiveTable).apply(shown)
+        self.set_text(f"{self.attribute}-head", self.heading(snap))
+
+    def heading(self, snap: Snapshot) -> str:
+        return ""
+
+
+class PowerView(TreeView):
+    attribute = "power"
+
+    def heading(self, snap: Snapshot) -> str:
+        o = snap.overview
+        return (
+            f"[b]Power one-line[/b]  facility {num(o.facility_kw, ',.0f', 'kW')} · "
+            f"IT {num(o.it_kw, ',.0f', 'kW')} · losses {num(o.power_loss_kw, ',.0f', 'kW')} · "
+            f"pPUE power {num(o.ppue_power, '.3f')}"
+        )
+
+
+class CoolingView(TreeView):
+    attribute = "cooling"
+
+    def heading(self, snap: Snapshot) -> str:
+        o = snap.overview
+        return (
+            f"[b]Cooling[/b]  mode: {o.cooling_mode} · cooling {num(o.cooling_kw, ',.0f', 'kW')}"
+            f" · pPUE cooling {num(o.ppue_cooling, '.3f')} · wet bulb {num(o.t_wet_c, '.1f', '°C')}"
+        )
+
+
+# ------------------------------------------------------------------------- racks
+
+
+class RacksView(View):
+    def compose(self) -> ComposeResult:
+        yield Static(id="racks-legend", classes="view-head")
+        yield RackMap(id="rackmap")
+        yield Static(id="racks-detail", classes="detail")
+
+    def show(self, snap: Snapshot) -> None:
+        rack_map = self.query_one(RackMap)
+        rack_map.show(snap.racks)
+        self._texts(rack_map)
+
+    def _texts(self, rack_map: RackMap) -> None:
+        self.set_text(
+            "racks-legend",
+            f"[b]Racks[/b] ({len(rack_map.racks.names) if rack_map.racks else 0})  "
+            + rack_map.legend(),
+        )
+        self.set_text("racks-detail", rack_map.detail())
+
+    def on_rack_map_selected(self, _: RackMap.Selected) -> None:
+        self._texts(self.query_one(RackMap))
+
+    def watch_metric(self) -> None:  # pragma: no cover - RackMap refreshes itself
+        pass
+
+
+# ------------------------------------------------------------------------ alarms
+
+
+class AlarmsView(FilteredView):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "app.ack", "Acknowledge"),
+        Binding("s", "app.shelve", "Shelve"),
+        Binding("u", "app.unshelve", "Unshelve"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="alarms-head", classes="view-head")
+        yield from self.compose_filter()
+        yield LiveTable(
+            ("Priority", "State", "Time", "Point", "Value", "Message"), id="alarm-table"
+        )
+
+    def show(self, snap: Snapshot) -> None:
+        rows = []
+        for a in snap.alarms:
+            if not self.keep(a.id, a.priority, a.state, a.message):
+                continue
+            state = a.state if a.state != "shelved" else f"shelved to {clock(a.shelved_until or 0)}"
+            value = "" if a.value is None else f"{a.value:g}"
+            rows.append(
+                (
+                    a.id,
+                    (
+                        Text(a.priority, style=PRIORITY_STYLE[a.priority]),
+                        Text(state, style="bold" if a.state in ("unack", "rtn_unack") else "dim"),
+                        clock(a.ts),
+                        a.point,
+                        value,
+                        a.message,
+                    ),
+                )
+            )
+        self.query_one(LiveTable).apply(rows)
+        counts = " · ".join(f"{p} {snap.alarm_counts.get(p, 0)}" for p in PRIORITIES)
+        flood = "  [b white on red] ALARM FLOOD: >10 alarms in 10 min [/]" if snap.flood else ""
+        self.set_text("alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{flood}")
+
+    @property
+    def selected(self) -> str | None:
+        return self.query_one(LiveTable).selected_key
+
+
+# ----------------------------------------------------------------------- devices
+
+
+class DevicesView(FilteredView):
+    def compose(self) -> ComposeResult:
+        yield Static(id="devices-head", classes="view-head")
+        yield from self.compose_filter()
+        yield LiveTable(
+            ("Device", "Type", "Protocol", "Address", "Last good", "Latency", "Errors", "Quality"),
+            id="device-table",
+        )
+
+    def show(self, snap: Snapshot) -> None:
+        rows = []
+        for d in snap.devices:
+            if not self.keep(d.name, d.equipment, d.quality, d.address):
+                continue
+            latency = "—" if d.latency_ms is None else f"{d.latency_ms:.1f} ms"
+            quality = Text(
+                d.quality, style={"good": "green", "stale": "yellow"}.get(d.quality, "bold red")
+            )
+            rows.append(
+                (
+                    d.name,
+                    (
+                        d.name,
+                        d.equipment,
+                        d.protocol,
+                        d.address,
+                        clock(d.last_good),
+                        latency,
+                        str(d.errors),
+                        quality,
+                    ),
+                )
+            )
+        self.query_one(LiveTable).apply(rows)
+        c = snap.device_counts
+        self.set_text(
+            "devices-head",
+            f"[b]Devices[/b] ({len(snap.devices)})  good {c.get('good', 0)} · "
+            f"stale {c.get('stale', 0)} · bad {c.get('bad', 0)}",
+        )
+
+    @property
+    def selected(self) -> str | None:
+        return self.query_one(LiveTable).selected_key
+
+
+VIEWS: dict[str, tuple[str, type[View]]] = {
+    "overview": ("1 Overview", OverviewView),
+    "power": ("2 Power", PowerView),
+    "cooling": ("3 Cooling", CoolingView),
+    "racks": ("4 Racks", RacksView),
+    "alarms": ("5 Alarms", AlarmsView),
+    "devices": ("6 Devices", DevicesView),
+}
+__all__ = ["VIEWS", "Horizontal"]
