@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     from twin.sinks.cli import register_replay
 
     register_replay(sub)  # replay: sets its own handler
+
+    from twin.tui.cli import register_dashboard
+
+    register_dashboard(sub)  # dashboard: sets its own handler
     return parser
 
 

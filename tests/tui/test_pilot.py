@@ -1,0 +1,121 @@
+"""The dashboard on a running simulated site: every view renders, keys switch views,
+alarms are acknowledged and shelved in the live store, setpoints go over the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+
+from conftest import until
+from textual.widgets import Button, Input, Static
+
+from twin.tui.app import TwinApp
+from twin.tui.runtime import SiteRuntime
+from twin.tui.screens.dialogs import SetpointScreen, ShelveScreen
+from twin.tui.screens.views import VIEWS
+from twin.tui.widgets.rackmap import RackMap
+from twin.tui.widgets.table import LiveTable
+
+SIZE = (140, 45)
+
+
+def synchronously(test):  # no async plugin needed: each test runs its own event loop
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@synchronously
+async def test_every_view_renders_and_number_keys_switch(runtime: SiteRuntime) -> None:
+    app = TwinApp(runtime.source())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        title = str(app.query_one("#title-bar", Static).render())
+        assert "PUE" in title and "aidc-10mw" in title
+        for key, name in enumerate(VIEWS, start=1):
+            await pilot.press(str(key))
+            await until(pilot, lambda name=name: app.view == name)
+            view = app.query_one(f"#{name}")
+            assert view.display and app.query_one("ContentSwitcher").current == name
+        assert app.query_one("#power").query_one(LiveTable).row_count > 10
+        assert app.query_one("#cooling").query_one(LiveTable).row_count > 10
+        assert app.query_one("#devices").query_one(LiveTable).row_count == len(app.snapshot.devices)
+        assert app.query_one(RackMap).racks is not None
+        ticks = app.ticks
+        await until(pilot, lambda: app.ticks >= ticks + 2, what="two refresh ticks")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await pilot.press("escape")
+        await pilot.press("q")
+
+
+@synchronously
+async def test_ack_and_shelve_change_the_live_alarm_store(runtime: SiteRuntime) -> None:
+    source = runtime.source()
+    store = source.alarm_store
+    app = TwinApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_event("pump_trip")
+        cdu = runtime.sim.plant.layout.cdus.name[0]  # type: ignore[union-attr]
+        alarm = f"{cdu}.status.pump1_fault"
+        await until(pilot, lambda: alarm in store.alarms, what="the pump trip alarm")
+        await pilot.press("5")
+        table = app.query_one("#alarm-table", LiveTable)
+        await until(pilot, lambda: alarm in table._shown, what="the alarm listed")
+        table.focus()
+        table.move_cursor(row=table.get_row_index(alarm))
+        await pilot.pause()
+        assert store.alarms[alarm].acked is False
+        await pilot.press("a")
+        await until(pilot, lambda: store.alarms[alarm].acked, what="acknowledged")
+        assert store.alarms[alarm].state(source.clock()) == "acked"
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, ShelveScreen))
+        await pilot.click("#shelve-900")
+        await until(pilot, lambda: store.alarms[alarm].shelved_until is not None)
+        assert store.alarms[alarm].state(source.clock()) == "shelved"
+        await until(pilot, lambda: "shelved" in str(table.get_cell(alarm, "State")))
+        await pilot.press("u")
+        await until(pilot, lambda: store.alarms[alarm].shelved_until is None)
+
+
+@synchronously
+async def test_setpoint_refused_out_of_range_and_written_over_the_wire(
+    runtime: SiteRuntime,
+) -> None:
+    source = runtime.source()
+    app = TwinApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, SetpointScreen))
+        dialog = app.screen
+        assert isinstance(dialog, SetpointScreen)
+        point = dialog.setpoint.point
+        assert point.endswith("t_supply_set_c")
+        before = source.read(point)
+        assert before is not None
+        limits = str(dialog.query_one("#sp-limits").render())
+        assert "limits [20, 50]" in limits
+        result = dialog.query_one("#sp-result", Static)
+        value_box = dialog.query_one("#sp-value", Input)
+        write = dialog.query_one("#sp-write", Button)
+
+        value_box.value = "99"
+        write.press()
+        await until(pilot, lambda: "refused" in str(result.render()), what="a refusal")
+        assert source.read(point) == before
+
+        target = 38.0 if abs(before - 38.0) > 0.5 else 36.0
+        value_box.value = f"{target:g}"
+        write.press()
+        await until(pilot, lambda: "Confirm" in str(write.label), what="the confirmation")
+        write.press()
+        await until(pilot, lambda: "written" in str(result.render()), what="the device's ack")
+        await until(
+            pilot,
+            lambda: math.isclose(source.read(point) or 0.0, target, abs_tol=0.01),
+            what="the new setpoint read back over Modbus",
+        )
