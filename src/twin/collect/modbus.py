@@ -285,12 +285,16 @@ class ModbusDevice:
         return f"({transport} {host}{':' + str(port) if port else ''} unit {unit})"
 
     async def _ensure_connected(self) -> None:
-        if self.client is not None and self.client.connected:
-            return
+        """Connect unless connected; every attempt ends in a reply or a counted failure."""
+        if self.client is not None:
+            if self.client.connected:
+                return
+            # Closed by the peer since the last request: a failure like any other, so
+            # the next attempt waits for its backoff step.
+            self._link_failed("connection closed by the device")
+            raise LinkDown("connection closed")
         if time.monotonic() < self.retry_at:
             raise LinkDown("waiting for backoff")
-        if self.client is not None:
-            self.client.close()
         self.client = self._make_client()
         self.stats.connects += 1
         self.stats.connect_times.append(time.monotonic())
