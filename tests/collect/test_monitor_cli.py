@@ -1,0 +1,62 @@
+"""twin monitor against aidc-10mw on loopback: headless status lines and a JSON summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from collectsite import Served, served
+
+__all__ = ["served"]  # the fixture
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_monitor_headless_json_summary(served: Served) -> None:
+    plant = served.sim.sim.plant
+    assert plant is not None
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twin.cli",
+            "monitor",
+            str(served.registry_path),
+            "--headless",
+            "--duration",
+            "5",
+            "--status-every",
+            "1",
+            "--json",
+            "--alarms",
+            str(ROOT / "configs/alarms/aidc-10mw.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["points"]["good"] == sum(summary["points"].values()) > 2000
+    assert summary["samples"] >= summary["points"]["good"]
+    readings = plant.readings
+    assert abs(summary["facility_kw"] - readings["facility_power_w"] / 1e3) < 1.0
+    assert abs(summary["pue"] - readings["facility_power_w"] / readings["it_power_w"]) < 1e-4
+    assert summary["pue_category"].startswith("PUE3")
+    assert isinstance(summary["active_alarms"], list)
+    assert "points good" in result.stderr  # status lines go to stderr with --json
+
+
+def test_monitor_bad_registry_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("point,modbus_host,modbus_port,register_type,address\na.b,h,1502,holding,0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "twin.cli", "monitor", str(bad), "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "bad.csv" in result.stderr and "row 2, column 'register_type'" in result.stderr

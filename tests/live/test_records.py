@@ -1,0 +1,50 @@
+"""Samples and metrics become sink records: good values as fields, quality as the worst."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twin.collect.registry import parse_registry
+from twin.live.metrics import SiteMetrics
+from twin.live.records import device_records, site_record
+from twin.live.state import LiveState
+from twin.sinks.record import Quality
+
+TEXT = """point,device,equipment,unit,modbus_host,modbus_port,unit_id,register_type,address,\
+data_type,site,hall,role
+cdu1.t_supply_c,cdu1,cdu,degC,h,1502,1,input_register,0,float32,s1,hall-1,
+cdu1.flow_lpm,cdu1,cdu,lpm,h,1502,1,input_register,2,float32,s1,hall-1,
+meter.facility_kw,meter,site-meter,kW,h,1502,2,input_register,0,float32,s1,,facility_kw
+meter.it_kw,meter,site-meter,kW,h,1502,2,input_register,2,float32,s1,,it_input_kw
+"""
+
+
+def test_records_keep_only_good_values_and_carry_the_worst_quality() -> None:
+    state = LiveState(parse_registry(TEXT, Path("r.csv")), interval_s=1.0)
+    index = state.index
+    state.update(
+        [index["cdu1.t_supply_c"], index["cdu1.flow_lpm"]], [32.5, 0.0], [True, False], 100.0
+    )
+    state.update(
+        [index["meter.facility_kw"], index["meter.it_kw"]], [1200.0, 1000.0], [True, True], 100.0
+    )
+    records = {r.tags["device"]: r for r in (dict_tags(r) for r in device_records(state, 100.5))}
+    cdu = records["cdu1"]
+    assert cdu.record.measurement == "cdu"
+    assert dict(cdu.record.fields) == {"t_supply_c": 32.5}
+    assert cdu.record.quality == Quality.BAD
+    assert cdu.tags == {"device": "cdu1", "site": "s1", "hall": "hall-1"}
+    meter = records["meter"].record
+    assert dict(meter.fields) == {"facility_kw": 1200.0, "it_kw": 1000.0}
+    snapshot = SiteMetrics(state).update(100.5)
+    site = site_record(snapshot, "s1")
+    assert site.measurement == "site" and abs(dict(site.fields)["pue"] - 1.2) < 1e-12
+    # three seconds later nothing is fresh: no values, quality stale
+    stale = {dict(r.tags)["device"]: r for r in device_records(state, 103.5)}
+    assert dict(stale["meter"].fields) == {} and stale["meter"].quality == Quality.STALE
+
+
+class dict_tags:
+    def __init__(self, record) -> None:
+        self.record = record
+        self.tags = dict(record.tags)
