@@ -43,8 +43,9 @@ class Collector:
         modbus_points: dict[tuple, list[PointDef]] = {}
         opcua_points: list[PointDef] = []
         for point in registry.points:
+            has_endpoint = bool(point.opcua_endpoint or getattr(self.options.opcua, "endpoint", ""))
             use_opcua = bool(point.opcua_node_id) and (
-                not point.modbus or (self.options.prefer == "opcua" and point.opcua_endpoint)
+                not point.modbus or (self.options.prefer == "opcua" and has_endpoint)
             )
             if use_opcua:
                 opcua_points.append(point)
