@@ -78,7 +78,9 @@ class Collector:
             except Exception:  # a bug in one device's handling must not stop the others
                 log.exception("poll of %s failed", device.name)
             now = loop.time()
-            if now > next_at:
+            if now > next_at and interval <= 0:
+                next_at = now  # back to back (benchmarks)
+            elif now > next_at:
                 missed = int((now - next_at) // interval) + 1
                 self.overruns += missed
                 next_at += missed * interval
