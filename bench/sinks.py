@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "sinks"))  # the test suite's server fixtures
 
+from common import row  # noqa: E402
 from sinkservers import InfluxServer, VictoriaServer  # noqa: E402
 
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer  # noqa: E402
@@ -154,6 +155,8 @@ def main() -> int:
                 f"{rate['sink'] / rate['raw']:5.2f}x {rate['spool']:11,.0f} "
                 f"{rate['spool'] / rate['raw']:5.2f}x"
             )
+            row(f"sink lines/s vs raw POST, {name}", rate["sink"], rate["raw"], ">= 0.7x")
+            row(f"sink+spool lines/s vs raw POST, {name}", rate["spool"], rate["raw"], ">= 0.6x")
     finally:
         influx.stop()
         victoria.stop()

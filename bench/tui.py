@@ -12,6 +12,8 @@ import asyncio
 import sys
 import time
 
+from common import row
+
 from twin.tui.app import TwinApp
 from twin.tui.runtime import frozen_source
 
@@ -41,6 +43,9 @@ async def main(site: str, ticks: int) -> None:
         "   (limit 100 ms)"
     )
     print(f"CPU per 1 Hz tick  {cpu * 100:6.1f} % of one core   (limit 20 %)")
+    row("dashboard first frame [s]", first, 2.0, "<= 2")
+    row("dashboard tick, median [ms]", wall[len(wall) // 2] * 1e3, 100.0, "<= 100")
+    row("dashboard CPU per 1 Hz tick [% of a core]", cpu * 100, 20.0, "<= 20")
 
 
 if __name__ == "__main__":

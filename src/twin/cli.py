@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_replay(sub)  # replay: sets its own handler
 
+    from twin.app import add_parser as add_run_parser
+
+    add_run_parser(sub)  # run: sets its own handler
+
     from twin.tui.cli import register_dashboard
 
     register_dashboard(sub)  # dashboard: sets its own handler

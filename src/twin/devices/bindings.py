@@ -238,6 +238,9 @@ class PowerSystems(Binding):
             ),
         )
         self.module_w = systems.module_w[self.index]
+        # Load % is of the system's rated output (all installed modules), as a modular
+        # UPS or rectifier frame reports it; modules asleep are still capacity.
+        self.rated_w = systems.modules[self.index] * self.module_w
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
@@ -251,7 +254,7 @@ class PowerSystems(Binding):
             "output_kw": output / 1e3,
             "input_kw": np.asarray(r["system_input_w"])[i] / 1e3,
             "loss_kw": np.asarray(r["system_loss_w"])[i] / 1e3,
-            "load_pct": _pct(output, modules * self.module_w),
+            "load_pct": _pct(output, self.rated_w),
             "modules_online": modules,
             "online": (alive & ~on_battery).astype(float),
             "on_battery": on_battery.astype(float),

@@ -69,6 +69,9 @@ class Simulation:
     def setup(self) -> None:
         layout = assemble(self.site)
         self.plant = Plant(layout)
+        # Live gear should look like a plant that has been running, not one whose
+        # loops are still settling from the model's initial guesses.
+        self.plant.warm_up()
         self.inventory = build(layout)
         for equipment, binding in self.inventory.bindings.items():
             self.images[equipment] = Image(self.inventory.profiles[equipment], len(binding))

@@ -191,6 +191,19 @@ class Plant:
         self.events: list = []  # scenario events not yet applied, sorted by time
         self.active_events: list = []
 
+    def warm_up(self, duration_s: float = 900.0, step_s: float = 5.0) -> None:
+        """Settle loops and controllers from their initial guesses before the run.
+
+        Steps the plant over the ``duration_s`` of plant time that precede its current
+        time, then starts the ledgers afresh, as an EnergyPlus run warms up. Call it
+        before attaching a scenario.
+        """
+        end = self.t_s
+        self.t_s = end - duration_s
+        while self.t_s < end - 1e-9:
+            self.step(min(step_s, end - self.t_s))
+        self.ledger = Ledger()
+
     # ------------------------------------------------------------------ inputs
 
     def command(self, name: str, **values: float | int | str) -> None:

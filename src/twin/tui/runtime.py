@@ -62,9 +62,18 @@ def make_event(plant: Any, kind: str) -> Any:
 class SiteRuntime:
     """A simulated site and its collector on a background event loop."""
 
-    def __init__(self, site: str, speed: float = 1.0, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        site: str,
+        speed: float = 1.0,
+        interval_s: float = 1.0,
+        scenario: tuple[Any, list[DeviceFault], Path] | None = None,
+    ) -> None:
         self.site = load_site(site)
         self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
+        self.scenario = scenario
+        # Called on the site's loop after every plant step (twin run measures latency).
+        self.after_step: list[Any] = []
         self.interval_s = interval_s
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="site")
@@ -82,6 +91,21 @@ class SiteRuntime:
     def start(self, timeout: float = 60.0) -> SiteRuntime:
         """Serve the devices, start polling, return once every point has been read."""
         self.sim.setup()
+        if self.scenario is not None:
+            plan, faults, path = self.scenario
+            assert self.sim.plant is not None
+            scenarios.attach(self.sim.plant, plan, path)
+            self.sim.faults.schedule(faults, self.sim.plant.t_s)
+        if self.after_step:
+            advance = self.sim.advance
+            hooks = self.after_step
+
+            async def advance_and_notify() -> None:
+                await advance()
+                for hook in hooks:
+                    hook()
+
+            self.sim.advance = advance_and_notify  # type: ignore[method-assign]
         self.thread.start()
 
         async def go() -> None:

@@ -1,0 +1,330 @@
+"""``twin run``: the whole twin in one process, as a new user meets it.
+
+The composition root (DESIGN.md §1): the plant steps behind simulated Modbus TCP
+gear on loopback; the collector reads that gear over the sockets through the
+registry ``twin points`` writes (never the plant's memory); live metrics and
+alarms are derived from what was read; every device's sample and the site's
+metrics go to the sink (the embedded spool by default, InfluxDB when given); the
+dashboard shows it when stdout is a terminal.
+
+Headless, ``--json`` prints one summary at the end. Ctrl+C or SIGTERM stop it
+cleanly: the sink is flushed and closed (the spool stays consistent), the
+collector and the servers close their sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.paths import data_path
+
+EXIT_BAD_INPUT = 2
+LATENCY_POINT = "site-meter.facility_power_kw"
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Declare ``twin run`` on the main parser."""
+    from twin.sinks.cli import add_sink_options
+
+    run = sub.add_parser(
+        "run",
+        help="the whole twin: plant, simulated gear, collector, metrics, alarms, sink, dashboard",
+        description="Run a simulated site end to end: the plant behind Modbus TCP devices on "
+        "loopback, the collector reading them over the sockets, live PUE and alarms, every "
+        "sample to the spool (or InfluxDB), and the dashboard when stdout is a terminal.",
+        epilog="Examples:\n  twin run\n  twin run aidc-10mw --headless --duration 60 --json\n"
+        "  twin run --speed 10 --scenario cdu-pump-trip --headless\n"
+        "  INFLUX_TOKEN=... twin run --influx http://localhost:8086 --org o --bucket twin",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
+    run.add_argument("--headless", action="store_true", help="status lines, no dashboard")
+    run.add_argument(
+        "--duration", type=_positive, help="seconds of plant time to run (default: until Ctrl+C)"
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    run.add_argument("--speed", type=_positive, default=1.0, help="plant seconds per wall second")
+    run.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
+    run.add_argument("--interval", type=_positive, default=1.0, help="poll interval, s")
+    run.add_argument("--alarms", type=Path, help="alarm rules TOML (default: the site's own)")
+    run.add_argument("--status-every", type=_positive, default=5.0, help="status line, s")
+    add_sink_options(run)
+    run.set_defaults(handler=cmd_run)
+
+
+class LatencyProbe:
+    """Plant-to-live latency of one point: when the plant stepped to a value, and
+    when the collector delivered that value into live state."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.steps: list[tuple[float, float]] = []  # (wall time, value as the wire carries it)
+        self.plant_pue: dict[float, float] = {}  # wire value of facility power → plant PUE
+
+    def after_step(self) -> None:
+        plant = self.runtime.sim.plant
+        facility = float(plant.readings["facility_power_w"])
+        value = float(np.float32(facility / 1e3))
+        self.steps.append((time.time(), value))
+        self.plant_pue[value] = facility / max(float(plant.readings["it_power_w"]), 1e-9)
+        if len(self.steps) > 100_000:  # bounded: a long run keeps the recent past
+            del self.steps[:50_000]
+            self.plant_pue = dict(list(self.plant_pue.items())[-50_000:])
+
+    def plant_pue_of_last_sample(self) -> float | None:
+        """The plant's own PUE at the step whose facility power the collector read last."""
+        state = self.runtime.state
+        if state is None or LATENCY_POINT not in state.index:
+            return None
+        value = float(state.value[state.index[LATENCY_POINT]])
+        return self.plant_pue.get(float(np.float32(value)))
+
+    def latencies_ms(self) -> np.ndarray:
+        state = self.runtime.state
+        if state is None or LATENCY_POINT not in state.index:
+            return np.array([])
+        ts, values = state.history(LATENCY_POINT)
+        if not self.steps:
+            return np.array([])
+        step_t = np.array([s[0] for s in self.steps])
+        step_v = np.array([s[1] for s in self.steps])
+        out = []
+        previous = None
+        for t, v in zip(ts, values, strict=True):
+            if not np.isfinite(v) or v == previous:
+                previous = v
+                continue  # only changes: the first arrival of each new value
+            previous = v
+            # The latest plant step before the arrival that produced this value.
+            candidates = np.flatnonzero((step_t <= t) & np.isclose(step_v, v, rtol=1e-6, atol=0))
+            if len(candidates):
+                out.append((t - step_t[candidates[-1]]) * 1e3)
+        return np.array(out)
+
+
+def _load_scenario(name: str | None, site: Any) -> tuple[Any, list, Path] | None:
+    if not name:
+        return None
+    from twin.devices.cli import load_sim_scenario
+
+    return load_sim_scenario(name)  # type: ignore[return-value]
+
+
+def _default_rules(site_name: str) -> Path | None:
+    path = data_path("configs", "alarms") / f"{site_name}.toml"
+    return path if path.is_file() else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from twin.live.alarms import AlarmEngine, load_rules
+    from twin.live.metrics import SiteMetrics
+    from twin.sinks.cli import SinkConfigError, sink_from_args
+    from twin.site import load_site
+    from twin.tui.runtime import SiteRuntime
+
+    site = load_site(args.site)
+    scenario = _load_scenario(args.scenario, site)
+    rules_path = args.alarms or _default_rules(site.name)
+    rules = load_rules(rules_path) if rules_path else []
+    try:
+        sink = sink_from_args(args)
+    except SinkConfigError as error:
+        print(f"twin run: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    runtime = SiteRuntime(args.site, speed=args.speed, interval_s=args.interval, scenario=scenario)
+    probe = LatencyProbe(runtime)
+    runtime.after_step.append(probe.after_step)
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    counters = {"spooled": 0}
+    summary = None
+    try:
+        runtime.start()
+        assert runtime.state is not None
+        state = runtime.state
+        metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
+        alarms = AlarmEngine(rules, state, metrics)
+        pump = _Pump(runtime, state, metrics, alarms, sink, site.name, counters)
+        interactive = sys.stdout.isatty() and not args.headless and not args.json
+        if interactive:
+            _run_dashboard(runtime, pump, stop)
+        else:
+            _run_headless(runtime, pump, stop, args)
+        snapshot = pump.tick()
+        runtime.stop()
+        sink.flush(timeout=30)
+        summary = _summary(runtime, snapshot, alarms, sink, counters, probe)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if summary is None:  # stopped by an error: still close sockets and the spool cleanly
+            with contextlib.suppress(Exception):
+                runtime.stop()
+        sink.close()
+    if args.json:
+        json.dump(summary, sys.stdout)
+        sys.stdout.write("\n")
+    return 0
+
+
+class _Pump:
+    """One tick: metrics, alarms, and every device's latest sample to the sink."""
+
+    def __init__(self, runtime, state, metrics, alarms, sink, site, counters) -> None:  # type: ignore[no-untyped-def]
+        self.runtime = runtime
+        self.state = state
+        self.metrics = metrics
+        self.alarms = alarms
+        self.sink = sink
+        self.site = site
+        self.counters = counters
+        self.last_ts = np.zeros(len(state.points))
+
+    def tick(self) -> Any:
+        from twin.live.records import device_records, site_record
+
+        snapshot = self.metrics.update()
+        self.alarms.evaluate()
+        # Only devices with a new reading since the last tick: a record per device
+        # and sample time, never the same sample twice.
+        fresh = (self.state.good_ts > self.last_ts) | (self.state.bad_ts > self.last_ts)
+        self.last_ts = np.maximum(self.state.good_ts, self.state.bad_ts)
+        devices = {self.state.points[i].device for i in np.flatnonzero(fresh)}
+        records = [r for r in device_records(self.state) if dict(r.tags).get("device") in devices]
+        records.append(site_record(snapshot, self.site))
+        self.counters["spooled"] += self.sink.write(records)
+        return snapshot
+
+
+async def _task_count() -> int:
+    return len(asyncio.all_tasks())
+
+
+def _status(runtime: Any, snapshot: Any, alarms: Any, sink: Any) -> str:
+    counts = runtime.state.counts()
+    pue = snapshot.pue.value
+    pue_text = "-" if pue is None else f"{pue:.3f}"
+    rss = _rss_mb()
+    return (
+        f"plant t={runtime.sim.plant.t_s:,.0f} s  PUE {pue_text}  "
+        f"IT {snapshot.it_kw.value or 0:,.0f} kW  points good {counts['good']}/"
+        f"{sum(counts.values())}  alarms {len(alarms.active())}  "
+        f"sink {sink.status.state} pending {sink.status.pending}  "
+        f"tasks {runtime.call(_task_count(), timeout=10)}  missed polls {_missed_polls(runtime)}  "
+        f"rss {rss if rss is None else round(rss)} MB"
+    )
+
+
+def _run_headless(runtime: Any, pump: _Pump, stop: threading.Event, args: Any) -> None:
+    plant = runtime.sim.plant
+    start_plant = plant.t_s
+    next_status = time.monotonic() + args.status_every
+    out = sys.stderr if args.json else sys.stdout
+    while not stop.is_set():
+        if args.duration and plant.t_s - start_plant >= args.duration:
+            break
+        snapshot = pump.tick()
+        if time.monotonic() >= next_status:
+            next_status += args.status_every
+            print(_status(runtime, snapshot, pump.alarms, pump.sink), file=out, flush=True)
+        stop.wait(args.interval)
+
+
+def _run_dashboard(runtime: Any, pump: _Pump, stop: threading.Event) -> None:
+    from twin.tui.app import DARK, TwinApp
+
+    def feed() -> None:
+        while not stop.wait(1.0):
+            pump.tick()
+
+    feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
+    feeder.start()
+    try:
+        TwinApp(runtime.source(), theme=DARK).run()
+    finally:
+        stop.set()
+        feeder.join(timeout=10)
+
+
+def _missed_polls(runtime: Any) -> int:
+    """Poll cycles that started later than 1.5 intervals after the previous one."""
+    missed = 0
+    for device in getattr(runtime.collector, "devices", []):
+        starts = np.asarray(getattr(device.stats, "poll_starts", []), dtype=float)
+        if len(starts) > 1:
+            missed += int(np.sum(np.diff(starts) > 1.5 * runtime.interval_s))
+    return missed
+
+
+def _rss_mb() -> float | None:
+    """Resident memory of this process [MB] (Linux /proc), for the soak bench."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type: ignore[no-untyped-def]
+    state = runtime.state
+    counts = state.counts()
+    stats = runtime._stats()
+    ok = sum(1 for latency, errors in stats.values() if errors == 0)
+    latency = probe.latencies_ms()
+    status = sink.status
+    return {
+        "site": runtime.site.name,
+        "pue": snapshot.pue.value,
+        "pue_category": snapshot.category,
+        "it_kw": snapshot.it_kw.value,
+        "facility_kw": snapshot.facility_kw.value,
+        "points_total": int(sum(counts.values())),
+        "points_good": int(counts["good"]),
+        "samples_collected": int(state.samples),
+        "samples_spooled": int(counters["spooled"]),
+        "samples_written": int(status.sent),
+        "samples_pending": int(status.pending),
+        "sink": status.target,
+        "alarms_active": len(alarms.active()),
+        "alarms": sorted({a.rule.name for a in alarms.active()}),
+        "devices": {"ok": ok, "total": len(stats)},
+        "latency_ms": {
+            "p50": float(np.percentile(latency, 50)) if len(latency) else None,
+            "p99": float(np.percentile(latency, 99)) if len(latency) else None,
+            "count": len(latency),
+        },
+        "plant_pue": probe.plant_pue_of_last_sample(),
+        "missed_polls": _missed_polls(runtime),
+        "rss_mb": _rss_mb(),
+        "plant_seconds": runtime.sim.plant.t_s,
+    }
