@@ -140,6 +140,7 @@ def _default_rules(site_name: str) -> Path | None:
 def cmd_run(args: argparse.Namespace) -> int:
     from twin.live.alarms import AlarmEngine, load_rules
     from twin.live.metrics import SiteMetrics
+    from twin.live.records import SinkFeeder
     from twin.sinks.cli import SinkConfigError, sink_from_args
     from twin.site import load_site
     from twin.tui.runtime import SiteRuntime
@@ -171,7 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = runtime.state
         metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
         alarms = AlarmEngine(rules, state, metrics)
-        pump = _Pump(runtime, state, metrics, alarms, sink, site.name, counters)
+        pump = SinkFeeder(state, metrics, alarms, sink, site.name)
         interactive = sys.stdout.isatty() and not args.headless and not args.json
         if interactive:
             _run_dashboard(runtime, pump, stop)
@@ -180,6 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         snapshot = pump.tick()
         runtime.stop()
         sink.flush(timeout=30)
+        counters["spooled"] = pump.spooled
         summary = _summary(runtime, snapshot, alarms, sink, counters, probe)
     finally:
         for sig, handler in previous.items():
@@ -192,35 +194,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     return 0
-
-
-class _Pump:
-    """One tick: metrics, alarms, and every device's latest sample to the sink."""
-
-    def __init__(self, runtime, state, metrics, alarms, sink, site, counters) -> None:  # type: ignore[no-untyped-def]
-        self.runtime = runtime
-        self.state = state
-        self.metrics = metrics
-        self.alarms = alarms
-        self.sink = sink
-        self.site = site
-        self.counters = counters
-        self.last_ts = np.zeros(len(state.points))
-
-    def tick(self) -> Any:
-        from twin.live.records import device_records, site_record
-
-        snapshot = self.metrics.update()
-        self.alarms.evaluate()
-        # Only devices with a new reading since the last tick: a record per device
-        # and sample time, never the same sample twice.
-        fresh = (self.state.good_ts > self.last_ts) | (self.state.bad_ts > self.last_ts)
-        self.last_ts = np.maximum(self.state.good_ts, self.state.bad_ts)
-        devices = {self.state.points[i].device for i in np.flatnonzero(fresh)}
-        records = [r for r in device_records(self.state) if dict(r.tags).get("device") in devices]
-        records.append(site_record(snapshot, self.site))
-        self.counters["spooled"] += self.sink.write(records)
-        return snapshot
 
 
 async def _task_count() -> int:
@@ -242,7 +215,7 @@ def _status(runtime: Any, snapshot: Any, alarms: Any, sink: Any) -> str:
     )
 
 
-def _run_headless(runtime: Any, pump: _Pump, stop: threading.Event, args: Any) -> None:
+def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> None:
     plant = runtime.sim.plant
     start_plant = plant.t_s
     next_status = time.monotonic() + args.status_every
@@ -257,7 +230,7 @@ def _run_headless(runtime: Any, pump: _Pump, stop: threading.Event, args: Any) -
         stop.wait(args.interval)
 
 
-def _run_dashboard(runtime: Any, pump: _Pump, stop: threading.Event) -> None:
+def _run_dashboard(runtime: Any, pump: Any, stop: threading.Event) -> None:
     from twin.tui.app import DARK, TwinApp
 
     def feed() -> None:

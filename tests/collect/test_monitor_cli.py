@@ -14,7 +14,7 @@ __all__ = ["served"]  # the fixture
 ROOT = Path(__file__).parents[2]
 
 
-def test_monitor_headless_json_summary(served: Served) -> None:
+def test_monitor_headless_json_summary(served: Served, tmp_path: Path) -> None:
     plant = served.sim.sim.plant
     assert plant is not None
     result = subprocess.run(
@@ -32,6 +32,8 @@ def test_monitor_headless_json_summary(served: Served) -> None:
             "--json",
             "--alarms",
             str(ROOT / "configs/alarms/aidc-10mw.toml"),
+            "--spool",
+            str(tmp_path / "spool"),
         ],
         capture_output=True,
         text=True,
@@ -47,6 +49,12 @@ def test_monitor_headless_json_summary(served: Served) -> None:
     assert summary["pue_category"].startswith("PUE3")
     assert isinstance(summary["active_alarms"], list)
     assert "points good" in result.stderr  # status lines go to stderr with --json
+    # With no database the samples went to the embedded store, every line of them.
+    from twin.sinks.spool import Spool
+
+    assert summary["samples_spooled"] > 300  # a record per device per poll, and the site's
+    with Spool(tmp_path / "spool") as spool:
+        assert spool.count() == summary["samples_spooled"]
 
 
 def test_monitor_bad_registry_exits_2(tmp_path: Path) -> None:

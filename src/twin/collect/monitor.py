@@ -20,6 +20,7 @@ from pathlib import Path
 from twin.collect.registry import load_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.metrics import SiteMetrics
+from twin.live.records import SinkFeeder
 from twin.live.state import LiveState
 
 
@@ -56,10 +57,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     monitor.add_argument(
         "--carbon", type=_positive, default=0.5703, help="grid carbon factor, kg CO2e/kWh"
     )
+    monitor.add_argument(
+        "--no-store",
+        action="store_true",
+        help="keep nothing: no spool, no database (by default samples go to the spool)",
+    )
+    from twin.sinks.cli import add_sink_options
+
+    add_sink_options(monitor)
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    from twin.sinks.cli import SinkConfigError, sink_from_args
+
     registry = load_registry(args.registry)
+    sink = None
+    if not args.no_store:
+        try:
+            sink = sink_from_args(args)
+        except SinkConfigError as error:
+            print(f"twin monitor: error: {error}", file=sys.stderr)
+            return 2
+    try:
+        return _run(registry, args, sink)
+    finally:
+        if sink is not None:
+            sink.flush(timeout=30)
+            sink.close()
+
+
+def _run(registry, args: argparse.Namespace, sink) -> int:  # type: ignore[no-untyped-def]
     rules = None
     if args.alarms:
         from twin.live.alarms import load_rules
@@ -68,10 +95,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     logging.getLogger("asyncua").setLevel(logging.ERROR)
-    return asyncio.run(_monitor(registry, rules, args))
+    return asyncio.run(_monitor(registry, rules, args, sink))
 
 
-async def _monitor(registry, rules, args: argparse.Namespace) -> int:
+async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:  # type: ignore[no-untyped-def]
     state = LiveState(registry, interval_s=args.interval)
     metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
     alarms = None
@@ -82,6 +109,8 @@ async def _monitor(registry, rules, args: argparse.Namespace) -> int:
     collector = Collector(
         registry, state, CollectorOptions(interval_s=args.interval, prefer=args.prefer)
     )
+    site = registry.points[0].site if registry.points and registry.points[0].site else "site"
+    feeder = SinkFeeder(state, metrics, alarms, sink, site)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,9 +124,7 @@ async def _monitor(registry, rules, args: argparse.Namespace) -> int:
         while not stop.is_set():
             if args.duration and time.monotonic() - started >= args.duration:
                 break
-            snapshot = metrics.update()
-            if alarms is not None:
-                alarms.evaluate()
+            snapshot = feeder.tick()
             if time.monotonic() >= next_status:
                 next_status += args.status_every
                 print(_status(state, snapshot, alarms), file=out, flush=True)
@@ -109,6 +136,7 @@ async def _monitor(registry, rules, args: argparse.Namespace) -> int:
     if args.json:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
+        summary["samples_spooled"] = feeder.spooled
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
