@@ -233,14 +233,20 @@ def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> 
 def _run_dashboard(runtime: Any, pump: Any, stop: threading.Event) -> None:
     from twin.tui.app import DARK, TwinApp
 
+    # One alarm store: the dashboard shows (and acks/shelves in) the feeder's own
+    # SiteMetrics and AlarmEngine; the feeder updates them under the shared lock.
+    lock = threading.RLock()
+
     def feed() -> None:
         while not stop.wait(1.0):
-            pump.tick()
+            with lock:
+                pump.tick()
 
     feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
     feeder.start()
     try:
-        TwinApp(runtime.source(), theme=DARK).run()
+        source = runtime.source(metrics=pump.metrics, alarms=pump.alarms, drive=False, lock=lock)
+        TwinApp(source, theme=DARK).run()
     finally:
         stop.set()
         feeder.join(timeout=10)

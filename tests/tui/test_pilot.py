@@ -1,5 +1,5 @@
 """The dashboard on a running simulated site: every view renders, keys switch views,
-alarms are acknowledged and shelved in the live store, setpoints go over the wire."""
+alarms are acknowledged and shelved in the live AlarmEngine, setpoints go over the wire."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import math
 from conftest import until
 from textual.widgets import Button, Input, Static
 
+from twin.live.alarms import AlarmEngine, AlarmState
 from twin.tui.app import TwinApp
 from twin.tui.runtime import SiteRuntime
 from twin.tui.screens.dialogs import SetpointScreen, ShelveScreen
-from twin.tui.screens.views import VIEWS
+from twin.tui.screens.views import VIEWS, AlarmsView
 from twin.tui.widgets.rackmap import RackMap
 from twin.tui.widgets.table import LiveTable
 
@@ -53,33 +54,39 @@ async def test_every_view_renders_and_number_keys_switch(runtime: SiteRuntime) -
 
 
 @synchronously
-async def test_ack_and_shelve_change_the_live_alarm_store(runtime: SiteRuntime) -> None:
+async def test_ack_and_shelve_change_the_state_in_the_alarm_engine(runtime: SiteRuntime) -> None:
     source = runtime.source()
-    store = source.alarm_store
+    engine = source.alarms  # the live layer's AlarmEngine, rules from configs/alarms
+    assert isinstance(engine, AlarmEngine) and engine.rules
     app = TwinApp(source)
     async with app.run_test(size=SIZE) as pilot:
         app.start_event("pump_trip")
         cdu = runtime.sim.plant.layout.cdus.name[0]  # type: ignore[union-attr]
-        alarm = f"{cdu}.status.pump1_fault"
-        await until(pilot, lambda: alarm in store.alarms, what="the pump trip alarm")
+        key = f"cdu-pump-fault:{cdu}.status.pump1_fault"
+
+        def state() -> AlarmState | None:
+            alarm = engine.alarms.get(key)
+            return None if alarm is None else alarm.state
+
+        await until(pilot, lambda: state() == AlarmState.UNACKED, what="the pump trip alarm")
         await pilot.press("5")
         table = app.query_one("#alarm-table", LiveTable)
-        await until(pilot, lambda: alarm in table._shown, what="the alarm listed")
+        await until(pilot, lambda: key in table._shown, what="the alarm listed")
         table.focus()
-        table.move_cursor(row=table.get_row_index(alarm))
-        await pilot.pause()
-        assert store.alarms[alarm].acked is False
+        table.move_cursor(row=table.get_row_index(key))
+        await until(pilot, lambda: app.query_one(AlarmsView).selected == key, what="selection")
         await pilot.press("a")
-        await until(pilot, lambda: store.alarms[alarm].acked, what="acknowledged")
-        assert store.alarms[alarm].state(source.clock()) == "acked"
+        await until(pilot, lambda: state() == AlarmState.ACKED, what="acknowledged")
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, ShelveScreen))
         await pilot.click("#shelve-900")
-        await until(pilot, lambda: store.alarms[alarm].shelved_until is not None)
-        assert store.alarms[alarm].state(source.clock()) == "shelved"
-        await until(pilot, lambda: "shelved" in str(table.get_cell(alarm, "State")))
+        await until(pilot, lambda: state() == AlarmState.SHELVED, what="shelved")
+        shelved_until = engine.alarms[key].shelved_until
+        assert shelved_until is not None and shelved_until > source.clock() + 800
+        await until(pilot, lambda: "shelved" in str(table.get_cell(key, "State")))
         await pilot.press("u")
-        await until(pilot, lambda: store.alarms[alarm].shelved_until is None)
+        await until(pilot, lambda: state() != AlarmState.SHELVED, what="unshelved")
+        assert engine.alarms[key].shelved_until is None
 
 
 @synchronously

@@ -1,8 +1,9 @@
 """The operator's dashboard: six views of one site, refreshed once a second.
 
 Every tick a worker thread asks the :class:`~twin.tui.model.Source` for a snapshot;
-the UI thread applies it to every view (tables update only the cells that changed,
-the rack map only the lines whose colours changed). The UI never touches the
+the UI thread applies it to the title bar and the view on screen (tables update only
+the cells that changed, the rack map only the lines whose colours changed); a view
+brought on screen is given the latest snapshot at once. The UI never touches the
 network: the setpoint write is awaited from a worker and runs on the collector's loop.
 """
 
@@ -87,8 +88,7 @@ class TwinApp(App[None]):
         if snap is None:
             return
         started = time.perf_counter()
-        for name in VIEWS:
-            self.query_one(f"#{name}", View).show(snap)
+        self.current_view().show(snap)
         o = snap.overview
         stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(snap.ts))
         alarms = sum(v for v in snap.alarm_counts.values())
@@ -110,6 +110,8 @@ class TwinApp(App[None]):
             self.view = event.tab.id.removeprefix("tab-")
 
     def watch_view(self, view: str) -> None:
+        if self.snapshot is not None:
+            self.query_one(f"#{view}", View).show(self.snapshot)
         self.query_one(ContentSwitcher).current = view
         self.query_one(Tabs).active = f"tab-{view}"
 

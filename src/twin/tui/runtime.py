@@ -8,7 +8,8 @@
 - :func:`frozen_source`: a deterministic state for snapshot tests: a site's plant
   stepped a fixed number of times in-process, its device values (as the devices'
   bindings publish them, rounded to float32 like the wire) written into a LiveState
-  at fixed times, with a frozen clock. No sockets, no wall clock.
+  at fixed times, with a frozen clock; the site metrics and the alarm engine are
+  updated at those times. No sockets, no wall clock.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from twin.collect.scheduler import Collector
 from twin.devices.faults import DeviceFault
 from twin.devices.registry import rows, write_csv
 from twin.devices.runner import Options, Simulation
+from twin.live.alarms import AlarmEngine
+from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
 from twin.plant import scenarios
 from twin.site import load_site
@@ -181,10 +184,31 @@ class SiteRuntime:
             out[device.name] = (latency, s.exceptions + s.timeouts)
         return out
 
-    def source(self) -> LiveSource:
+    def source(
+        self,
+        metrics: SiteMetrics | None = None,
+        alarms: AlarmEngine | None = None,
+        drive: bool | None = None,
+        lock: threading.Lock | threading.RLock | None = None,
+    ) -> LiveSource:
+        """The dashboard's source over this site's live state.
+
+        Pass the live layer's ``metrics`` and ``alarms`` when something else owns
+        them (``twin run``: its sink feeder updates them under ``lock``); otherwise
+        they are created here (the site's default rules) and updated every snapshot.
+        """
         assert self.state is not None
         return LiveSource(
-            self.state, site=self.site.name, writer=self._write, control=self, stats=self._stats
+            self.state,
+            site=self.site.name,
+            metrics=metrics,
+            alarms=alarms,
+            writer=self._write,
+            control=self,
+            stats=self._stats,
+            drive=drive,
+            lock=lock,
+            carbon_kg_per_kwh=self.site.grid_carbon_kg_per_kwh,
         )
 
 
@@ -218,7 +242,15 @@ def frozen_source(
             lookups.append((p.index, device.equipment, profile_point.source, device.row, None))
     indices = np.array([x[0] for x in lookups], dtype=np.int64)
     start = clock.now - steps
-    source = LiveSource(state, site=sim.site.name, clock=clock)
+    # The live layer's own metrics and alarms (the site's default rules), driven at the
+    # frozen times: energy-based PUE windows and alarm states are as deterministic as
+    # the values.
+    source = LiveSource(
+        state,
+        site=sim.site.name,
+        clock=clock,
+        carbon_kg_per_kwh=sim.site.grid_carbon_kg_per_kwh,
+    )
     for k in range(steps):
         if k == steps // 2:
             for kind in events:
@@ -238,5 +270,5 @@ def frozen_source(
         values = values.astype(np.float32).astype(np.float64)
         clock.now = start + k + 1
         state.update(indices, values, np.ones(len(indices), bool), clock.now)
-        source.alarm_store.evaluate(clock.now)
+        source.tick(clock.now)
     return source

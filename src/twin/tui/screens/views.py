@@ -18,7 +18,7 @@ from twin.tui.widgets.table import LiveTable
 
 STATE_STYLE = {"ok": "green", "warn": "yellow", "alarm": "bold red", "off": "dim"}
 PRIORITY_STYLE = {
-    "critical": "bold white on red",
+    "urgent": "bold white on red",
     "high": "bold red",
     "medium": "yellow",
     "low": "cyan",
@@ -29,6 +29,13 @@ def num(x: float, fmt: str = ",.0f", unit: str = "") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     return f"{x:{fmt}}{(' ' + unit) if unit else ''}"
+
+
+def window_text(value: float, quality: str) -> str:
+    """An energy-based PUE window: its value once the window is covered, else "filling"."""
+    if quality == "good":
+        return num(value, ".3f")
+    return "[dim]filling[/]" if quality == "stale" else "—"
 
 
 def clock(ts: float) -> str:
@@ -106,11 +113,16 @@ class OverviewView(View):
 
     def show(self, snap: Snapshot) -> None:
         o = snap.overview
+        stale = "" if o.pue_quality == "good" else f" [yellow]({o.pue_quality})[/]"
+        windows = " · ".join(
+            f"{name} {window_text(value, quality)}" for name, value, quality in o.pue_windows
+        )
         self.set_text(
             "ov-pue",
-            f"[b]PUE[/b]  [b reverse] {num(o.pue, '.3f')} [/]\n"
-            f"trailing {num(o.pue_trailing, '.3f')}\n{o.pue_category}\n"
-            f"pPUE cooling {num(o.ppue_cooling, '.3f')} · power {num(o.ppue_power, '.3f')}",
+            f"[b]PUE[/b]  [b reverse] {num(o.pue, '.3f')} [/]{stale}  {o.pue_category}\n"
+            f"trailing {windows or '—'}\n"
+            f"pPUE cooling {num(o.ppue_cooling, '.3f')} · power {num(o.ppue_power, '.3f')}\n"
+            f"CUE {num(o.cue_kg_per_kwh, '.3f', 'kgCO2e/kWh')}",
         )
         self.set_text(
             "ov-power",
@@ -255,7 +267,9 @@ class AlarmsView(FilteredView):
                     a.id,
                     (
                         Text(a.priority, style=PRIORITY_STYLE[a.priority]),
-                        Text(state, style="bold" if a.state in ("unack", "rtn_unack") else "dim"),
+                        Text(
+                            state, style="bold" if a.state in ("unacked", "rtn_unacked") else "dim"
+                        ),
                         clock(a.ts),
                         a.point,
                         value,
@@ -265,8 +279,9 @@ class AlarmsView(FilteredView):
             )
         self.query_one(LiveTable).apply(rows)
         counts = " · ".join(f"{p} {snap.alarm_counts.get(p, 0)}" for p in PRIORITIES)
+        rate = f" · {snap.alarm_rate:g} in 10 min"
         flood = "  [b white on red] ALARM FLOOD: >10 alarms in 10 min [/]" if snap.flood else ""
-        self.set_text("alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{flood}")
+        self.set_text("alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{rate}{flood}")
 
     @property
     def selected(self) -> str | None:
