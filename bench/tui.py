@@ -3,8 +3,8 @@
 The source is the deterministic in-process state (the collector's cost is measured
 elsewhere): before each tick every point gets a new value (as a live collector
 delivers), then the tick switches view, takes a snapshot (site metrics and alarms
-updated) and applies it, as the 1 Hz timer does. Printed beside the issue's limits: first frame ≤ 2 s, no frame
-> 100 ms, UI work ≤ 20 % of one core at 1 Hz.
+updated) and applies it, as the 1 Hz timer does. Printed beside the issue's limits:
+first frame ≤ 2 s, no frame > 100 ms, UI work ≤ 20 % of one core at 1 Hz.
 """
 
 from __future__ import annotations
