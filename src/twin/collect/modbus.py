@@ -19,6 +19,9 @@ request in flight; devices are polled concurrently by :mod:`twin.collect.schedul
   backoff with jitter (``backoff_min`` doubling up to ``backoff_max``); at most one
   connection attempt per backoff step. The first failure is logged at ERROR, the
   rest at DEBUG until the link recovers (logged at WARNING).
+- RTU: the unit ids on one serial port (or behind one RTU-over-TCP gateway) share
+  one client and one request in flight (:class:`Link`). A unit that does not answer
+  there has its points marked bad (timeout) without closing the bus for the others.
 """
 
 from __future__ import annotations
@@ -212,14 +215,28 @@ class DeviceStats:
     poll_starts: list[float] = field(default_factory=list)  # monotonic, bounded
 
 
+class Link:
+    """The connection of one endpoint and its one request in flight.
+
+    A Modbus TCP device has a link of its own. The unit ids on one serial port, or
+    behind one RTU-over-TCP gateway, share theirs: RTU is half duplex and its frames
+    carry no transaction id, so there is one client and one request on the bus.
+    """
+
+    def __init__(self) -> None:
+        self.client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self.lock = asyncio.Lock()
+
+
 class ModbusDevice:
-    """One unit id on one endpoint, polled with its own client."""
+    """One unit id on one endpoint, polled through its link (own, or shared on a bus)."""
 
     def __init__(
         self,
         points: list[PointDef],
         options: ModbusOptions | None = None,
         rng: random.Random | None = None,
+        link: Link | None = None,
     ) -> None:
         first = points[0]
         self.key = first.device_key
@@ -229,12 +246,23 @@ class ModbusDevice:
         self.blocks = plan_blocks(points, self.options)
         self.indices = np.array([p.index for p in points], dtype=np.int64)
         self.stats = DeviceStats()
-        self.client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self.link = link or Link()
         self.failures = 0  # consecutive connection failures (backoff step)
         self.retry_at = 0.0  # monotonic time before which no connection is attempted
         self.down = False
         self._rng = rng or random.Random()
-        self._lock = asyncio.Lock()  # one request in flight (polls and writes)
+
+    @property
+    def client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient | None:
+        return self.link.client
+
+    @client.setter
+    def client(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient | None) -> None:
+        self.link.client = client
+
+    @property
+    def _lock(self) -> asyncio.Lock:  # one request in flight on the link (polls and writes)
+        return self.link.lock
 
     # ----------------------------------------------------------- connection
 
@@ -338,7 +366,22 @@ class ModbusDevice:
                 if task is not None and task.cancelling():  # pymodbus turns cancel into this
                     raise asyncio.CancelledError from None
                 self.stats.timeouts += 1
-                self._link_failed(f"no reply: {error}")
+                if self.key[0] == "tcp":
+                    self._link_failed(f"no reply: {error}")
+                    raise LinkDown(str(error)) from None
+                # On a bus a silent unit is not a broken port: its points are bad (a
+                # timeout), the link stays open for the other units on it.
+                if not self.down:
+                    log.error("%s %s: no reply (%s)", self.name, self._where(), error)
+                self.down = True
+                n = len(self.indices)
+                sink(
+                    self.indices,
+                    np.full(n, np.nan),
+                    np.zeros(n, bool),
+                    time.time(),
+                    f"timeout: no reply from unit {self.key[3]}",
+                )
                 raise LinkDown(str(error)) from None
             if not reply.isError():
                 self._recovered()

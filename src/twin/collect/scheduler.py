@@ -16,7 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from twin.collect.modbus import ModbusDevice, ModbusOptions
+from twin.collect.modbus import Link, ModbusDevice, ModbusOptions
 from twin.collect.registry import PointDef, Registry
 from twin.live.state import LiveState
 
@@ -51,7 +51,15 @@ class Collector:
                 opcua_points.append(point)
             elif point.modbus:
                 modbus_points.setdefault(point.device_key, []).append(point)
-        self.devices = [ModbusDevice(pts, self.options.modbus) for pts in modbus_points.values()]
+        links: dict[tuple, Link] = {}  # one per serial port / RTU gateway, shared by its units
+        self.devices = [
+            ModbusDevice(
+                pts,
+                self.options.modbus,
+                link=None if key[0] == "tcp" else links.setdefault(key[:3], Link()),
+            )
+            for key, pts in modbus_points.items()
+        ]
         self.opcua_points = opcua_points
         self.opcua_clients: list = []
         self.lateness: deque[float] = deque(maxlen=100_000)  # poll start - scheduled start, s
