@@ -1,0 +1,45 @@
+"""The view model reads the live layer: SiteMetrics for PUE, the AlarmEngine for alarms."""
+
+from __future__ import annotations
+
+from twin.live.alarms import AlarmState
+from twin.tui.model import LiveSource
+from twin.tui.runtime import frozen_source
+
+
+def test_overview_comes_from_site_metrics() -> None:
+    source = frozen_source()
+    snap = source.snapshot()
+    o = snap.overview
+    metrics = source.metrics.last
+    assert metrics is not None
+    assert o.pue == metrics.pue.value and o.pue >= 1.0
+    assert o.pue_category == metrics.category == "PUE3 (IT equipment input)"
+    assert o.it_kw == metrics.it_kw.value and o.facility_kw == metrics.facility_kw.value
+    # 60 s of data: every energy window is still filling, and says so.
+    assert [q for _, _, q in o.pue_windows] == ["stale"] * len(metrics.pue_energy)
+    assert 1.0 <= o.ppue_cooling < 2.0 and 1.0 <= o.ppue_power < 2.0
+    assert o.cue_kg_per_kwh == metrics.cue_kg_per_kwh.value
+    assert len(o.trend_pue) == 60
+
+
+def test_one_alarm_store_shared_with_the_owner_of_the_engine() -> None:
+    frozen = frozen_source()
+    engine = frozen.alarms
+    source = LiveSource(
+        frozen.state, metrics=frozen.metrics, alarms=engine, drive=False, clock=frozen.clock
+    )
+    snap = source.snapshot()
+    unacked = [a for a in snap.alarms if a.state == "unacked"]
+    assert unacked and unacked[0].id.startswith("cdu-pump-fault:")
+    key = unacked[0].id
+    assert snap.alarm_counts["high"] >= 1
+    source.ack(key)
+    assert engine.alarms[key].state == AlarmState.ACKED
+    source.shelve(key, 900)
+    assert engine.alarms[key].state == AlarmState.SHELVED
+    assert engine.alarms[key].shelved_until == frozen.clock() + 900
+    row = next(a for a in source.snapshot().alarms if a.id == key)
+    assert row.state == "shelved" and row.shelved_until == frozen.clock() + 900
+    source.unshelve(key)
+    assert engine.alarms[key].state == AlarmState.UNACKED  # still tripped: annunciated again
