@@ -9,7 +9,9 @@ configured sampling interval; notifications with a Bad status become bad samples
 ``read`` at the collector's interval. A lost connection (keep-alive failure,
 server restart) is reconnected with exponential backoff and jitter, and the
 subscription is created again. Security policy, mode, certificate and user come
-from :class:`OpcUaOptions`.
+from :class:`OpcUaOptions`; the session's application URI is the certificate's. A
+session the server refuses (wrong password, untrusted certificate) makes the
+points bad with the server's reason, and is retried with backoff.
 """
 
 from __future__ import annotations
@@ -76,6 +78,20 @@ class _Handler:
         self.client.lost.set()
 
 
+async def _certificate_uri(path: str) -> str | None:
+    """The application URI (a URI subject alternative name) of a certificate file."""
+    from asyncua.crypto import uacrypto
+    from cryptography import x509
+
+    cert = await uacrypto.load_certificate(path)
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
 def parse_node_id(text: str, namespaces: list[str]) -> ua.NodeId:
     """A node id from ``ns=…;`` or ``nsu=URI;`` text, resolved against ``namespaces``."""
     if text.startswith("nsu="):
@@ -140,13 +156,35 @@ class OpcUaClient:
         opts = self.options
         client = Client(self.endpoint, timeout=opts.timeout)
         if opts.security:
+            # Servers check that the session's application URI is the certificate's
+            # (BadCertificateUriInvalid otherwise): take it from the certificate.
+            parts = opts.security.split(",")
+            if len(parts) >= 3:
+                uri = await _certificate_uri(parts[2])
+                if uri:
+                    client.application_uri = uri
             await client.set_security_string(opts.security)
         if opts.username:
             client.set_user(opts.username)
             client.set_password(opts.password or "")
         self.stats.connects += 1
         self.stats.connect_times.append(time.monotonic())
-        await client.connect()
+        try:
+            await client.connect()
+        except ua.UaStatusCodeError as error:
+            # The server answered and said no (user, password, certificate, policy):
+            # not a link that will come back by itself, so the points are bad, with why.
+            who = f" as {opts.username!r}" if opts.username else " (anonymous)"
+            reason = f"OPC UA session refused{who}: {error}"
+            n = len(self.points)
+            self.state.update(
+                np.array([p.index for p in self.points], dtype=np.int64),
+                np.full(n, np.nan),
+                np.zeros(n, bool),
+                time.time(),
+                reason,
+            )
+            raise ConnectionError(reason) from None
         self.client = client
         namespaces = await client.get_namespace_array()
         return [parse_node_id(p.opcua_node_id, namespaces) for p in self.points]
