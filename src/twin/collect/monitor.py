@@ -95,7 +95,69 @@ def _run(registry, args: argparse.Namespace, sink) -> int:  # type: ignore[no-un
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     logging.getLogger("asyncua").setLevel(logging.ERROR)
+    if sys.stdout.isatty() and not args.headless and not args.json:
+        return _dashboard(registry, rules, args, sink)
     return asyncio.run(_monitor(registry, rules, args, sink))
+
+
+def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type: ignore[no-untyped-def]
+    """The collector on a background event loop, the dashboard in front of it.
+
+    The dashboard reads the live layer only; a setpoint it writes goes through the
+    collector's protocol write on the collector's loop.
+    """
+    import threading
+
+    from twin.live.alarms import AlarmEngine
+    from twin.tui.app import DARK, TwinApp
+    from twin.tui.model import LiveSource
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="collector", daemon=True)
+    thread.start()
+    state = LiveState(registry, interval_s=args.interval)
+    metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
+    alarms = AlarmEngine(rules or [], state, metrics)
+    collector = Collector(
+        registry, state, CollectorOptions(interval_s=args.interval, prefer=args.prefer)
+    )
+    site = next((p.site for p in registry.points if p.site), "site")
+    feeder = SinkFeeder(state, metrics, alarms, sink, site)
+    lock = threading.RLock()
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.wait(args.interval):
+            with lock:
+                feeder.tick()
+
+    async def write(point: str, value: float) -> None:
+        future = asyncio.run_coroutine_threadsafe(collector.write(point, value), loop)
+        await asyncio.wrap_future(future)
+
+    def stats() -> dict[str, tuple[float | None, int]]:
+        return {
+            d.name: (getattr(d.stats, "latency_ms", None), d.stats.exceptions + d.stats.timeouts)
+            for d in collector.devices
+        }
+
+    asyncio.run_coroutine_threadsafe(collector.start(), loop).result(timeout=120)
+    feeding = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
+    feeding.start()
+    try:
+        source = LiveSource(
+            state, site=site, metrics=metrics, alarms=alarms, writer=write, stats=stats,
+            drive=False, lock=lock,
+        )  # fmt: skip
+        TwinApp(source, theme=DARK).run()
+    finally:
+        stop.set()
+        feeding.join(timeout=10)
+        asyncio.run_coroutine_threadsafe(collector.stop(), loop).result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+    return 0
 
 
 async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:  # type: ignore[no-untyped-def]
