@@ -28,20 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from twin.argtypes import positive_float
 from twin.paths import data_path
 
 EXIT_BAD_INPUT = 2
 LATENCY_POINT = "site-meter.facility_power_kw"
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,14 +53,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
     run.add_argument("--headless", action="store_true", help="status lines, no dashboard")
     run.add_argument(
-        "--duration", type=_positive, help="seconds of plant time to run (default: until Ctrl+C)"
+        "--duration",
+        type=positive_float,
+        help="seconds of plant time to run (default: until Ctrl+C)",
     )
     run.add_argument("--json", action="store_true", help="print one JSON summary at the end")
-    run.add_argument("--speed", type=_positive, default=1.0, help="plant seconds per wall second")
+    run.add_argument(
+        "--speed", type=positive_float, default=1.0, help="plant seconds per wall second"
+    )
     run.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
-    run.add_argument("--interval", type=_positive, default=1.0, help="poll interval, s")
+    run.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     run.add_argument("--alarms", type=Path, help="alarm rules TOML (default: the site's own)")
-    run.add_argument("--status-every", type=_positive, default=5.0, help="status line, s")
+    run.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
     add_sink_options(run)
     run.set_defaults(handler=cmd_run)
 

@@ -13,19 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from twin.argtypes import positive_float
 from twin.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the site's own",
     )
     span = simulate.add_mutually_exclusive_group()
-    span.add_argument("--days", type=_positive_float, default=None, help="days of plant time")
+    span.add_argument("--days", type=positive_float, default=None, help="days of plant time")
     span.add_argument("--year", action="store_true", help="a whole typical year (365 days)")
     simulate.add_argument(
         "--step",
-        type=_positive_float,
+        type=positive_float,
         default=60.0,
         help="step in seconds (default 60; steps over 10 s use ideal control, "
         "1-10 s run the PI loops)",

@@ -17,21 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from twin.argtypes import positive_float
 from twin.collect.registry import load_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.metrics import SiteMetrics
 from twin.live.records import SinkFeeder
 from twin.live.state import LiveState
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,16 +37,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     monitor.add_argument("registry", type=Path, help="point registry CSV")
     monitor.add_argument("--headless", action="store_true", help="status lines, no dashboard")
-    monitor.add_argument("--duration", type=_positive, help="seconds to run (default: forever)")
+    monitor.add_argument(
+        "--duration", type=positive_float, help="seconds to run (default: forever)"
+    )
     monitor.add_argument("--json", action="store_true", help="print a JSON summary at the end")
-    monitor.add_argument("--interval", type=_positive, default=1.0, help="poll interval, s")
-    monitor.add_argument("--status-every", type=_positive, default=5.0, help="status line, s")
+    monitor.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
+    monitor.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
     monitor.add_argument("--alarms", type=Path, help="alarm rules TOML (configs/alarms)")
     monitor.add_argument(
         "--prefer", choices=["modbus", "opcua"], default="modbus", help="for rows with both"
     )
     monitor.add_argument(
-        "--carbon", type=_positive, default=0.5703, help="grid carbon factor, kg CO2e/kWh"
+        "--carbon", type=positive_float, default=0.5703, help="grid carbon factor, kg CO2e/kWh"
     )
     monitor.add_argument(
         "--no-store",

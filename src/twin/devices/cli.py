@@ -13,32 +13,13 @@ import signal
 import sys
 from pathlib import Path
 
+from twin.argtypes import port_number, positive_float
 from twin.config import read_toml, validate
 from twin.devices.faults import DeviceFault
 from twin.errors import ConfigError
 
 DEFAULT_MODBUS_PORT = 5020
 DEFAULT_OPCUA_PORT = 4840
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -54,9 +35,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sim.add_argument("site", help="site name or TOML path")
-    sim.add_argument("--speed", type=_positive, default=1.0, help="plant seconds per wall second")
-    sim.add_argument("--duration", type=_positive, help="plant seconds to run (default: forever)")
-    sim.add_argument("--step", type=_positive, default=1.0, help="plant step in seconds")
+    sim.add_argument(
+        "--speed", type=positive_float, default=1.0, help="plant seconds per wall second"
+    )
+    sim.add_argument(
+        "--duration", type=positive_float, help="plant seconds to run (default: forever)"
+    )
+    sim.add_argument("--step", type=positive_float, default=1.0, help="plant step in seconds")
     sim.add_argument(
         "--scenario",
         help="scenario (sim/scenarios name or TOML path): plant [[events]] and [[device_faults]]",
@@ -64,11 +49,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     sim.add_argument(
         "--modbus-port",
-        type=_port,
+        type=port_number,
         default=DEFAULT_MODBUS_PORT,
         help="first gateway's port, the others follow (0: any free ports)",
     )
-    sim.add_argument("--opcua-port", type=_port, default=DEFAULT_OPCUA_PORT, help="OPC UA port")
+    sim.add_argument(
+        "--opcua-port", type=port_number, default=DEFAULT_OPCUA_PORT, help="OPC UA port"
+    )
     sim.add_argument("--no-opcua", action="store_true", help="serve Modbus TCP only")
     sim.add_argument(
         "--opcua-security",
@@ -92,7 +79,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     points.add_argument("site", help="site name or TOML path")
     points.add_argument("--host", default="127.0.0.1", help="Modbus host to print")
     points.add_argument(
-        "--modbus-port", type=_port, default=DEFAULT_MODBUS_PORT, help="first gateway's port"
+        "--modbus-port", type=port_number, default=DEFAULT_MODBUS_PORT, help="first gateway's port"
     )
 
 
