@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,22 @@ def test_monitor_bad_registry_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "bad.csv" in result.stderr and "row 2, column 'register_type'" in result.stderr
+
+
+def test_monitor_opcua_options_refuse_bad_input(tmp_path: Path) -> None:
+    registry = str(ROOT / "configs/points/aidc-10mw.csv")
+    env = {k: v for k, v in os.environ.items() if k != "OPCUA_PASSWORD"}
+    for extra, message in (
+        (["--opcua-user", "bms"], "needs the password in $OPCUA_PASSWORD"),
+        (["--opcua-security", "Basic256Sha256,SignAndEncrypt,a.pem"], "Policy,Mode"),
+        (
+            ["--opcua-security", f"Basic256Sha256,Sign,{tmp_path / 'no.pem'},{tmp_path}/k"],
+            "no file",
+        ),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "twin.cli", "monitor", registry, "--headless", *extra],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr

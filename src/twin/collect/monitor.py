@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 
 from twin.argtypes import positive_float
+from twin.collect.opcua import OpcUaOptions
 from twin.collect.registry import load_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.metrics import SiteMetrics
@@ -50,6 +52,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     monitor.add_argument(
         "--carbon", type=positive_float, default=0.5703, help="grid carbon factor, kg CO2e/kWh"
     )
+    opcua = monitor.add_argument_group(
+        "OPC UA",
+        "for rows read over OPC UA; the password comes from $OPCUA_PASSWORD, never the "
+        "command line",
+    )
+    opcua.add_argument(
+        "--opcua-security",
+        metavar="SPEC",
+        help="Policy,Mode,client-cert,client-key[,server-cert], e.g. "
+        "Basic256Sha256,SignAndEncrypt,cert.pem,key.pem (default: None)",
+    )
+    opcua.add_argument("--opcua-user", metavar="NAME", help="user name for the session")
+    opcua.add_argument(
+        "--opcua-mode", choices=["subscribe", "poll"], default="subscribe",
+        help="monitored items (default) or polling",
+    )  # fmt: skip
     monitor.add_argument(
         "--no-store",
         action="store_true",
@@ -60,9 +78,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_sink_options(monitor)
 
 
+def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
+    """OPC UA client settings from the command line and the environment."""
+    password = os.environ.get("OPCUA_PASSWORD")
+    if args.opcua_user and not password:
+        raise ValueError("--opcua-user needs the password in $OPCUA_PASSWORD")
+    if args.opcua_security:
+        parts = args.opcua_security.split(",")
+        if len(parts) < 4:
+            raise ValueError("--opcua-security is Policy,Mode,client-cert,client-key[,server-cert]")
+        for path in parts[2:]:
+            if not Path(path).is_file():
+                raise ValueError(f"--opcua-security: no file {path}")
+    return OpcUaOptions(
+        mode=args.opcua_mode,
+        security=args.opcua_security,
+        username=args.opcua_user,
+        password=password if args.opcua_user else None,
+    )
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     from twin.sinks.cli import SinkConfigError, sink_from_args
 
+    try:
+        args.opcua = opcua_options(args)
+    except ValueError as error:
+        print(f"twin monitor: error: {error}", file=sys.stderr)
+        return 2
     registry = load_registry(args.registry)
     sink = None
     if not args.no_store:
@@ -112,7 +155,9 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
     alarms = AlarmEngine(rules or [], state, metrics)
     collector = Collector(
-        registry, state, CollectorOptions(interval_s=args.interval, prefer=args.prefer)
+        registry,
+        state,
+        CollectorOptions(interval_s=args.interval, prefer=args.prefer, opcua=args.opcua),
     )
     site = next((p.site for p in registry.points if p.site), "site")
     feeder = SinkFeeder(state, metrics, alarms, sink, site)
@@ -162,7 +207,9 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
 
         alarms = AlarmEngine(rules, state, metrics)
     collector = Collector(
-        registry, state, CollectorOptions(interval_s=args.interval, prefer=args.prefer)
+        registry,
+        state,
+        CollectorOptions(interval_s=args.interval, prefer=args.prefer, opcua=args.opcua),
     )
     site = registry.points[0].site if registry.points and registry.points[0].site else "site"
     feeder = SinkFeeder(state, metrics, alarms, sink, site)
