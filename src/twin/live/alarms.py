@@ -122,6 +122,10 @@ class AlarmState(enum.Enum):
 ANNUNCIATED = (AlarmState.UNACKED, AlarmState.ACKED, AlarmState.RTN_UNACKED)
 
 
+#: Transitions kept per alarm (its recent story for the dashboard and the log).
+HISTORY_PER_ALARM = 200
+
+
 @dataclass
 class Alarm:
     """One alarm instance (a rule applied to one point, group or the site)."""
@@ -143,6 +147,8 @@ class Alarm:
     def _go(self, state: AlarmState, now: float, why: str) -> None:
         if state != self.state:
             self.history.append((now, self.state.value, f"{state.value} ({why})"))
+            # Bounded: a chattering alarm must not grow memory over a long run.
+            del self.history[:-HISTORY_PER_ALARM]
             self.state = state
             self.since = now
 
