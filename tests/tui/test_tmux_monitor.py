@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 import socket
 import subprocess
@@ -16,13 +17,9 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not i
 
 
 def _free_port_block(count: int) -> int:
-    """A first port with ``count`` free ports after it (the sim's gateways)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count >= 65535:
-            continue
+    """A first port with ``count`` free ports after it (the sim's gateways), chosen
+    below Linux's ephemeral range so no client socket can take one meanwhile."""
+    for first in range(20000, 32000 - count, 97):
         try:
             for port in range(first, first + count):
                 with socket.socket() as s:
@@ -31,6 +28,17 @@ def _free_port_block(count: int) -> int:
         except OSError:
             continue
     raise RuntimeError("no block of free ports")
+
+
+def _wait_listening(port: int, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(1.0)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"twin sim did not listen on {port} within {timeout} s")
 
 
 def test_monitor_shows_the_dashboard_in_a_terminal(tmp_path: Path) -> None:
@@ -46,6 +54,9 @@ def test_monitor_shows_the_dashboard_in_a_terminal(tmp_path: Path) -> None:
         [str(TWIN), "sim", "aidc-10mw", "--modbus-port", str(port), "--no-opcua"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    with registry.open(newline="") as rows:
+        ports = sorted({int(row["modbus_port"]) for row in csv.DictReader(rows)})
+    assert ports
     session = f"twin-monitor-{uuid.uuid4().hex[:8]}"
     rc = tmp_path / "rc"
     command = (
@@ -53,6 +64,8 @@ def test_monitor_shows_the_dashboard_in_a_terminal(tmp_path: Path) -> None:
         f"echo $? > {rc}; sleep 30"
     )
     try:
+        for port_used in ports:  # every gateway serves before the monitor starts
+            _wait_listening(port_used)
         tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "45", command)
         pane = wait_pane(session, "PUE", "Overview", timeout=120)
         assert "aidc-10mw" in pane
