@@ -386,6 +386,14 @@ class ModbusDevice:
             if not reply.isError():
                 self._recovered()
                 words = reply.bits if block.table in BIT_TABLES else reply.registers
+                if len(words) < block.count:
+                    # A short reply (a broken gateway, a garbled frame) is a bad read
+                    # of the block, not a crash of the poll.
+                    n = len(block.indices)
+                    sink(block.indices, np.full(n, np.nan), np.zeros(n, bool), time.time(),
+                         f"short reply: {len(words)} of {block.count} registers")  # fmt: skip
+                    self.stats.exceptions += 1
+                    return [block]
                 idx, val, ok = block.decode(words)
                 sink(idx, val, ok, time.time(), "" if ok.all() else "decode or range")
                 self.stats.points_read += len(idx)
