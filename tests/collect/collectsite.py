@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "devices"))
-
-from simthread import SimThread  # the devices' test harness: a sim on its own loop
-
 from twin.devices.registry import rows, write_csv
 from twin.devices.runner import Options
+
+from ..devices.simthread import SimThread  # the devices' test harness: a sim on its own loop
 
 
 @dataclass
@@ -48,7 +45,7 @@ async def until(condition: Callable[[], bool], timeout: float = 60.0, what: str 
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """aidc-10mw served on free loopback ports (Modbus and OPC UA), with its registry CSV.
 
-    Import it into a test module (``from collectsite import served``); there is no
+    Import it into a test module (``from .collectsite import served``); there is no
     conftest here so that pytest's doctest collection of ``tests/`` stays unambiguous.
     """
     state = tmp_path_factory.mktemp("state")

@@ -13,15 +13,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from collectsite import until
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusDeviceContext
-from vendorserver import build_context, serve
 
 from twin.collect.modbus import ModbusDevice, ModbusOptions
 from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.state import LiveState, Quality
+
+from .collectsite import until
+from .vendorserver import build_context, serve
 
 # A chiller controller's map, 1-based as its manual prints it.
 MAP = """\

@@ -7,7 +7,6 @@ import math
 import time
 
 import numpy as np
-from collectsite import Served, served, until
 
 from twin.collect.registry import load_registry
 from twin.collect.scheduler import Collector, CollectorOptions
@@ -15,6 +14,8 @@ from twin.devices.image import point_value
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState, Quality
 from twin.points.codec import resolution
+
+from .collectsite import Served, served, until
 
 __all__ = ["served"]  # the fixture
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from collectsite import Served, served
+from .collectsite import Served, served
 
 __all__ = ["served"]  # the fixture
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from collectsite import until
 
 from twin.collect.opcua import OpcUaOptions
 from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.state import LiveState, Quality
+
+from .collectsite import until
 
 opcua = pytest.importorskip("opcua")  # installed by the test extra
 URI = "urn:vendor:plant-room"

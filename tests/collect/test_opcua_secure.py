@@ -21,9 +21,7 @@ from asyncua import ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
-from collectsite import registry_csv, until
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from simthread import SimThread
 
 from twin.collect.opcua import OpcUaOptions
 from twin.collect.registry import Registry, parse_registry
@@ -31,6 +29,9 @@ from twin.collect.scheduler import Collector, CollectorOptions
 from twin.devices.opcua_server import Security, UserEntry, password_hash
 from twin.devices.runner import Options
 from twin.live.state import LiveState, Quality
+
+from ..devices.simthread import SimThread
+from .collectsite import registry_csv, until
 
 CLIENT_URI = "urn:twin:collector"
 POINTS = 12  # the first points of the site that have a node id

@@ -21,15 +21,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import serial  # noqa: F401  pyserial comes with pymodbus[serial]: missing is a failure, not a skip
-from collectsite import until
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
-from vendorserver import VENDOR_MAP, build_context
 
 from twin.collect.modbus import ModbusOptions
 from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.state import LiveState, Quality
+
+from .collectsite import until
+from .vendorserver import VENDOR_MAP, build_context
 
 INTERVAL = 0.3
 SILENT_UNIT = 4  # crac1

@@ -10,14 +10,15 @@ import asyncio
 import time
 
 import numpy as np
-from collectsite import until
-from vendorserver import VENDOR_MAP, build_context, close, serve, with_ports
 
 from twin.collect.modbus import ModbusOptions
 from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState, Quality
+
+from .collectsite import until
+from .vendorserver import VENDOR_MAP, build_context, close, serve, with_ports
 
 
 def test_vendor_map_values_split_around_a_missing_register() -> None:

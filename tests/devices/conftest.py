@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from simthread import SimThread
-
 from twin.devices.runner import Options
+
+from .simthread import SimThread
 
 
 @pytest.fixture(scope="package")

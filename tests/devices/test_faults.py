@@ -11,10 +11,11 @@ from asyncua import ua
 from asyncua.sync import Client
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
-from simthread import SimThread
 
 from twin.devices.faults import DeviceFault, Faults
 from twin.points.codec import decode
+
+from .simthread import SimThread
 
 DEVICE = "hall-1-cdu3"
 

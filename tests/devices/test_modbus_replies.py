@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 from pymodbus.client import ModbusTcpClient
-from simthread import SimThread, wait_for
 
 from twin.points.codec import decode, encode
+
+from .simthread import SimThread, wait_for
 
 MBPOLL = shutil.which("mbpoll")
 needs_mbpoll = pytest.mark.skipif(MBPOLL is None, reason="mbpoll not installed (scripts/test)")

@@ -13,10 +13,11 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from simthread import SimThread
 
 from twin.devices.opcua_server import Security, UserEntry, password_hash
 from twin.devices.runner import Options
+
+from .simthread import SimThread
 
 CLIENT_URI = "urn:twin:test-client"
 SETPOINT = ua.NodeId("chiller-1.t_chw_supply_set_c", 2)

@@ -8,7 +8,8 @@ import socket
 import struct
 
 from pymodbus.client import ModbusTcpClient
-from simthread import SimThread, wait_for
+
+from .simthread import SimThread, wait_for
 
 
 def _rss_kb() -> int:

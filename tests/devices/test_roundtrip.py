@@ -8,10 +8,11 @@ import numpy as np
 from asyncua import ua
 from asyncua.sync import Client
 from pymodbus.client import ModbusTcpClient
-from simthread import SimThread
 
 from twin.devices.image import point_value
 from twin.points.codec import decode, resolution
+
+from .simthread import SimThread
 
 READERS = {
     "input": "read_input_registers",

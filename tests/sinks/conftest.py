@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sinkservers import InfluxServer, VictoriaServer, have
+
+from .sinkservers import InfluxServer, VictoriaServer, have
 
 
 def _require(binary: str, package: str) -> None:

@@ -19,13 +19,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from sinkservers import InfluxServer, VictoriaServer, python_env, wait_for
 
 from twin.sinks.errors import WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, RetryPolicy
 from twin.sinks.record import Quality, Record, encode_lines
 from twin.sinks.sink import Sink
 from twin.sinks.spool import Spool
+
+from .sinkservers import InfluxServer, VictoriaServer, python_env, wait_for
 
 HERE = Path(__file__).parent
 FAST_RETRY = RetryPolicy(initial_delay=0.2, max_delay=1.0)
@@ -352,8 +353,7 @@ def test_writer_killed_mid_stream_loses_nothing_appended(
     for name, child in drains.items():
         out, _ = child.communicate(timeout=180)
         assert child.returncode == 0 and out.strip() == "drained 0", f"{name}: {out}"
-    sys.path.insert(0, str(HERE))
-    from sink_writer_proc import record  # the child's own generator
+    from .sink_writer_proc import record  # the child's own generator
 
     for name, (_, _, server) in runs.items():
         measurement = f"killed_{tag}_{name}"

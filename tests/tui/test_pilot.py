@@ -7,7 +7,6 @@ import asyncio
 import functools
 import math
 
-from conftest import until
 from textual.widgets import Button, Input, Static
 
 from twin.live.alarms import AlarmEngine, AlarmState
@@ -17,6 +16,8 @@ from twin.tui.screens.dialogs import SetpointScreen, ShelveScreen
 from twin.tui.screens.views import VIEWS, AlarmsView
 from twin.tui.widgets.rackmap import RackMap
 from twin.tui.widgets.table import LiveTable
+
+from .conftest import until
 
 SIZE = (140, 45)
 

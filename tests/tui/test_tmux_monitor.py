@@ -11,7 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_tmux_smoke import TWIN, tmux, wait_pane
+
+from .test_tmux_smoke import TWIN, tmux, wait_pane
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 
