@@ -29,6 +29,9 @@ class CollectorOptions:
     modbus: ModbusOptions = field(default_factory=ModbusOptions)
     prefer: str = "modbus"  # protocol for rows that have both addressings
     opcua: object | None = None  # twin.collect.opcua.OpcUaOptions
+    #: start-up window in which a late poll is not counted as a missed cycle: every
+    #: device connects and is read at once then, which no steady schedule repeats
+    warm_up_s: float = 30.0
 
 
 class Collector:
@@ -74,13 +77,18 @@ class Collector:
         interval = self.interval_of(device)
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        counted_from = next_at + self.options.warm_up_s
+        previous_start: float | None = None
         while not self._stopping:
             scheduled = next_at
             next_at += interval  # fixed before this poll runs: no drift
             now = loop.time()
             self.lateness.append(now - scheduled)
             device.stats.poll_starts.append(time.monotonic())
-            del device.stats.poll_starts[:-2000]
+            late = previous_start is not None and now - previous_start > 1.5 * interval
+            if late and now > counted_from:
+                device.stats.missed_cycles += 1
+            previous_start = now
             try:
                 await device.poll(self.state.update)
             except Exception:  # a bug in one device's handling must not stop the others

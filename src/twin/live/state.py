@@ -66,8 +66,11 @@ class LiveState:
         self.interval = np.array([p.interval_s or interval_s for p in self.points], dtype=float)
         self.stale_after = stale_after
         self.ring_len = ring
+        # Both rings are written through now (np.full, not np.zeros, whose pages the OS
+        # maps lazily): their memory is resident from the start, and a soak that sees
+        # resident memory climb sees a leak, not the rings filling in.
         self.ring_value = np.full((n, ring), np.nan, dtype=np.float64)
-        self.ring_ts = np.zeros((n, ring))
+        self.ring_ts = np.full((n, ring), 0.0)
         self.ring_pos = np.zeros(n, dtype=np.int64)
         self.samples = 0  # values received (good or bad)
         self.listeners: list = []  # callables(indices, values, good, ts)
