@@ -1,11 +1,12 @@
-"""``twin run``: the whole twin in one process, as a new user meets it.
+"""``twin run``: the whole twin in one command, as a new user meets it.
 
 The composition root (DESIGN.md §1): the plant steps behind simulated Modbus TCP
-gear on loopback; the collector reads that gear over the sockets through the
-registry ``twin points`` writes (never the plant's memory); live metrics and
-alarms are derived from what was read; every device's sample and the site's
-metrics go to the sink (the embedded spool by default, InfluxDB when given); the
-dashboard shows it when stdout is a terminal.
+gear on loopback, in a process of its own (:mod:`twin.devices.process`); the
+collector reads that gear over the sockets through the registry ``twin points``
+writes (never the plant's memory); live metrics and alarms are derived from what
+was read; every device's sample and the site's metrics go to the sink (the
+embedded spool by default, InfluxDB when given); the dashboard shows it when
+stdout is a terminal.
 
 Headless, ``--json`` prints one summary at the end. Ctrl+C or SIGTERM stop it
 cleanly: the sink is flushed and closed (the spool stays consistent), the
@@ -77,16 +78,18 @@ class LatencyProbe:
         self.runtime = runtime
         self.steps: list[tuple[float, float]] = []  # (wall time, value as the wire carries it)
         self.plant_pue: dict[float, float] = {}  # wire value of facility power → plant PUE
+        self._lock = threading.Lock()  # steps arrive on another thread than the summary's
 
-    def after_step(self) -> None:
-        plant = self.runtime.sim.plant
-        facility = float(plant.readings["facility_power_w"])
+    def after_step(self, report: Any) -> None:
+        """Record one plant step (a :class:`~twin.devices.process.StepReport`)."""
+        facility = report.facility_power_w
         value = float(np.float32(facility / 1e3))
-        self.steps.append((time.time(), value))
-        self.plant_pue[value] = facility / max(float(plant.readings["it_power_w"]), 1e-9)
-        if len(self.steps) > 100_000:  # bounded: a long run keeps the recent past
-            del self.steps[:50_000]
-            self.plant_pue = dict(list(self.plant_pue.items())[-50_000:])
+        with self._lock:
+            self.steps.append((report.wall_time, value))
+            self.plant_pue[value] = facility / max(report.it_power_w, 1e-9)
+            if len(self.steps) > 100_000:  # bounded: a long run keeps the recent past
+                del self.steps[:50_000]
+                self.plant_pue = dict(list(self.plant_pue.items())[-50_000:])
 
     def plant_pue_of_last_sample(self) -> float | None:
         """The plant's own PUE at the step whose facility power the collector read last."""
@@ -94,17 +97,20 @@ class LatencyProbe:
         if state is None or LATENCY_POINT not in state.index:
             return None
         value = float(state.value[state.index[LATENCY_POINT]])
-        return self.plant_pue.get(float(np.float32(value)))
+        with self._lock:
+            return self.plant_pue.get(float(np.float32(value)))
 
     def latencies_ms(self) -> np.ndarray:
         state = self.runtime.state
         if state is None or LATENCY_POINT not in state.index:
             return np.array([])
         ts, values = state.history(LATENCY_POINT)
-        if not self.steps:
+        with self._lock:
+            steps = list(self.steps)
+        if not steps:
             return np.array([])
-        step_t = np.array([s[0] for s in self.steps])
-        step_v = np.array([s[1] for s in self.steps])
+        step_t = np.array([s[0] for s in steps])
+        step_v = np.array([s[1] for s in steps])
         out = []
         previous = None
         for t, v in zip(ts, values, strict=True):
@@ -133,6 +139,7 @@ def _default_rules(site_name: str) -> Path | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from twin.devices.process import SimulationFailed
     from twin.live.alarms import AlarmEngine, load_rules
     from twin.live.metrics import SiteMetrics
     from twin.live.records import SinkFeeder
@@ -152,7 +159,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     logging.getLogger("asyncua").setLevel(logging.ERROR)
-    runtime = SiteRuntime(args.site, speed=args.speed, interval_s=args.interval, scenario=scenario)
+    runtime = SiteRuntime(
+        args.site,
+        speed=args.speed,
+        interval_s=args.interval,
+        scenario=scenario,
+        separate_process=True,
+    )
     probe = LatencyProbe(runtime)
     runtime.after_step.append(probe.after_step)
     stop = threading.Event()
@@ -161,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     counters = {"spooled": 0}
     summary = None
+    failed: SimulationFailed | None = None
     try:
         runtime.start()
         assert runtime.state is not None
@@ -174,10 +188,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             _run_headless(runtime, pump, stop, args)
         snapshot = pump.tick()
+        rss = _rss_mb(runtime)  # before the simulation process exits
         runtime.stop()
         sink.flush(timeout=30)
         counters["spooled"] = pump.spooled
         summary = _summary(runtime, snapshot, alarms, sink, counters, probe)
+        summary["rss_mb"] = rss
+    except SimulationFailed as error:
+        failed = error
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -185,6 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 runtime.stop()
         sink.close()
+    if failed is not None:
+        print(f"twin run: error: {failed}", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
@@ -199,25 +220,41 @@ def _status(runtime: Any, snapshot: Any, alarms: Any, sink: Any) -> str:
     counts = runtime.state.counts()
     pue = snapshot.pue.value
     pue_text = "-" if pue is None else f"{pue:.3f}"
-    rss = _rss_mb()
+    rss = _rss_mb(runtime)
     return (
-        f"plant t={runtime.sim.plant.t_s:,.0f} s  PUE {pue_text}  "
+        f"plant t={runtime.plant_t_s:,.0f} s  PUE {pue_text}  "
         f"IT {snapshot.it_kw.value or 0:,.0f} kW  points good {counts['good']}/"
         f"{sum(counts.values())}  alarms {len(alarms.active())}  "
         f"sink {sink.status.state} pending {sink.status.pending}  "
-        f"tasks {runtime.call(_task_count(), timeout=10)}  missed polls {_missed_polls(runtime)}  "
-        f"rss {rss if rss is None else round(rss)} MB"
+        f"tasks {_tasks(runtime)}  missed polls {_missed_polls(runtime)}  "
+        f"rss {rss if rss is None else round(rss)} MB (simulation {_sim_rss(runtime)} MB)"
     )
 
 
+def _tasks(runtime: Any) -> int:
+    """asyncio tasks of this process and of the simulation process (when separate)."""
+    here = runtime.call(_task_count(), timeout=10)
+    process = runtime.process
+    return here + ((process.tasks or 0) if process is not None else 0)
+
+
+def _sim_rss(runtime: Any) -> str:
+    process = runtime.process
+    rss = None if process is None else process.rss_mb
+    return "-" if rss is None else str(round(rss))
+
+
 def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> None:
-    plant = runtime.sim.plant
-    start_plant = plant.t_s
+    start_plant = runtime.plant_t_s
     next_status = time.monotonic() + args.status_every
     out = sys.stderr if args.json else sys.stdout
     while not stop.is_set():
-        if args.duration and plant.t_s - start_plant >= args.duration:
+        if args.duration and runtime.plant_t_s - start_plant >= args.duration:
             break
+        if runtime.process is not None and not runtime.process.alive:
+            from twin.devices.process import SimulationFailed
+
+            raise SimulationFailed(runtime.process.failure or "the simulation process exited")
         snapshot = pump.tick()
         if time.monotonic() >= next_status:
             next_status += args.status_every
@@ -247,36 +284,26 @@ def _run_dashboard(runtime: Any, pump: Any, stop: threading.Event) -> None:
         feeder.join(timeout=10)
 
 
-def _missed_polls(runtime: Any, warm_up_s: float = 30.0) -> int:
+def _missed_polls(runtime: Any) -> int:
     """Poll cycles that started more than 1.5 intervals after the previous one.
 
-    Counted after a warm-up (the first ``warm_up_s`` of polling, when every device
-    connects and is read at once), as the soak's limit asks.
+    Counted by the collector after its warm-up (the first 30 s of polling, when
+    every device connects and is read at once), as the soak's limit asks.
     """
     devices = getattr(runtime.collector, "devices", [])
-    firsts = [d.stats.poll_starts[0] for d in devices if getattr(d.stats, "poll_starts", None)]
-    if not firsts:
-        return 0
-    after = min(firsts) + warm_up_s
-    missed = 0
-    for device in devices:
-        starts = np.asarray(device.stats.poll_starts, dtype=float)
-        if len(starts) > 1:
-            late = np.diff(starts) > 1.5 * runtime.interval_s
-            missed += int(np.sum(late & (starts[1:] > after)))
-    return missed
+    return sum(device.stats.missed_cycles for device in devices)
 
 
-def _rss_mb() -> float | None:
-    """Resident memory of this process [MB] (Linux /proc), for the soak bench."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
+def _rss_mb(runtime: Any = None) -> float | None:
+    """Resident memory [MB] of this process plus the simulation process, if separate."""
+    from twin.devices.process import rss_mb
+
+    here = rss_mb()
+    process = getattr(runtime, "process", None)
+    if here is None or process is None or process.pid is None:
+        return here
+    child = rss_mb(process.pid)
+    return here + (child or 0.0)
 
 
 def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type: ignore[no-untyped-def]
@@ -309,6 +336,7 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         },
         "plant_pue": probe.plant_pue_of_last_sample(),
         "missed_polls": _missed_polls(runtime),
-        "rss_mb": _rss_mb(),
-        "plant_seconds": runtime.sim.plant.t_s,
+        "rss_mb": _rss_mb(runtime),
+        "rss_mb_collector": _rss_mb(),
+        "plant_seconds": runtime.plant_t_s,
     }

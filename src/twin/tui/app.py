@@ -203,14 +203,20 @@ class TwinApp(App[None]):
         self.push_screen(SetpointScreen(chosen))
 
     def start_event(self, kind: str) -> None:
-        self.notify(self.source.start_event(kind))
+        try:
+            self.notify(self.source.start_event(kind))
+        except (ValueError, RuntimeError) as error:  # e.g. the simulation process is gone
+            self.notify(str(error), severity="error")
 
     def inject_fault(self, kind: str) -> None:
         device = self.query_one(DevicesView).selected
         if device is None:
             self.notify("select a device on the Devices view first", severity="warning")
             return
-        self.notify(self.source.inject_fault(device, kind))
+        try:
+            self.notify(self.source.inject_fault(device, kind))
+        except (ValueError, RuntimeError) as error:
+            self.notify(str(error), severity="error")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for name, (label, _) in VIEWS.items():

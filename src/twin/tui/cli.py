@@ -1,4 +1,4 @@
-"""``twin dashboard SITE``: a simulated site, its collector and the dashboard, in one process."""
+"""``twin dashboard SITE``: a simulated site (its own process), its collector and the dashboard."""
 
 from __future__ import annotations
 
@@ -23,6 +23,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from twin.tui.app import DARK, LIGHT, TwinApp
     from twin.tui.runtime import SiteRuntime
 
-    with SiteRuntime(args.site, speed=args.speed) as runtime:
+    with SiteRuntime(args.site, speed=args.speed, separate_process=True) as runtime:
         TwinApp(runtime.source(), theme=LIGHT if args.light else DARK).run()
     return 0

@@ -18,7 +18,7 @@ import asyncio
 import io
 import threading
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ import numpy as np
 from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector
 from twin.devices.faults import DeviceFault
+from twin.devices.process import SimulationFailed, SimulationProcess, StepReport
 from twin.devices.registry import rows, write_csv
 from twin.devices.runner import Options, Simulation
 from twin.live.alarms import AlarmEngine
@@ -63,7 +64,15 @@ def make_event(plant: Any, kind: str) -> Any:
 
 
 class SiteRuntime:
-    """A simulated site and its collector on a background event loop."""
+    """A simulated site and its collector on a background event loop.
+
+    With ``separate_process=True`` the plant and its devices run in a child process
+    (:class:`~twin.devices.process.SimulationProcess`) and only the collector runs
+    here: the arrangement of ``twin run`` and ``twin dashboard``, and the one that
+    holds its poll cycles at 100 MW. In-process (the default for tests) ``sim`` is
+    the :class:`~twin.devices.runner.Simulation` itself, so a test can reach into
+    the plant.
+    """
 
     def __init__(
         self,
@@ -71,18 +80,34 @@ class SiteRuntime:
         speed: float = 1.0,
         interval_s: float = 1.0,
         scenario: tuple[Any, list[DeviceFault], Path] | None = None,
+        separate_process: bool = False,
     ) -> None:
         self.site = load_site(site)
-        self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
+        self.process: SimulationProcess | None = None
+        self.sim: Simulation | None = None
+        if separate_process:
+            path = None if scenario is None else scenario[2]
+            self.process = SimulationProcess(site, speed=speed, scenario=path)
+        else:
+            self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
         self.scenario = scenario
-        # Called on the site's loop after every plant step (twin run measures latency).
-        self.after_step: list[Any] = []
+        # Called after every plant step with a StepReport (twin run measures latency):
+        # on the site's loop in-process, on the report receiver thread otherwise.
+        self.after_step: list[Callable[[StepReport], None]] = []
         self.interval_s = interval_s
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="site")
         self.collector: Collector | None = None
         self.state: LiveState | None = None
         self._run: asyncio.Future | None = None
+
+    @property
+    def plant_t_s(self) -> float:
+        """Plant time of the latest step [s]."""
+        if self.process is not None:
+            return self.process.plant_t_s
+        assert self.sim is not None and self.sim.plant is not None
+        return float(self.sim.plant.t_s)
 
     def call(self, awaitable: Awaitable[T], timeout: float = 120.0) -> T:
         future: Future = asyncio.run_coroutine_threadsafe(awaitable, self.loop)  # type: ignore[arg-type]
@@ -91,38 +116,59 @@ class SiteRuntime:
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def start(self, timeout: float = 60.0) -> SiteRuntime:
-        """Serve the devices, start polling, return once every point has been read."""
-        self.sim.setup()
+    def _start_in_process(self) -> None:
+        sim = self.sim
+        assert sim is not None
+        sim.setup()
+        assert sim.plant is not None
         if self.scenario is not None:
             plan, faults, path = self.scenario
-            assert self.sim.plant is not None
-            scenarios.attach(self.sim.plant, plan, path)
-            self.sim.faults.schedule(faults, self.sim.plant.t_s)
+            scenarios.attach(sim.plant, plan, path)
+            sim.faults.schedule(faults, sim.plant.t_s)
         if self.after_step:
-            advance = self.sim.advance
+            advance = sim.advance
             hooks = self.after_step
+            plant = sim.plant
 
             async def advance_and_notify() -> None:
                 await advance()
+                report = StepReport(
+                    wall_time=time.time(),
+                    plant_t_s=float(plant.t_s),
+                    facility_power_w=float(plant.readings["facility_power_w"]),
+                    it_power_w=float(plant.readings["it_power_w"]),
+                )
                 for hook in hooks:
-                    hook()
+                    hook(report)
 
-            self.sim.advance = advance_and_notify  # type: ignore[method-assign]
+            sim.advance = advance_and_notify  # type: ignore[method-assign]
+
+    def start(self, timeout: float = 60.0) -> SiteRuntime:
+        """Serve the devices, start polling, return once every point has been read."""
+        registry: Registry | None = None
+        if self.process is not None:
+            self.process.after_step.extend(self.after_step)
+            registry = self.process.start()
+        else:
+            self._start_in_process()
         self.thread.start()
 
         async def go() -> None:
             from twin.collect.scheduler import CollectorOptions
 
-            await self.sim.start()
-            assert self.sim.modbus is not None
-            registry = registry_of(self.sim, "127.0.0.1", list(self.sim.modbus.ports))
+            nonlocal registry
+            if self.sim is not None:
+                await self.sim.start()
+                assert self.sim.modbus is not None
+                registry = registry_of(self.sim, "127.0.0.1", list(self.sim.modbus.ports))
+            assert registry is not None
             self.state = LiveState(registry, interval_s=self.interval_s, stale_after=3.0)
             self.collector = Collector(
                 registry, self.state, CollectorOptions(interval_s=self.interval_s)
             )
             await self.collector.start()
-            self._run = asyncio.ensure_future(self.sim.run())
+            if self.sim is not None:
+                self._run = asyncio.ensure_future(self.sim.run())
 
         self.call(go())
         deadline = time.monotonic() + timeout
@@ -130,6 +176,8 @@ class SiteRuntime:
         while (self.state.good_ts == 0).any():
             if time.monotonic() > deadline:
                 raise TimeoutError("the collector did not read every point")
+            if self.process is not None and not self.process.alive:
+                raise SimulationFailed(self.process.failure or "the simulation process exited")
             time.sleep(0.05)
         return self
 
@@ -140,14 +188,19 @@ class SiteRuntime:
                 await asyncio.gather(self._run, return_exceptions=True)
             if self.collector is not None:
                 await self.collector.stop()
-            await self.sim.stop()
+            if self.sim is not None:
+                await self.sim.stop()
 
         try:
-            self.call(go(), timeout=30)
+            if self.thread.is_alive():
+                self.call(go(), timeout=30)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=30)
+            if self.thread.is_alive():
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self.thread.join(timeout=30)
             self.loop.close()
+            if self.process is not None:
+                self.process.stop()
 
     def __enter__(self) -> SiteRuntime:
         return self.start()
@@ -163,15 +216,25 @@ class SiteRuntime:
         await asyncio.wrap_future(self.submit(self.collector.write(point, value)))
 
     def start_event(self, kind: str) -> str:
-        assert self.sim.plant is not None
-        event = make_event(self.sim.plant, kind)
-        plant = self.sim.plant
-        self.loop.call_soon_threadsafe(lambda: plant.command("event", event=event))
+        if self.process is not None:
+            self.process.start_event(kind)
+        else:
+            assert self.sim is not None and self.sim.plant is not None
+            plant = self.sim.plant
+            event = make_event(plant, kind)
+            self.loop.call_soon_threadsafe(lambda: plant.command("event", event=event))
         return f"{kind.replace('_', ' ')} started"
 
     def inject_fault(self, device: str, kind: str) -> str:
         fault = DeviceFault(device=device, kind=kind, duration_s=120)  # type: ignore[arg-type]
-        self.loop.call_soon_threadsafe(self.sim.inject, fault)
+        if self.process is not None:
+            assert self.state is not None
+            if not any(p.device == device for p in self.state.points):
+                raise ValueError(f"no device {device!r} on this site")
+            self.process.inject_fault(fault.device, fault.kind, 120.0)
+        else:
+            assert self.sim is not None
+            self.loop.call_soon_threadsafe(self.sim.inject, fault)
         return f"{kind} fault on {device} for 120 s"
 
     def _stats(self) -> dict[str, tuple[float | None, int]]:

@@ -1,0 +1,342 @@
+"""A simulated site in its own process: the plant and its Modbus gear, one pipe of control.
+
+``twin run`` and ``twin dashboard`` read the simulated gear over loopback sockets,
+exactly as they would read real gear. Serving ~3,000 devices and stepping a 100 MW
+plant in the same interpreter as the collector, the live layer and the sink made
+them share one GIL: at 100 MW the collector missed poll cycles whenever the plant or
+the servers held it. In its own process the simulation has its own interpreter and
+the parent keeps only what a monitor of real gear would run.
+
+Only three things cross the process boundary, each as a small message on a pipe:
+
+- child → parent, once: the registry of the served points (the CSV ``twin points``
+  writes, with the ports the gateways actually bound) or the error that stopped
+  the set-up (a :class:`~twin.errors.ConfigError` arrives as itself);
+- child → parent, every plant step: a :class:`StepReport` (wall time, plant time,
+  the plant's own facility and IT power), for the plant-to-live latency probe;
+- parent → child: operator commands (a scenario event, a device fault) and stop.
+
+The child ignores SIGINT (a Ctrl+C in the terminal reaches the whole process group;
+the parent decides when to stop) and exits when its command pipe closes, so a
+killed parent never leaves an orphan serving ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from twin.collect.registry import Registry, parse_registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What the plant did at one step, as the parent needs it."""
+
+    wall_time: float  # time.time() just after the step [s since epoch]
+    plant_t_s: float  # plant time after the step [s]
+    facility_power_w: float  # the plant's own facility power [W]
+    it_power_w: float  # the plant's own IT power [W]
+    tasks: int | None = None  # asyncio tasks in the child (every 10th step), for the soak
+    rss_mb: float | None = None  # the child's resident memory (every 10th step) [MB]
+
+
+class SimulationFailed(RuntimeError):
+    """The simulation process stopped or could not start; the message says why."""
+
+
+class SimulationProcess:
+    """A site's plant and Modbus TCP devices served from a child process.
+
+    Parameters
+    ----------
+    site : str
+        Site name or TOML path (as ``twin sim`` takes it).
+    speed : float
+        Plant seconds per wall second.
+    scenario : str or Path, optional
+        Scenario name or TOML path, attached at start (plant events and device faults).
+    host : str
+        Address the gateways bind (loopback by default).
+    """
+
+    def __init__(
+        self,
+        site: str | Path,
+        speed: float = 1.0,
+        scenario: str | Path | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.site = str(site)
+        self.speed = speed
+        self.scenario = None if scenario is None else str(scenario)
+        self.host = host
+        #: called on the receiver thread with each :class:`StepReport`
+        self.after_step: list[Callable[[StepReport], None]] = []
+        self.last: StepReport | None = None
+        self.tasks: int | None = None
+        self.rss_mb: float | None = None
+        self.failure: str | None = None  # why the child stopped, if it did on its own
+        self._process: Any = None
+        self._commands: Connection | None = None
+        self._reports: Connection | None = None
+        self._receiver: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._ready_payload: tuple[str, Any] | None = None
+        self._stopping = False
+
+    @property
+    def plant_t_s(self) -> float:
+        return self.last.plant_t_s if self.last else 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self, timeout: float = 300.0) -> Registry:
+        """Start the child; return the registry of its devices once they all listen."""
+        context = multiprocessing.get_context("spawn")  # never fork a threaded parent
+        commands_out, commands_in = context.Pipe(duplex=False)
+        reports_out, reports_in = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_child_main,
+            args=(commands_out, reports_in, self.site, self.speed, self.scenario, self.host),
+            name=f"twin-sim-{Path(self.site).stem}",
+            daemon=True,
+        )
+        self._process.start()
+        commands_out.close()  # the child's ends: keep none here, so EOF means "gone"
+        reports_in.close()
+        self._commands = commands_in
+        self._reports = reports_out
+        self._receiver = threading.Thread(
+            target=self._receive, name="twin-sim-reports", daemon=True
+        )
+        self._receiver.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise SimulationFailed(
+                f"the simulation of {self.site} did not start in {timeout:.0f} s"
+            )
+        assert self._ready_payload is not None
+        kind, payload = self._ready_payload
+        if kind == "error":
+            self.stop()
+            if isinstance(payload, BaseException):
+                raise payload
+            raise SimulationFailed(str(payload))
+        text, name = payload
+        return parse_registry(text, Path(f"<{name}>"))
+
+    def _receive(self) -> None:
+        assert self._reports is not None
+        while True:
+            try:
+                kind, payload = self._reports.recv()
+            except (EOFError, OSError):
+                if not self._stopping:
+                    self.failure = self.failure or "the simulation process exited"
+                    log.error("%s", self.failure)
+                if not self._ready.is_set():
+                    self._ready_payload = ("error", SimulationFailed(self.failure or "stopped"))
+                    self._ready.set()
+                return
+            if kind == "step":
+                self.last = payload
+                if payload.tasks is not None:
+                    self.tasks = payload.tasks
+                    self.rss_mb = payload.rss_mb
+                for hook in self.after_step:
+                    try:
+                        hook(payload)
+                    except Exception:  # a broken probe must not stop the reports
+                        log.exception("step hook failed")
+            elif kind in ("ready", "error"):
+                if kind == "error" and self._ready.is_set():
+                    self.failure = str(payload)
+                self._ready_payload = (kind, payload)
+                self._ready.set()
+
+    def _send(self, message: tuple) -> None:
+        if self._commands is None:
+            raise SimulationFailed("the simulation is not running")
+        try:
+            self._commands.send(message)
+        except OSError as error:
+            raise SimulationFailed(f"the simulation process is gone ({error})") from error
+
+    def start_event(self, kind: str) -> None:
+        """Start a plant event now (dashboard defaults: see ``twin.tui.runtime.make_event``)."""
+        self._send(("event", kind))
+
+    def inject_fault(self, device: str, kind: str, duration_s: float = 120.0) -> None:
+        """Put a device fault in force now for ``duration_s`` of plant time."""
+        self._send(("fault", device, kind, duration_s))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the child to close its servers and exit; kill it if it does not."""
+        self._stopping = True
+        if self._commands is not None:
+            with contextlib.suppress(OSError):
+                self._commands.send(("stop",))
+                self._commands.close()
+            self._commands = None
+        if self._process is not None:
+            self._process.join(timeout)
+            if self._process.is_alive():
+                log.warning("simulation process did not stop in %.0f s; killing it", timeout)
+                self._process.kill()
+                self._process.join(10)
+        if self._receiver is not None:
+            self._receiver.join(10)
+        if self._reports is not None:
+            self._reports.close()
+            self._reports = None
+
+
+# ------------------------------------------------------------------ the child
+
+
+def _child_main(
+    commands: Connection,
+    reports: Connection,
+    site_name: str,
+    speed: float,
+    scenario_name: str | None,
+    host: str,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    try:
+        sim = _build(site_name, speed, scenario_name, host)
+    except Exception as error:  # the parent shows it; a ConfigError keeps its type
+        with contextlib.suppress(Exception):
+            reports.send(("error", error))
+        return
+    try:
+        asyncio.run(_serve(sim, commands, reports))
+    except Exception as error:
+        log.exception("simulation failed")
+        with contextlib.suppress(Exception):
+            reports.send(("error", f"the simulation failed: {error}"))
+
+
+def _build(site_name: str, speed: float, scenario_name: str | None, host: str) -> Any:
+    from twin.devices.runner import Options, Simulation
+    from twin.plant import scenarios
+    from twin.site import load_site
+
+    options = Options(host=host, modbus_port=0, opcua_port=None, speed=speed)
+    sim = Simulation(load_site(site_name), options)
+    sim.setup()
+    if scenario_name is not None:
+        from twin.devices.cli import load_sim_scenario
+
+        plan, faults, path = load_sim_scenario(scenario_name)
+        scenarios.attach(sim.plant, plan, path)  # type: ignore[arg-type]
+        sim.faults.schedule(faults, sim.plant.t_s)  # type: ignore[union-attr]
+    return sim
+
+
+async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
+    from twin.devices.faults import DeviceFault
+    from twin.devices.registry import rows, write_csv
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    await sim.start()
+    plant = sim.plant
+    advance = sim.advance
+    steps = 0
+
+    async def advance_and_report() -> None:
+        nonlocal steps
+        await advance()
+        steps += 1
+        readings = plant.readings
+        sampled = steps % 10 == 0
+        reports.send(
+            (
+                "step",
+                StepReport(
+                    wall_time=time.time(),
+                    plant_t_s=float(plant.t_s),
+                    facility_power_w=float(readings["facility_power_w"]),
+                    it_power_w=float(readings["it_power_w"]),
+                    tasks=len(asyncio.all_tasks()) if sampled else None,
+                    rss_mb=rss_mb() if sampled else None,
+                ),
+            )
+        )
+
+    sim.advance = advance_and_report
+
+    def handle(message: tuple) -> None:
+        from twin.tui.runtime import make_event
+
+        try:
+            if message[0] == "stop":
+                stop.set()
+            elif message[0] == "event":
+                plant.command("event", event=make_event(plant, message[1]))
+            elif message[0] == "fault":
+                _, device, kind, duration = message
+                sim.inject(DeviceFault(device=device, kind=kind, duration_s=duration))
+        except Exception:  # a bad command is logged; the site keeps running
+            log.exception("command %r failed", message[:2])
+
+    def listen() -> None:
+        while True:
+            try:
+                message = commands.recv()
+            except (EOFError, OSError):  # the parent is gone: stop serving
+                loop.call_soon_threadsafe(stop.set)
+                return
+            loop.call_soon_threadsafe(handle, message)
+            if message[0] == "stop":
+                return
+
+    text = io.StringIO()
+    write_csv(rows(sim.inventory, sim.options.host, list(sim.modbus.ports)), text)
+    reports.send(("ready", (text.getvalue(), sim.site.name)))
+    threading.Thread(target=listen, name="twin-sim-commands", daemon=True).start()
+    run = asyncio.ensure_future(sim.run())
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    failed = run.exception() if run.done() and not run.cancelled() else None
+    run.cancel()
+    waiter.cancel()
+    await asyncio.gather(run, waiter, return_exceptions=True)
+    await sim.stop()
+    if failed is not None:
+        raise failed
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """Resident memory of a process [MB] (Linux ``/proc``); None where unavailable."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
