@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 import sys
 import threading
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from twin import logs
 from twin.argtypes import positive_float
 from twin.paths import data_path
 
@@ -66,6 +66,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     run.add_argument("--alarms", type=Path, help="alarm rules TOML (default: the site's own)")
     run.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
+    run.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="warnings and errors to FILE (default: stderr headless; .twin-state/run.log "
+        "while the dashboard shows, so nothing draws over it)",
+    )
     add_sink_options(run)
     run.set_defaults(handler=cmd_run)
 
@@ -156,15 +163,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SinkConfigError as error:
         print(f"twin run: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    interactive = sys.stdout.isatty() and not args.headless and not args.json
+    log_file = logs.configure(args.log or (logs.default_file("run") if interactive else None))
     runtime = SiteRuntime(
         args.site,
         speed=args.speed,
         interval_s=args.interval,
         scenario=scenario,
         separate_process=True,
+        log_file=log_file,
     )
     probe = LatencyProbe(runtime)
     runtime.after_step.append(probe.after_step)
@@ -174,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     counters = {"spooled": 0}
     summary = None
-    failed: SimulationFailed | None = None
+    failed: Exception | None = None
     try:
         runtime.start()
         assert runtime.state is not None
@@ -182,7 +189,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
         alarms = AlarmEngine(rules, state, metrics)
         pump = SinkFeeder(state, metrics, alarms, sink, site.name)
-        interactive = sys.stdout.isatty() and not args.headless and not args.json
         if interactive:
             _run_dashboard(runtime, pump, stop)
         else:
@@ -194,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         counters["spooled"] = pump.spooled
         summary = _summary(runtime, snapshot, alarms, sink, counters, probe)
         summary["rss_mb"] = rss
-    except SimulationFailed as error:
+    except (SimulationFailed, TimeoutError) as error:
         failed = error
     finally:
         for sig, handler in previous.items():
@@ -203,6 +209,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 runtime.stop()
         sink.close()
+        if interactive:
+            logs.report("run", log_file)
     if failed is not None:
         print(f"twin run: error: {failed}", file=sys.stderr)
         return 1

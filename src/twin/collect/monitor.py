@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -46,6 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     monitor.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     monitor.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
     monitor.add_argument("--alarms", type=Path, help="alarm rules TOML (configs/alarms)")
+    monitor.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="warnings and errors to FILE (default: stderr headless; .twin-state/monitor.log "
+        "while the dashboard shows, so nothing draws over it)",
+    )
     monitor.add_argument(
         "--prefer", choices=["modbus", "opcua"], default="modbus", help="for rows with both"
     )
@@ -128,11 +134,15 @@ def _run(registry, args: argparse.Namespace, sink) -> int:  # type: ignore[no-un
         from twin.live.alarms import load_rules
 
         rules = load_rules(args.alarms)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    from twin import logs
+
     if sys.stdout.isatty() and not args.headless and not args.json:
-        return _dashboard(registry, rules, args, sink)
+        log_file = logs.configure(args.log or logs.default_file("monitor"))
+        try:
+            return _dashboard(registry, rules, args, sink)
+        finally:
+            logs.report("monitor", log_file)
+    logs.configure(args.log)
     return asyncio.run(_monitor(registry, rules, args, sink))
 
 

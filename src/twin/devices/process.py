@@ -29,6 +29,7 @@ import io
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +72,9 @@ class SimulationProcess:
         Scenario name or TOML path, attached at start (plant events and device faults).
     host : str
         Address the gateways bind (loopback by default).
+    log_file : Path, optional
+        Where the child logs (and writes anything else to stderr); default stderr.
+        ``twin run`` passes its own log file while the dashboard owns the terminal.
     """
 
     def __init__(
@@ -79,8 +83,10 @@ class SimulationProcess:
         speed: float = 1.0,
         scenario: str | Path | None = None,
         host: str = "127.0.0.1",
+        log_file: Path | None = None,
     ) -> None:
         self.site = str(site)
+        self.log_file = log_file
         self.speed = speed
         self.scenario = None if scenario is None else str(scenario)
         self.host = host
@@ -117,7 +123,15 @@ class SimulationProcess:
         reports_out, reports_in = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_child_main,
-            args=(commands_out, reports_in, self.site, self.speed, self.scenario, self.host),
+            args=(
+                commands_out,
+                reports_in,
+                self.site,
+                self.speed,
+                self.scenario,
+                self.host,
+                self.log_file,
+            ),
             name=f"twin-sim-{Path(self.site).stem}",
             daemon=True,
         )
@@ -221,10 +235,14 @@ def _child_main(
     speed: float,
     scenario_name: str | None,
     host: str,
+    log_file: Path | None,
 ) -> None:
+    from twin import logs
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    if log_file is not None:  # nothing of ours may draw over the parent's dashboard
+        sys.stderr = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+    logs.configure(log_file)
     try:
         sim = _build(site_name, speed, scenario_name, host)
     except Exception as error:  # the parent shows it; a ConfigError keeps its type

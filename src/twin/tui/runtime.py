@@ -81,13 +81,14 @@ class SiteRuntime:
         interval_s: float = 1.0,
         scenario: tuple[Any, list[DeviceFault], Path] | None = None,
         separate_process: bool = False,
+        log_file: Path | None = None,
     ) -> None:
         self.site = load_site(site)
         self.process: SimulationProcess | None = None
         self.sim: Simulation | None = None
         if separate_process:
             path = None if scenario is None else scenario[2]
-            self.process = SimulationProcess(site, speed=speed, scenario=path)
+            self.process = SimulationProcess(site, speed=speed, scenario=path, log_file=log_file)
         else:
             self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
         self.scenario = scenario
@@ -175,7 +176,11 @@ class SiteRuntime:
         assert self.state is not None
         while (self.state.good_ts == 0).any():
             if time.monotonic() > deadline:
-                raise TimeoutError("the collector did not read every point")
+                unread = [p.name for p in self.state.points if self.state.good_ts[p.index] == 0]
+                raise TimeoutError(
+                    f"the collector had not read {len(unread)} of {len(self.state.points)} "
+                    f"points {timeout:.0f} s after start (first: {', '.join(unread[:3])})"
+                )
             if self.process is not None and not self.process.alive:
                 raise SimulationFailed(self.process.failure or "the simulation process exited")
             time.sleep(0.05)
