@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from twin import logs
-from twin.argtypes import positive_float
+from twin.argtypes import port_number, positive_float
 from twin.paths import data_path
 
 EXIT_BAD_INPUT = 2
@@ -66,6 +66,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     run.add_argument("--alarms", type=Path, help="alarm rules TOML (default: the site's own)")
     run.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
+    run.add_argument(
+        "--opcua",
+        type=port_number,
+        metavar="PORT",
+        help="also serve the site's gear on OPC UA (anonymous) at PORT (0: a free one, shown "
+        "in the first status line and the JSON) for your own client to browse; the collector "
+        "reads Modbus TCP either way",
+    )
     run.add_argument(
         "--log",
         type=Path,
@@ -172,6 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario=scenario,
         separate_process=True,
         log_file=log_file,
+        opcua_port=args.opcua,
     )
     probe = LatencyProbe(runtime)
     runtime.after_step.append(probe.after_step)
@@ -256,6 +265,9 @@ def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> 
     start_plant = runtime.plant_t_s
     next_status = time.monotonic() + args.status_every
     out = sys.stderr if args.json else sys.stdout
+    endpoint = runtime.process.opcua_endpoint if runtime.process is not None else None
+    if endpoint:
+        print(f"OPC UA server: {endpoint}", file=out, flush=True)
     while not stop.is_set():
         if args.duration and runtime.plant_t_s - start_plant >= args.duration:
             break
@@ -347,4 +359,5 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "rss_mb": _rss_mb(runtime),
         "rss_mb_collector": _rss_mb(),
         "plant_seconds": runtime.plant_t_s,
+        "opcua_endpoint": runtime.process.opcua_endpoint if runtime.process else None,
     }

@@ -75,6 +75,11 @@ class SimulationProcess:
     log_file : Path, optional
         Where the child logs (and writes anything else to stderr); default stderr.
         ``twin run`` passes its own log file while the dashboard owns the terminal.
+    opcua_port : int, optional
+        Also serve the site's OPC UA server (anonymous, no security) on this port;
+        0 picks a free one. Default: Modbus TCP only.
+    state_dir : Path
+        Where the OPC UA server keeps its certificates, if it needs any.
     """
 
     def __init__(
@@ -84,9 +89,14 @@ class SimulationProcess:
         scenario: str | Path | None = None,
         host: str = "127.0.0.1",
         log_file: Path | None = None,
+        opcua_port: int | None = None,
+        state_dir: Path = Path(".twin-state"),
     ) -> None:
         self.site = str(site)
         self.log_file = log_file
+        self.opcua_port = opcua_port
+        self.state_dir = state_dir
+        self.opcua_endpoint: str | None = None  # once started, if OPC UA is served
         self.speed = speed
         self.scenario = None if scenario is None else str(scenario)
         self.host = host
@@ -131,6 +141,8 @@ class SimulationProcess:
                 self.scenario,
                 self.host,
                 self.log_file,
+                self.opcua_port,
+                self.state_dir,
             ),
             name=f"twin-sim-{Path(self.site).stem}",
             daemon=True,
@@ -156,7 +168,7 @@ class SimulationProcess:
             if isinstance(payload, BaseException):
                 raise payload
             raise SimulationFailed(str(payload))
-        text, name = payload
+        text, name, self.opcua_endpoint = payload
         return parse_registry(text, Path(f"<{name}>"))
 
     def _receive(self) -> None:
@@ -236,6 +248,8 @@ def _child_main(
     scenario_name: str | None,
     host: str,
     log_file: Path | None,
+    opcua_port: int | None = None,
+    state_dir: Path = Path(".twin-state"),
 ) -> None:
     from twin import logs
 
@@ -244,7 +258,7 @@ def _child_main(
         sys.stderr = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
     logs.configure(log_file)
     try:
-        sim = _build(site_name, speed, scenario_name, host)
+        sim = _build(site_name, speed, scenario_name, host, opcua_port, state_dir)
     except Exception as error:  # the parent shows it; a ConfigError keeps its type
         with contextlib.suppress(Exception):
             reports.send(("error", error))
@@ -257,12 +271,21 @@ def _child_main(
             reports.send(("error", f"the simulation failed: {error}"))
 
 
-def _build(site_name: str, speed: float, scenario_name: str | None, host: str) -> Any:
+def _build(
+    site_name: str,
+    speed: float,
+    scenario_name: str | None,
+    host: str,
+    opcua_port: int | None,
+    state_dir: Path,
+) -> Any:
     from twin.devices.runner import Options, Simulation
     from twin.plant import scenarios
     from twin.site import load_site
 
-    options = Options(host=host, modbus_port=0, opcua_port=None, speed=speed)
+    options = Options(
+        host=host, modbus_port=0, opcua_port=opcua_port, speed=speed, state_dir=state_dir
+    )
     sim = Simulation(load_site(site_name), options)
     sim.setup()
     if scenario_name is not None:
@@ -334,7 +357,8 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
 
     text = io.StringIO()
     write_csv(rows(sim.inventory, sim.options.host, list(sim.modbus.ports)), text)
-    reports.send(("ready", (text.getvalue(), sim.site.name)))
+    endpoint = None if sim.opcua is None else sim.opcua.endpoint
+    reports.send(("ready", (text.getvalue(), sim.site.name, endpoint)))
     threading.Thread(target=listen, name="twin-sim-commands", daemon=True).start()
     run = asyncio.ensure_future(sim.run())
     waiter = asyncio.ensure_future(stop.wait())

@@ -82,13 +82,16 @@ class SiteRuntime:
         scenario: tuple[Any, list[DeviceFault], Path] | None = None,
         separate_process: bool = False,
         log_file: Path | None = None,
+        opcua_port: int | None = None,
     ) -> None:
         self.site = load_site(site)
         self.process: SimulationProcess | None = None
         self.sim: Simulation | None = None
         if separate_process:
             path = None if scenario is None else scenario[2]
-            self.process = SimulationProcess(site, speed=speed, scenario=path, log_file=log_file)
+            self.process = SimulationProcess(
+                site, speed=speed, scenario=path, log_file=log_file, opcua_port=opcua_port
+            )
         else:
             self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
         self.scenario = scenario
