@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import random
 
 import pytest
 
@@ -100,4 +101,51 @@ def test_encoder_cache_is_bounded() -> None:
     encoder = LineEncoder(max_cache=3)
     lines = [encoder.encode(Record("m", {"d": str(i)}, {f"f{i}": i}, i)) for i in range(10)]
     assert lines[9] == "m,d=9 f9=9.0,quality=0.0 9"
-    assert len(encoder._prefixes) <= 3 and len(encoder._keys) <= 3
+    assert len(encoder._prefixes) <= 3 and len(encoder._templates) <= 3
+
+
+def reference_line(record: Record) -> str:
+    """The line, built the plain way: what the cached templates must reproduce."""
+
+    def key(text: str) -> str:
+        return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+    head = record.measurement.replace(",", "\\,").replace(" ", "\\ ")
+    head += "".join(f",{key(k)}={key(v)}" for k, v in record.tags)
+    fields = [f"{key(k)}={float(v)!r}" for k, v in record.fields.items()]
+    fields.append(f"quality={float(record.quality)!r}")
+    return f"{head} {','.join(fields)} {record.time_ns}"
+
+
+def test_cached_templates_give_the_plain_encoding() -> None:
+    rng = random.Random(7)
+    names = ["p_kw", "t c", "a,b", "x=y", "100%", "%r", "%s%%", "m%d,", "é"]
+    records = []
+    for _ in range(3000):
+        fields = {
+            name: rng.choice([0.0, -0.0, 1.0, 1e-300, 1 / 3, 2.0**60, rng.uniform(-1e6, 1e6)])
+            for name in rng.sample(names, rng.randint(0, 4))
+        }
+        tags = {"device": rng.choice(["d1", "d 2", "d,3", "d=4", "%d"]), "site": "s%"}
+        measurement = rng.choice(["rack", "m%", "a b,c"])
+        quality = rng.choice(list(Quality))
+        records.append(Record(measurement, tags, fields, rng.randint(0, 2**62), quality))
+    encoder = LineEncoder(max_cache=50)  # small: cache resets happen along the way
+    assert encoder.encode_many(records) == [reference_line(r) for r in records]
+    assert [encoder.encode(r) for r in records[:100]] == [reference_line(r) for r in records[:100]]
+
+
+def test_names_checked_once_are_still_checked_for_their_kind() -> None:
+    # A name valid in one place is remembered; that must not let it through elsewhere.
+    Record("m", {"quality": "x"}, {"#f": 1}, 0)
+    Record("quality", {"#t": "v"}, {"x": 1}, 0)
+    with pytest.raises(ValueError, match="reserved"):
+        Record("m", {}, {"quality": 1}, 0)
+    with pytest.raises(ValueError, match="comment"):
+        Record("#f", {}, {"x": 1}, 0)
+    # and what failed once fails every time
+    for _ in range(2):
+        with pytest.raises(ValueError, match="newline"):
+            Record("m", {"k": "a\nb"}, {"x": 1}, 0)
+        with pytest.raises(ValueError, match="non-empty"):
+            Record("m", {"": "v"}, {"x": 1}, 0)

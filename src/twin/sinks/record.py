@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from math import isfinite
 from types import MappingProxyType
 
 __all__ = [
@@ -72,6 +73,55 @@ def _as_float(name: str, value: object) -> float:
     return number
 
 
+_QUALITIES = {int(q): q for q in Quality}
+
+# Measurements and field keys that passed every check for their kind. A site
+# repeats the same few hundred names every tick: each is checked once, not once per
+# record. Bounded like the encoder's caches (cleared when full).
+_VALID_MEASUREMENTS: set[str] = set()
+_VALID_FIELD_KEYS: set[str] = set()
+# Tags as given (a tuple of the pairs) -> the cleaned, sorted tuple a Record keeps.
+_NORMAL_TAGS: dict[tuple, tuple[tuple[str, str], ...]] = {}
+_MAX_CACHE = 100_000
+
+_set = object.__setattr__
+
+
+def _remember(known: set[str], name: str) -> None:
+    if len(known) >= _MAX_CACHE:
+        known.clear()
+    known.add(name)
+
+
+def _clean_tags(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    clean: dict[str, str] = {}
+    for key, value in pairs:
+        _check_name("tag key", key)
+        if value is None or value == "":
+            continue
+        _check_name(f"tag {key!r} value", value)
+        clean[key] = value
+    return tuple(sorted(clean.items()))
+
+
+def _normal_tags(tags: TagsLike) -> tuple[tuple[str, str], ...]:
+    """Tags validated, empty values dropped, sorted by key; cached per distinct input."""
+    given = tuple(tags.items() if type(tags) is dict or isinstance(tags, Mapping) else tags)
+    try:
+        known = _NORMAL_TAGS.get(given)
+    except TypeError:  # something unhashable in there: let the checks say what
+        return _clean_tags(given)
+    if known is None:
+        known = _clean_tags(given)
+        if len(_NORMAL_TAGS) >= _MAX_CACHE:
+            _NORMAL_TAGS.clear()
+        # Only exact str pairs are cached: a str subclass or a look-alike that
+        # compares equal must still go through the checks.
+        if all(type(k) is str and (v is None or type(v) is str) for k, v in given):
+            _NORMAL_TAGS[given] = known
+    return known
+
+
 @dataclass(frozen=True, slots=True, init=False, eq=False)
 class Record:
     """One timestamped observation of one source.
@@ -103,6 +153,10 @@ class Record:
     fields: Mapping[str, float]
     time_ns: int
     quality: Quality = field(default=Quality.GOOD)
+    # What the encoder needs, computed once here: the series and field names (the
+    # encoder's cache key) and the field values in the same order.
+    _series: tuple = field(default=(), repr=False)
+    _values: tuple[float, ...] = field(default=(), repr=False)
 
     def __init__(
         self,
@@ -112,30 +166,60 @@ class Record:
         time_ns: int,
         quality: Quality | int = Quality.GOOD,
     ) -> None:
-        _check_name("measurement", measurement)
-        if measurement.startswith("#"):
-            raise ValueError(f"measurement {measurement!r} starts with '#' (a comment line)")
-        pairs = tags.items() if isinstance(tags, Mapping) else tags
-        clean: dict[str, str] = {}
-        for key, value in pairs:
-            _check_name("tag key", key)
-            if value is None or value == "":
-                continue
-            _check_name(f"tag {key!r} value", value)
-            clean[key] = value
+        if type(measurement) is not str or measurement not in _VALID_MEASUREMENTS:
+            _check_name("measurement", measurement)
+            if measurement.startswith("#"):
+                raise ValueError(f"measurement {measurement!r} starts with '#' (a comment line)")
+            _remember(_VALID_MEASUREMENTS, measurement)
+        sorted_tags = _normal_tags(tags)
         values: dict[str, float] = {}
+        known = _VALID_FIELD_KEYS
         for name, value in fields.items():
-            _check_name("field key", name)
-            if name == QUALITY_FIELD:
-                raise ValueError("field 'quality' is reserved: pass quality=")
-            values[name] = _as_float(name, value)
+            if type(name) is not str or name not in known:
+                _check_name("field key", name)
+                if name == QUALITY_FIELD:
+                    raise ValueError("field 'quality' is reserved: pass quality=")
+                _remember(known, name)
+            if type(value) is not float:
+                value = _as_float(name, value)
+            elif not isfinite(value):
+                _as_float(name, value)  # raises: not finite
+            values[name] = value
         if isinstance(time_ns, bool) or not isinstance(time_ns, int):
             raise ValueError(f"time_ns must be an int (nanoseconds), got {time_ns!r}")
-        object.__setattr__(self, "measurement", measurement)
-        object.__setattr__(self, "tags", tuple(sorted(clean.items())))
-        object.__setattr__(self, "fields", MappingProxyType(values))
-        object.__setattr__(self, "time_ns", time_ns)
-        object.__setattr__(self, "quality", Quality(quality))
+        _set(self, "measurement", measurement)
+        _set(self, "tags", sorted_tags)
+        _set(self, "fields", MappingProxyType(values))
+        _set(self, "time_ns", time_ns)
+        _set(self, "quality", _QUALITIES[quality] if quality in _QUALITIES else Quality(quality))
+        _set(self, "_series", (measurement, sorted_tags, tuple(values)))
+        _set(self, "_values", tuple(values.values()))
+
+    @classmethod
+    def _trusted(
+        cls,
+        measurement: str,
+        tags: tuple[tuple[str, str], ...],
+        fields: dict[str, float],
+        time_ns: int,
+        quality: Quality,
+    ) -> Record:
+        """A record from parts that already passed every check, taken as they are.
+
+        For a hot path that builds the same series every tick (the live feeder): the
+        measurement and tags of an earlier ``Record`` (so checked and normalised),
+        field names that an earlier ``Record`` accepted, finite floats, a ``Quality``.
+        ``fields`` is kept, not copied: the caller gives it up.
+        """
+        record = object.__new__(cls)
+        _set(record, "measurement", measurement)
+        _set(record, "tags", tags)
+        _set(record, "fields", MappingProxyType(fields))
+        _set(record, "time_ns", time_ns)
+        _set(record, "quality", quality)
+        _set(record, "_series", (measurement, tags, tuple(fields)))
+        _set(record, "_values", tuple(fields.values()))
+        return record
 
     def __reduce__(self) -> tuple:
         # The read-only mapping proxy does not pickle; rebuild from plain values.
@@ -208,19 +292,21 @@ def _escape_key(name: str) -> str:
 class LineEncoder:
     """Encode records to line protocol, caching the escaped parts that repeat.
 
-    A site reports the same few thousand series every tick, so the escaped
-    ``measurement,tags`` prefix and the escaped field keys are cached: escaping is
-    then paid once per series, not once per sample. The caches are bounded and reset
-    when full, so a high-cardinality mistake costs speed, not memory.
+    A site reports the same few thousand series every tick, with the same fields,
+    so each (measurement, tags, field names) gets a ``%``-format template once: the
+    escaped ``measurement,tags`` prefix and the escaped field keys, with ``%r`` where
+    each value goes (``repr`` of a float is the shortest text that parses back to the
+    same double, always with a '.' or an exponent: never an integer). Escaping is
+    paid once per series, and a line is one ``%`` formatting. The caches are bounded
+    and reset when full, so a high-cardinality mistake costs speed, not memory.
     """
 
     def __init__(self, max_cache: int = 100_000) -> None:
         self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-        self._keys: dict[str, str] = {}
+        self._templates: dict[tuple, str] = {}
         self._max_cache = max_cache
 
-    def encode(self, record: Record) -> str:
-        """Return one line (no trailing newline)."""
+    def _template(self, record: Record) -> str:
         series = (record.measurement, record.tags)
         prefix = self._prefixes.get(series)
         if prefix is None:
@@ -230,24 +316,35 @@ class LineEncoder:
                 f",{_escape_key(k)}={_escape_key(v)}" for k, v in record.tags
             )
             self._prefixes[series] = prefix
-        keys = self._keys
-        parts = []
-        for name, value in record.fields.items():
-            key = keys.get(name)
-            if key is None:
-                if len(keys) >= self._max_cache:
-                    keys.clear()
-                key = keys[name] = _escape_key(name)
-            # repr() of a float is the shortest text that parses back to the same
-            # double, and it always has a '.' or an exponent: never an integer.
-            parts.append(f"{key}={value!r}")
-        parts.append(f"quality={float(record.quality)!r}")
-        return f"{prefix} {','.join(parts)} {record.time_ns}"
+        # Literal text goes through %-formatting: a '%' in a name must be doubled.
+        template = prefix.replace("%", "%%") + " "
+        for name in record.fields:
+            template += _escape_key(name).replace("%", "%%") + "=%r,"
+        template += "quality=%s %d"
+        if len(self._templates) >= self._max_cache:
+            self._templates.clear()
+        self._templates[record._series] = template
+        return template
+
+    def encode(self, record: Record) -> str:
+        """Return one line (no trailing newline)."""
+        template = self._templates.get(record._series) or self._template(record)
+        return template % (*record._values, _QUALITY_TEXT[record.quality], record.time_ns)
 
     def encode_many(self, records: Iterable[Record]) -> list[str]:
         """Encode several records, one line each."""
-        encode = self.encode
-        return [encode(record) for record in records]
+        templates = self._templates
+        quality_text = _QUALITY_TEXT
+        lines = []
+        append = lines.append
+        for record in records:
+            template = templates.get(record._series) or self._template(record)
+            append(template % (*record._values, quality_text[record.quality], record.time_ns))
+        return lines
+
+
+# The quality field's text by quality (what repr(float(quality)) gives).
+_QUALITY_TEXT = {q: repr(float(q)) for q in Quality}
 
 
 _default_encoder = LineEncoder()
