@@ -6,11 +6,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
-from twin.sinks.errors import SpoolBusyError, SpoolFullError
-from twin.sinks.record import Record
+from twin.sinks.errors import SpoolBusyError, SpoolFullError, WriteRejected
+from twin.sinks.record import LineEncoder, Record
 from twin.sinks.sink import MemoryQueue, Sink
 from twin.sinks.spool import Spool
 
@@ -196,3 +197,83 @@ def test_memory_buffer_full_raises_instead_of_dropping() -> None:
 def test_sink_needs_somewhere_to_put_data() -> None:
     with pytest.raises(ValueError, match="needs a database"):
         Sink(None, None)
+
+
+class SplitRecorder:
+    """A writer with prepare/send, as the real ones: bodies are prepared ahead."""
+
+    target = "recorder"
+
+    def __init__(self, refuse: dict[int, WriteRejected] | None = None, delay: float = 0.0):
+        self.bodies: list[bytes] = []
+        self.prepared: list[bytes] = []
+        self.refuse = refuse or {}
+        self.delay = delay
+        self.calls = 0
+
+    def prepare(self, body: bytes) -> bytes:
+        self.prepared.append(body)
+        return b"<" + body + b">"
+
+    def send(self, payload: bytes) -> None:
+        assert payload.startswith(b"<") and payload.endswith(b">"), "sent unprepared"
+        self.calls += 1
+        time.sleep(self.delay)  # on the wire: the next batch is prepared meanwhile
+        if self.calls in self.refuse:
+            raise self.refuse[self.calls]
+        self.bodies.append(payload[1:-1])
+
+    def write(self, body: bytes) -> None:
+        self.send(self.prepare(body))
+
+    def close(self) -> None:
+        pass
+
+
+def lines_of(bodies: list[bytes]) -> list[str]:
+    return [line for body in bodies for line in body.decode().split("\n")]
+
+
+@pytest.mark.parametrize("spooled", [True, False])
+def test_next_batch_prepared_on_the_side_cuts_and_orders_batches_the_same(
+    tmp_path, spooled
+) -> None:
+    writer = SplitRecorder(delay=0.01)
+    spool = Spool(tmp_path) if spooled else None
+    with Sink(writer, spool, batch_size=2000, flush_interval=0.05) as sink:
+        for tick in range(11):  # ticks of 1000 lines: 5 full batches, then the rest
+            sink.write(records(tick * 1000, 1000))
+        assert sink.flush(timeout=30)
+    want = LineEncoder().encode_many(records(0, 11_000))
+    assert lines_of(writer.bodies) == want  # each line once, in order
+    sizes = [len(body.split(b"\n")) for body in writer.bodies]
+    assert all(size == 2000 for size in sizes[:-1]) and sum(sizes) == 11_000
+    assert len(writer.prepared) == len(writer.bodies)  # nothing prepared and dropped
+
+
+def test_a_refused_batch_is_set_aside_and_the_prepared_next_one_still_goes(tmp_path) -> None:
+    refused = WriteRejected("400", 400, "malformed")
+    writer = SplitRecorder(refuse={2: refused}, delay=0.01)
+    with Sink(writer, Spool(tmp_path), batch_size=1000) as sink:
+        sink.write(records(0, 4000))
+        assert sink.flush(timeout=30)
+        assert sink.spool is not None
+        assert [line for _, line, _ in sink.spool.rejected_lines()] == LineEncoder().encode_many(
+            records(1000, 1000)
+        )
+    assert lines_of(writer.bodies) == LineEncoder().encode_many(
+        records(0, 1000) + records(2000, 2000)
+    )
+
+
+def test_a_stopping_rejection_keeps_the_prepared_batch_queued(tmp_path) -> None:
+    refused = WriteRejected("401", 401, "bad-token")
+    writer = SplitRecorder(refuse={2: refused}, delay=0.01)
+    sink = Sink(writer, Spool(tmp_path), batch_size=1000)
+    sink.write(records(0, 4000))
+    with pytest.raises(WriteRejected):
+        sink.flush(timeout=30)
+    assert sink.status.pending == 3000 and sink.status.state == "stopped"
+    sink.close()
+    with Spool(tmp_path) as spool:  # what was prepared ahead is still there, in order
+        assert list(spool.lines()) == LineEncoder().encode_many(records(1000, 3000))

@@ -46,6 +46,7 @@ __all__ = [
     "InfluxV1Writer",
     "InfluxV2Writer",
     "RetryPolicy",
+    "SplitWriter",
     "Writer",
     "classify_response",
     "send_with_retry",
@@ -66,6 +67,23 @@ class Writer(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class SplitWriter(Writer, Protocol):
+    """A writer whose ``write`` is ``send(prepare(body))``, exposed in two steps.
+
+    ``prepare`` (compression) needs no connection, so a sink can prepare the next
+    batch while the previous one is on the wire; ``send`` is ``write`` for a body
+    already prepared, with the same contract (acknowledged, transient or rejected).
+    """
+
+    def prepare(self, body: bytes) -> bytes:
+        """The request body as it goes on the wire (gzip-compressed if enabled)."""
+        ...
+
+    def send(self, payload: bytes) -> None:
+        """Send what :meth:`prepare` returned; see :meth:`Writer.write`."""
         ...
 
 
@@ -314,17 +332,22 @@ class InfluxV2Writer:
 
     def write(self, body: bytes) -> None:
         """Send one batch; see :class:`Writer`."""
+        self.send(self.prepare(body))
+
+    def prepare(self, body: bytes) -> bytes:
+        """The body as sent: compressed at level 1 when ``gzip`` is on."""
+        return gzip_module.compress(body, compresslevel=1) if self.gzip else body
+
+    def send(self, payload: bytes) -> None:
+        """Send a body from :meth:`prepare`; see :class:`Writer`."""
         from influxdb_client.rest import ApiException
 
-        extra = {}
-        if self.gzip:
-            body = gzip_module.compress(body, compresslevel=1)
-            extra["content_encoding"] = "gzip"
+        extra = {"content_encoding": "gzip"} if self.gzip else {}
         try:
             self._service.post_write(
                 org=self.org,
                 bucket=self.bucket,
-                body=body,
+                body=payload,
                 precision="ns",
                 content_type="text/plain; charset=utf-8",
                 **extra,
@@ -405,11 +428,17 @@ class InfluxV1Writer:
 
     def write(self, body: bytes) -> None:
         """Send one batch; see :class:`Writer`."""
-        if self.gzip:
-            body = gzip_module.compress(body, compresslevel=1)
+        self.send(self.prepare(body))
+
+    def prepare(self, body: bytes) -> bytes:
+        """The body as sent: compressed at level 1 when ``gzip`` is on."""
+        return gzip_module.compress(body, compresslevel=1) if self.gzip else body
+
+    def send(self, payload: bytes) -> None:
+        """Send a body from :meth:`prepare`; see :class:`Writer`."""
         try:
             response = self._pool.request(
-                "POST", self._write_url, body=body, headers=self._headers, preload_content=True
+                "POST", self._write_url, body=payload, headers=self._headers, preload_content=True
             )
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise _connection_error(self.target, error) from None

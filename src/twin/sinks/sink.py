@@ -35,12 +35,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 from twin.sinks.errors import SinkError, SpoolFullError, TransientWriteError, WriteRejected
-from twin.sinks.influx import RetryPolicy, Writer, send_with_retry
+from twin.sinks.influx import RetryPolicy, SplitWriter, Writer, send_with_retry
 from twin.sinks.record import LineEncoder, Record
 from twin.sinks.spool import Batch, Spool
 
@@ -49,6 +50,24 @@ __all__ = ["MemoryQueue", "Sink", "SinkStatus"]
 log = logging.getLogger(__name__)
 
 SinkState = Literal["idle", "sending", "retrying", "stopped", "embedded", "closed"]
+
+
+def _unchanged(body: bytes) -> bytes:
+    return body
+
+
+class _Prepared:
+    """A :class:`SplitWriter` seen as a plain writer of bodies it already prepared."""
+
+    def __init__(self, writer: SplitWriter) -> None:
+        self.writer = writer
+        self.target = writer.target
+
+    def write(self, body: bytes) -> None:
+        self.writer.send(body)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 class MemoryQueue:
@@ -229,6 +248,15 @@ class Sink:
         self._stop = threading.Event()
         self._flush_requested = False
         self._thread: threading.Thread | None = None
+        # A writer that can compress a body apart from sending it (SplitWriter) gets
+        # the next batch prepared in a helper thread while the current one is sent.
+        self._ahead: ThreadPoolExecutor | None = None
+        self._prepare: Callable[[bytes], bytes] = _unchanged
+        self._wire: Writer | None = writer
+        if writer is not None and callable(getattr(writer, "prepare", None)):
+            self._prepare = writer.prepare  # type: ignore[union-attr]
+            self._wire = _Prepared(writer)  # type: ignore[arg-type]
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="twin-sink-prepare")
         if writer is not None:
             self._thread = threading.Thread(target=self._run, name="twin-sink", daemon=True)
             self._thread.start()
@@ -300,6 +328,8 @@ class Sink:
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join()
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True, cancel_futures=True)
         left = self.queue.pending()
         if left and self.spool is None:
             log.error("sink closed with %d lines unsent in the memory buffer: lost", left)
@@ -366,42 +396,76 @@ class Sink:
         level = logging.ERROR if attempt == 1 else logging.DEBUG
         log.log(level, "write failed, retrying in %.1f s (attempt %d): %s", delay, attempt, error)
 
+    def _prepare_after(self, after_seq: int) -> tuple[Batch, bytes] | None:
+        """The batch after ``after_seq`` and its request body (in the helper thread)."""
+        batch = self.queue.peek(self.batch_size, after_seq)
+        return None if batch is None else (batch, self._prepare(batch.body()))
+
     def _run(self) -> None:
         assert self.writer is not None
-        while True:
-            batch = self._next_batch()
-            if batch is None:
-                return
-            self._state = "sending"
-            retries_before = self.retries
-            try:
-                sent = send_with_retry(
-                    self.writer, batch.body(), self.retry, stop=self._stop, on_retry=self._on_retry
-                )
-            except WriteRejected as error:
-                self._last_error = str(error)
-                if error.affects_all_writes:
-                    log.error("%s; stopped sending, %d lines kept", error, self.queue.pending())
-                    self._set_error(error)
+        ahead: Future[tuple[Batch, bytes] | None] | None = None
+        try:
+            while True:
+                if ahead is not None:
+                    # Prepared while the previous batch was on the wire.
+                    taken, ahead = ahead.result(), None
+                    if taken is None or self._stop.is_set():
+                        continue
+                    batch, payload = taken
+                else:
+                    batch = self._next_batch()
+                    if batch is None:
+                        return
+                    payload = self._prepare(batch.body())
+                # A full batch waits behind this one: take it from the queue, encode and
+                # compress it while this one is on the wire (the GIL is free meanwhile).
+                # Only a full one, so batches are cut exactly as without this; nothing
+                # leaves the queue before its own acknowledgement.
+                if self._ahead is not None and self.queue.pending() - len(batch) >= self.batch_size:
+                    ahead = self._ahead.submit(self._prepare_after, batch.last_seq)
+                if not self._send(batch, payload):
                     return
-                log.error("%s; %d lines set aside in 'rejected'", error, len(batch))
-                self.queue.reject(batch, str(error))
-                continue
-            except Exception as error:  # a bug or an exhausted retry budget
-                log.exception("sink sender stopped")
-                wrapped = error if isinstance(error, SinkError) else SinkError(f"sender: {error!r}")
-                self._set_error(wrapped)
-                return
-            if not sent:
-                return  # stopped while waiting to retry: the batch stays queued
-            self.queue.ack(batch)
-            self.sent += len(batch)
-            if self.retries != retries_before:
-                log.warning("write to %s recovered", self.writer.target)
-                self._last_error = None
-            self._state = "idle"
-            with self._wake:
-                self._wake.notify_all()
+        except Exception as error:  # a bug: reading the queue or preparing a body failed
+            log.exception("sink sender stopped")
+            self._set_error(SinkError(f"sender: {error!r}"))
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+
+    def _send(self, batch: Batch, payload: bytes) -> bool:
+        """Send one batch until acknowledged or set aside; False stops the sender."""
+        assert self.writer is not None
+        self._state = "sending"
+        retries_before = self.retries
+        try:
+            sent = send_with_retry(
+                self._wire, payload, self.retry, stop=self._stop, on_retry=self._on_retry
+            )
+        except WriteRejected as error:
+            self._last_error = str(error)
+            if error.affects_all_writes:
+                log.error("%s; stopped sending, %d lines kept", error, self.queue.pending())
+                self._set_error(error)
+                return False
+            log.error("%s; %d lines set aside in 'rejected'", error, len(batch))
+            self.queue.reject(batch, str(error))
+            return True
+        except Exception as error:  # a bug or an exhausted retry budget
+            log.exception("sink sender stopped")
+            wrapped = error if isinstance(error, SinkError) else SinkError(f"sender: {error!r}")
+            self._set_error(wrapped)
+            return False
+        if not sent:
+            return False  # stopped while waiting to retry: the batch stays queued
+        self.queue.ack(batch)
+        self.sent += len(batch)
+        if self.retries != retries_before:
+            log.warning("write to %s recovered", self.writer.target)
+            self._last_error = None
+        self._state = "idle"
+        with self._wake:
+            self._wake.notify_all()
+        return True
 
     def _set_error(self, error: SinkError) -> None:
         with self._wake:
