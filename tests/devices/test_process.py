@@ -86,17 +86,26 @@ def test_registry_points_read_over_the_wire(process) -> None:  # type: ignore[no
 
 
 def test_fault_and_event_cross_the_pipe(process) -> None:  # type: ignore[no-untyped-def]
-    sim, reports, points = process
-    flow = points["hall-1-cdu1.flow_kg_s"]
+    sim, _, points = process
+    flow = points["hall-1-cdu2.flow_kg_s"]
     assert isinstance(_read(flow), float)
-    sim.inject_fault("hall-1-cdu1", "exception", duration_s=600)
+    sim.inject_fault("hall-1-cdu2", "exception", duration_s=600)
     _wait_for(lambda: _read(flow) == "exception 4", "the exception fault on the wire")
     # Every other device still answers.
-    assert isinstance(_read(points["hall-1-cdu2.flow_kg_s"]), float)
+    assert isinstance(_read(points["hall-1-cdu3.flow_kg_s"]), float)
 
-    it_before = reports[-1].it_power_w
-    sim.start_event("load_step")  # IT load x1.2
-    _wait_for(lambda: reports[-1].it_power_w > 1.1 * it_before, "the load step in the plant")
+    # The dashboard's pump trip: pump 1 of the first CDU, its fault bit on the wire.
+    fault = points["hall-1-cdu1.status.pump1_fault"]
+    assert fault.bit is not None
+
+    def fault_bit() -> int:
+        word = _read(fault)
+        assert isinstance(word, float), word
+        return (int(word) >> fault.bit) & 1  # type: ignore[operator]
+
+    assert fault_bit() == 0
+    sim.start_event("pump_trip")
+    _wait_for(lambda: fault_bit() == 1, "the pump trip in the CDU's status word")
 
 
 def test_bad_command_is_logged_and_the_site_keeps_running(process) -> None:  # type: ignore[no-untyped-def]
