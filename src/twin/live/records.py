@@ -10,40 +10,148 @@ the worst of its points. Site metrics make one ``site`` record.
 from __future__ import annotations
 
 import time
+import weakref
+from itertools import compress
+
+import numpy as np
 
 from twin.live.metrics import Snapshot
 from twin.live.state import LiveState, Quality
 from twin.sinks.record import Record
 
 
+class DeviceTable:
+    """What never changes between ticks, worked out once per state: per device its
+    measurement, tags, field names, and the points behind them as index arrays.
+
+    Devices come in the order of their first point; a device's measurement and tags
+    are those of its first point; a field is named after the point within its device
+    (``cdu1.t_supply_c`` -> ``t_supply_c``, dots as underscores), in the order of the
+    points, and if two points give the same name the later one's sample is the
+    field's (as a dict built point by point would have it).
+    """
+
+    def __init__(self, state: LiveState) -> None:
+        self.points = state.points
+        devices: dict[str, tuple[str, dict[str, str], dict[str, int], list[int]]] = {}
+        for point in state.points:
+            entry = devices.get(point.device)
+            if entry is None:
+                tags = {"device": point.device}
+                if point.site:
+                    tags["site"] = point.site
+                if point.hall:
+                    tags["hall"] = point.hall
+                entry = devices[point.device] = (point.equipment, tags, {}, [])
+            prefix = point.device + "."
+            field = point.name[len(prefix) :] if point.name.startswith(prefix) else point.name
+            entry[2][field.replace(".", "_")] = point.index
+            entry[3].append(point.index)
+        self.devices = list(devices)
+        self.measurements: list[str] = []
+        self.tags: list[tuple[tuple[str, str], ...]] = []
+        names: list[str] = []
+        field_points: list[int] = []
+        field_counts: list[int] = []
+        all_points: list[int] = []
+        point_counts: list[int] = []
+        for measurement, tags, fields, indices in devices.values():
+            # One record with every name checks (once) what every tick relies on.
+            probe = Record(measurement, tags, dict.fromkeys(fields, 0.0), 0)
+            self.measurements.append(probe.measurement)
+            self.tags.append(probe.tags)
+            names.extend(fields)
+            field_points.extend(fields.values())
+            field_counts.append(len(fields))
+            all_points.extend(indices)
+            point_counts.append(len(indices))
+        self.names = names
+        self.field_points = np.array(field_points, dtype=np.int64)
+        self.field_counts = np.array(field_counts, dtype=np.int64)
+        self.field_starts = np.concatenate(([0], np.cumsum(field_counts)[:-1])).astype(np.int64)
+        self.all_points = np.array(all_points, dtype=np.int64)
+        self.point_starts = np.concatenate(([0], np.cumsum(point_counts)[:-1])).astype(np.int64)
+
+    def records(
+        self,
+        state: LiveState,
+        now: float,
+        newest: np.ndarray | None = None,
+        devices: np.ndarray | None = None,
+    ) -> list[Record]:
+        """Records of ``devices`` (a boolean mask over :attr:`devices`; all if None).
+
+        ``newest`` is ``max(good_ts, bad_ts)`` per point, if the caller has it.
+        """
+        if not self.devices:
+            return []
+        if newest is None:
+            newest = np.maximum(state.good_ts, state.bad_ts)
+        # The record's time: the newest sample of any of the device's points.
+        times = np.maximum.reduceat(newest[self.all_points], self.point_starts)
+        quality = state.qualities(now)[self.field_points]
+        values = state.value[self.field_points]
+        good = quality == Quality.GOOD
+        finite = np.isfinite(values)
+        # A "good" value that is not a finite number is bad (Record.from_samples' rule).
+        quality = np.where(good & ~finite, int(Quality.BAD), quality)
+        good &= finite
+        worst = np.maximum.reduceat(quality, self.field_starts)
+        goods = np.add.reduceat(good.astype(np.int64), self.field_starts)
+        names = self.names
+        if devices is not None:
+            chosen = np.flatnonzero(devices)
+            keep = np.repeat(devices, self.field_counts)
+            good = good[keep]
+            values = values[keep]
+            names = list(compress(names, keep.tolist()))
+        else:
+            chosen = np.arange(len(self.devices))
+        # Only good samples become fields: (name, value) pairs of every chosen device
+        # in order, then each device takes its count of them.
+        pairs = list(compress(zip(names, values.tolist(), strict=True), good.tolist()))
+        make = Record._trusted
+        measurements, tags = self.measurements, self.tags
+        qualities = _QUALITIES
+        records = []
+        start = 0
+        for device, stamp, count, q in zip(
+            chosen.tolist(),
+            times[chosen].tolist(),
+            goods[chosen].tolist(),
+            worst[chosen].tolist(),
+            strict=True,
+        ):
+            fields = dict(pairs[start : start + count])
+            start += count
+            records.append(
+                make(
+                    measurements[device],
+                    tags[device],
+                    fields,
+                    int((stamp or now) * 1e9),
+                    qualities[q],
+                )
+            )
+        return records
+
+
+_QUALITIES = {int(q): q for q in Quality}
+_TABLES: weakref.WeakKeyDictionary[LiveState, DeviceTable] = weakref.WeakKeyDictionary()
+
+
+def device_table(state: LiveState) -> DeviceTable:
+    """The state's :class:`DeviceTable`, built on first use."""
+    table = _TABLES.get(state)
+    if table is None or table.points is not state.points:
+        table = _TABLES[state] = DeviceTable(state)
+    return table
+
+
 def device_records(state: LiveState, now: float | None = None) -> list[Record]:
     """One record per device with every point's latest value and quality."""
     now = time.time() if now is None else now
-    values, quality = state.values(now)
-    grouped: dict[str, tuple[dict[str, str], dict[str, tuple[float | None, int]], str, float]] = {}
-    for point in state.points:
-        tags, samples, measurement, ts = grouped.get(point.device, ({}, {}, "", 0.0))
-        if not tags:
-            tags = {"device": point.device}
-            if point.site:
-                tags["site"] = point.site
-            if point.hall:
-                tags["hall"] = point.hall
-            measurement = point.equipment
-        field = (
-            point.name[len(point.device) + 1 :]
-            if point.name.startswith(point.device + ".")
-            else point.name
-        )
-        q = int(quality[point.index])
-        v = float(values[point.index])
-        samples[field.replace(".", "_")] = (v if q == Quality.GOOD else None, q)
-        ts = max(ts, float(state.good_ts[point.index]), float(state.bad_ts[point.index]))
-        grouped[point.device] = (tags, samples, measurement, ts)
-    records = []
-    for tags, samples, measurement, ts in grouped.values():
-        records.append(Record.from_samples(measurement, tags, samples, int((ts or now) * 1e9)))
-    return records
+    return device_table(state).records(state, now)
 
 
 def site_record(snapshot: Snapshot, site: str) -> Record:
@@ -72,8 +180,6 @@ class SinkFeeder:
     """
 
     def __init__(self, state: LiveState, metrics, alarms, sink, site: str) -> None:  # type: ignore[no-untyped-def]
-        import numpy as np
-
         self.state = state
         self.metrics = metrics
         self.alarms = alarms
@@ -81,22 +187,26 @@ class SinkFeeder:
         self.site = site
         self.spooled = 0
         self._last_ts = np.zeros(len(state.points))
+        self._table = device_table(state) if sink is not None else None
 
     def tick(self, now: float | None = None) -> Snapshot:
-        import numpy as np
-
         snapshot = self.metrics.update(now)
         if self.alarms is not None:
             self.alarms.evaluate(now)
         if self.sink is None:
             return snapshot
+        assert self._table is not None
+        now = time.time() if now is None else now
         newest = np.maximum(self.state.good_ts, self.state.bad_ts)
         fresh = newest > self._last_ts
         self._last_ts = newest
-        devices = {self.state.points[i].device for i in np.flatnonzero(fresh)}
-        records = [
-            r for r in device_records(self.state, now) if dict(r.tags).get("device") in devices
-        ]
+        table = self._table
+        if not table.devices:
+            records = [site_record(snapshot, self.site)]
+            self.spooled += self.sink.write(records)
+            return snapshot
+        fresh_devices = np.logical_or.reduceat(fresh[table.all_points], table.point_starts)
+        records = table.records(self.state, now, newest, fresh_devices)
         records.append(site_record(snapshot, self.site))
         self.spooled += self.sink.write(records)
         return snapshot

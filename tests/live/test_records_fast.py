@@ -1,0 +1,158 @@
+"""The per-device table behind device_records and SinkFeeder gives exactly the records
+that building them point by point gives, on a real site with bad, stale, unread and
+non-finite points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.collect.registry import parse_registry
+from twin.live.records import SinkFeeder, device_records
+from twin.live.state import LiveState
+from twin.live.state import Quality as PointQuality
+from twin.sinks.record import LineEncoder, Record
+
+
+def reference_records(state: LiveState, now: float) -> list[Record]:
+    """The straightforward construction: every point, one at a time."""
+    values, quality = state.values(now)
+    grouped: dict[str, tuple[dict, dict, str, float]] = {}
+    for point in state.points:
+        tags, samples, measurement, ts = grouped.get(point.device, ({}, {}, "", 0.0))
+        if not tags:
+            tags = {"device": point.device}
+            if point.site:
+                tags["site"] = point.site
+            if point.hall:
+                tags["hall"] = point.hall
+            measurement = point.equipment
+        field = (
+            point.name[len(point.device) + 1 :]
+            if point.name.startswith(point.device + ".")
+            else point.name
+        )
+        q = int(quality[point.index])
+        v = float(values[point.index])
+        samples[field.replace(".", "_")] = (v if q == PointQuality.GOOD else None, q)
+        ts = max(ts, float(state.good_ts[point.index]), float(state.bad_ts[point.index]))
+        grouped[point.device] = (tags, samples, measurement, ts)
+    return [
+        Record.from_samples(measurement, tags, samples, int((ts or now) * 1e9))
+        for tags, samples, measurement, ts in grouped.values()
+    ]
+
+
+def assert_same(got: list[Record], want: list[Record]) -> None:
+    assert got == want  # measurement, tags, fields, time, quality; in device order
+    # and the same text on the wire (field order included)
+    assert LineEncoder().encode_many(got) == LineEncoder().encode_many(want)
+
+
+@pytest.fixture(scope="module")
+def site_state() -> tuple[LiveState, float]:
+    from twin.tui.runtime import frozen_source
+
+    source = frozen_source("aidc-10mw", steps=5)
+    return source.state, source.clock.now
+
+
+def degrade(state: LiveState, now: float, rng: np.random.Generator) -> None:
+    """Some points bad, some stale, some never read, some 'good' but not finite."""
+    n = len(state.points)
+    picks = rng.permutation(n)
+    bad, stale, unread, nonfinite = np.array_split(picks[: n // 5], 4)
+    state.update(bad, np.zeros(len(bad)), np.zeros(len(bad), bool), now, "timeout")
+    state.good_ts[stale] = now - 60.0
+    state.good_ts[unread] = 0.0
+    state.bad_ts[unread] = 0.0
+    state.bad[unread] = False
+    values = rng.choice([np.nan, np.inf, -np.inf], len(nonfinite))
+    state.update(nonfinite, values, np.ones(len(nonfinite), bool), now)
+    # one whole device never read: its record takes the time of the call
+    first = state.points[0].device
+    whole = [p.index for p in state.points if p.device == first]
+    state.good_ts[whole] = 0.0
+    state.bad_ts[whole] = 0.0
+    state.bad[whole] = False
+
+
+def test_device_records_match_the_point_by_point_construction(site_state) -> None:
+    state, now = site_state
+    assert_same(device_records(state, now + 0.5), reference_records(state, now + 0.5))
+    degrade(state, now + 1, np.random.default_rng(1))
+    for at in (now + 1.5, now + 30.0):  # the second: everything stale by then
+        want = reference_records(state, at)
+        assert {r.quality for r in want} >= {PointQuality.GOOD, PointQuality.BAD} or at > now + 2
+        assert_same(device_records(state, at), want)
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.batches: list[list[Record]] = []
+
+    def write(self, records: list[Record]) -> int:
+        self.batches.append(list(records))
+        return len(records)
+
+
+class NoMetrics:
+    def update(self, now: float | None = None):
+        from twin.live.metrics import SiteMetrics
+
+        return SiteMetrics(self.state).update(now)
+
+    def __init__(self, state: LiveState) -> None:
+        self.state = state
+
+
+def test_feeder_sends_exactly_the_fresh_devices(site_state) -> None:
+    state, now = site_state
+    rng = np.random.default_rng(2)
+    sink = Capture()
+    feeder = SinkFeeder(state, NoMetrics(state), None, sink, "site-a")
+    t = now + 2
+    feeder.tick(t)
+    # first tick: every device with any reading at all
+    read = {p.device for p in state.points if state.good_ts[p.index] or state.bad_ts[p.index]}
+    want = [r for r in reference_records(state, t) if dict(r.tags)["device"] in read]
+    assert_same(sink.batches[-1][:-1], want)
+    assert sink.batches[-1][-1].measurement == "site"
+    # nothing new: only the site record
+    feeder.tick(t + 0.5)
+    assert [r.measurement for r in sink.batches[-1]] == ["site"]
+    # a few points of a few devices read again, good and bad: just those devices
+    some = rng.choice(len(state.points), 40, replace=False)
+    good = rng.random(40) > 0.3
+    state.update(some, rng.normal(50, 10, 40), good, t + 1)
+    feeder.tick(t + 1.2)
+    fresh = {state.points[i].device for i in some}
+    want = [r for r in reference_records(state, t + 1.2) if dict(r.tags)["device"] in fresh]
+    assert len(want) == len(fresh)
+    assert_same(sink.batches[-1][:-1], want)
+
+
+REGISTRY = """point,device,equipment,unit,modbus_host,modbus_port,unit_id,register_type,address,\
+data_type,site,hall,role
+cdu1.a.b,cdu1,cdu,degC,h,1502,1,input_register,0,float32,s1,hall-1,
+cdu1.a_b,cdu1,cdu,degC,h,1502,1,input_register,2,float32,s1,hall-1,
+cdu1.flow_lpm,cdu1,cdu,lpm,h,1502,1,input_register,4,float32,s1,hall-1,
+other.x,cdu1,cdu,lpm,h,1502,1,input_register,6,float32,s1,hall-1,
+meter.facility_kw,meter,site-meter,kW,h,1502,2,input_register,0,float32,s1,,facility_kw
+"""
+
+
+def test_same_field_name_twice_keeps_the_later_point() -> None:
+    state = LiveState(parse_registry(REGISTRY, Path("r.csv")), interval_s=1.0)
+    index = state.index
+    state.update(
+        [index["cdu1.a.b"], index["cdu1.a_b"], index["other.x"]], [1.0, 2.0, 3.0], [True] * 3, 10
+    )
+    state.update([index["cdu1.flow_lpm"]], [0.0], [False], 10.5)
+    for at in (10.6, 20.0):
+        assert_same(device_records(state, at), reference_records(state, at))
+    (cdu, meter) = device_records(state, 10.6)
+    assert dict(cdu.fields) == {"a_b": 2.0, "other_x": 3.0}
+    assert cdu.time_ns == 10_500_000_000 and meter.time_ns == 10_600_000_000
