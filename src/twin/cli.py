@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)  # run: sets its own handler
 
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmarks (source checkout only) and print one table",
+        description="Run bench/run from the source checkout: every benchmark beside its peer "
+        "or limit (EnergyPlus, bare pymodbus, raw HTTP POST to InfluxDB...), one table of "
+        "figure, twin, peer/limit, ratio, target. Output of each bench goes to bench/out/.",
+        epilog="Examples:\n  twin bench --quick\n  twin bench collect sinks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("names", nargs="*", help="only these benches (default: all)")
+    bench.add_argument("--quick", action="store_true", help="shorter runs (soak 2 min)")
+    bench.set_defaults(handler=_cmd_bench)
+
     from twin.tui.cli import register_dashboard
 
     register_dashboard(sub)  # dashboard: sets its own handler
@@ -234,6 +247,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
         kind = check_file(path, args.kind)
         print(f"{path}: valid {kind}")
     return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "run"
+    if not script.is_file():
+        print(
+            "twin bench: the benchmarks ship with the source checkout (bench/), not the wheel; "
+            "clone the repository and run it there",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    command = [sys.executable, str(script), *args.names, *(["--quick"] if args.quick else [])]
+    return subprocess.call(command, cwd=script.parents[1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
