@@ -7,8 +7,9 @@ request in flight; devices are polled concurrently by :mod:`twin.collect.schedul
 - Blocks: the device's points of one table, sorted by address, merged while the
   gap between them is at most ``gap`` registers and the block stays within
   ``max_registers`` (125 for registers, 2000 for bits).
-- Decoding goes through :mod:`twin.points.codec` (its data types and word swap),
-  vectorised per block: one numpy pass per (data type, word order) group.
+- Decoding goes through :mod:`twin.points.codec` (its data types and word swap):
+  each block lays its reply out once (:class:`~twin.points.codec.BlockDecoder`),
+  so a reply is decoded in a few C calls, not per point.
 - Quality: an exception reply, a timeout, NaN, a vendor's "not available" value
   (0x8000 INT16, 0xFFFF UINT16, 0xFFFFFFFF UINT32… on analog points) or a value
   outside ``[range_low, range_high]`` is *bad*. Busy replies (exception 06) are
@@ -39,7 +40,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
 from twin.collect.registry import BIT_TABLES, SERIAL, PointDef
-from twin.points.codec import DATA_TYPES, swap_words
+from twin.points.codec import BlockDecoder
 
 log = logging.getLogger(__name__)
 
@@ -65,90 +66,62 @@ class ModbusOptions:
     jitter: float = 0.2  # ± fraction of each backoff step
 
 
-@dataclass
-class _Group:
-    """Points of one block sharing a data type and word order."""
-
-    data_type: str
-    word_order: str
-    offsets: np.ndarray  # register offset inside the block
-    indices: np.ndarray  # point indices
-    scales: np.ndarray
-    bits: np.ndarray  # bit number or -1
-    analog: np.ndarray  # bool: "not available" raw value means bad
-    low: np.ndarray  # range_low (-inf when none)
-    high: np.ndarray
+READERS = {
+    "input_register": "read_input_registers",
+    "holding_register": "read_holding_registers",
+    "discrete_input": "read_discrete_inputs",
+    "coil": "read_coils",
+}
 
 
-@dataclass
 class Block:
-    table: str
-    start: int
-    count: int
-    points: list[PointDef]
-    groups: list[_Group] = field(default_factory=list)
-    indices: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    """One merged read: a table, its first register (or bit), its length, its points.
 
-    def __post_init__(self) -> None:
-        self.indices = np.array([p.index for p in self.points], dtype=np.int64)
-        keyed: dict[tuple[str, str], list[PointDef]] = {}
-        for p in self.points:
-            keyed.setdefault((p.data_type, p.word_order if p.registers > 1 else "ABCD"), []).append(
-                p
-            )
-        for (data_type, word_order), members in keyed.items():
-            self.groups.append(
-                _Group(
-                    data_type,
-                    word_order,
-                    np.array([p.address - self.start for p in members], dtype=np.int64),
-                    np.array([p.index for p in members], dtype=np.int64),
-                    np.array([p.scale for p in members]),
-                    np.array([-1 if p.bit is None else p.bit for p in members], dtype=np.int64),
-                    np.array([bool(p.unit) and p.bit is None for p in members]),
-                    np.array([-np.inf if p.range_low is None else p.range_low for p in members]),
-                    np.array([np.inf if p.range_high is None else p.range_high for p in members]),
-                )
-            )
+    Everything about decoding a reply that depends only on the points is worked
+    out here, once (the :class:`BlockDecoder`, which points are analog, the
+    ranges), so a poll of the block costs the same few calls whatever its points.
+    """
+
+    def __init__(self, table: str, start: int, count: int, points: list[PointDef]) -> None:
+        self.table = table
+        self.start = start
+        self.count = count
+        self.points = points
+        self.indices = np.array([p.index for p in points], dtype=np.int64)
+        self.reader = READERS[table]  # the client's method that reads this table
+        self._decoder: BlockDecoder | None = None
+        self._offsets = np.array([p.address - start for p in points], dtype=np.int64)
+        if table in BIT_TABLES:
+            return
+        self._decoder = BlockDecoder(
+            [p.address - start for p in points],
+            [p.data_type for p in points],
+            # one register has no word order (the wire's byte order is Modbus' own)
+            [p.word_order if p.registers > 1 else "ABCD" for p in points],
+            [p.scale for p in points],
+            bits=[p.bit for p in points],
+            check_na=[bool(p.unit) and p.bit is None for p in points],  # analog points
+        )
+        self._low = np.array([-np.inf if p.range_low is None else p.range_low for p in points])
+        self._high = np.array([np.inf if p.range_high is None else p.range_high for p in points])
+        self._ranged = bool(np.isfinite(self._low).any() or np.isfinite(self._high).any())
+
+    def __repr__(self) -> str:
+        return f"Block({self.table} {self.start}+{self.count}, {len(self.points)} points)"
 
     def decode(self, words: list[int] | list[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point indices, values, good mask) of a reply's registers or bits."""
-        indices, values, good = [], [], []
-        if self.table in BIT_TABLES:
-            raw = np.asarray(words[: self.count], dtype=float)
-            for g in self.groups:
-                indices.append(g.indices)
-                values.append(raw[g.offsets])
-                good.append(np.ones(len(g.indices), bool))
-        else:
-            registers = np.asarray(words, dtype=np.uint16)
-            for g in self.groups:
-                kind = DATA_TYPES[g.data_type]
-                n = kind.registers
-                block = registers[g.offsets[:, None] + np.arange(n)]
-                raw = swap_words(block, g.word_order).astype(">u2").view(kind.numpy)[:, 0]
-                ok = np.ones(len(raw), bool)
-                if not kind.is_float:
-                    na = kind.low if kind.low < 0 else kind.high
-                    ok &= ~(g.analog & (raw == na))
-                value = raw.astype(float)
-                if (g.bits >= 0).any():
-                    value = np.where(
-                        g.bits >= 0, (raw.astype(np.int64) >> np.maximum(g.bits, 0)) & 1, value
-                    )
-                    scales = np.where(g.bits >= 0, 1.0, g.scales)
-                else:
-                    scales = g.scales
-                value = value * scales
-                if not kind.is_float:
-                    value = np.round(value, 9)
-                ok &= np.isfinite(value) & (value >= g.low) & (value <= g.high)
-                indices.append(g.indices)
-                values.append(value)
-                good.append(ok)
-        if len(indices) == 1:
-            return indices[0], values[0], good[0]
-        return np.concatenate(indices), np.concatenate(values), np.concatenate(good)
+        if self._decoder is None:  # bits: the values are the bits, always good
+            values = np.asarray(words[: self.count], dtype=float)[self._offsets]
+            return self.indices, values, np.ones(len(values), bool)
+        values, na = self._decoder.decode(words)
+        good = np.isfinite(values)
+        if self._ranged:
+            good &= values >= self._low
+            good &= values <= self._high
+        if na is not None:
+            good &= ~na
+        return self.indices, values, good
 
 
 def plan_blocks(points: list[PointDef], options: ModbusOptions) -> list[Block]:
@@ -186,14 +159,6 @@ def split(block: Block) -> list[Block]:
         end = max(p.address + p.registers for p in members)
         parts.append(Block(block.table, start, end - start, members))
     return parts
-
-
-READERS = {
-    "input_register": "read_input_registers",
-    "holding_register": "read_holding_registers",
-    "discrete_input": "read_discrete_inputs",
-    "coil": "read_coils",
-}
 
 
 class LinkDown(Exception):
@@ -285,6 +250,7 @@ class ModbusDevice:
         self.retry_at = 0.0  # monotonic time before which no connection is attempted
         self.down = False
         self._rng = rng or random.Random()
+        self._unit = self.key[3]
 
     @property
     def client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient | None:
@@ -383,12 +349,13 @@ class ModbusDevice:
 
     async def _request(self, block: Block):  # -> pymodbus reply
         assert self.client is not None
-        reader = getattr(self.client, READERS[block.table])
         self.stats.requests += 1
-        return await reader(block.start, count=block.count, device_id=self.key[3])
+        return await getattr(self.client, block.reader)(
+            block.start, count=block.count, device_id=self._unit
+        )
 
-    async def _read(self, block: Block, sink: Sink) -> list[Block]:
-        """Read one block into the sink; return the blocks that replace it (split)."""
+    async def _read(self, block: Block, sink: Sink) -> list[Block] | None:
+        """Read one block into the sink; the blocks that replace it (split), None if none do."""
         for attempt in range(self.options.busy_retries + 1):
             try:
                 reply = await self._request(block)
@@ -418,7 +385,8 @@ class ModbusDevice:
                 )
                 raise LinkDown(str(error)) from None
             if not reply.isError():
-                self._recovered()
+                if self.down:
+                    self._recovered()
                 words = reply.bits if block.table in BIT_TABLES else reply.registers
                 if len(words) < block.count:
                     # A short reply (a broken gateway, a garbled frame) is a bad read
@@ -427,11 +395,12 @@ class ModbusDevice:
                     sink(block.indices, np.full(n, np.nan), np.zeros(n, bool), time.time(),
                          f"short reply: {len(words)} of {block.count} registers")  # fmt: skip
                     self.stats.exceptions += 1
-                    return [block]
+                    return None
                 idx, val, ok = block.decode(words)
-                sink(idx, val, ok, time.time(), "" if ok.all() else "decode or range")
+                bad = len(ok) - np.count_nonzero(ok)
+                sink(idx, val, ok, time.time(), "decode or range" if bad else "")
                 self.stats.points_read += len(idx)
-                return [block]
+                return None
             self._recovered()  # the link works: the device answered
             code = getattr(reply, "exception_code", 0)
             self.stats.exceptions += 1
@@ -452,22 +421,32 @@ class ModbusDevice:
             )
             replaced: list[Block] = []
             for part in split(block):
-                replaced += await self._read(part, sink)
+                replaced += await self._read(part, sink) or [part]
             return replaced
         n = len(block.indices)
         sink(block.indices, np.full(n, np.nan), np.zeros(n, bool), time.time(), f"exception {code}")
-        return [block]
+        return None
 
     async def poll(self, sink: Sink) -> bool:
         """Read every block once; False when the link is down (its points are left to age)."""
         self.stats.polls += 1
-        async with self._lock:
+        async with self.link.lock:
             try:
-                await self._ensure_connected()
-                blocks: list[Block] = []
-                for block in self.blocks:
-                    blocks += await self._read(block, sink)
-                self.blocks = blocks
+                client = self.link.client
+                if client is None or not client.connected:
+                    await self._ensure_connected()
+                blocks = self.blocks
+                replaced: list[Block] | None = None  # built only once a block splits
+                for i, block in enumerate(blocks):
+                    parts = await self._read(block, sink)
+                    if parts is not None:
+                        if replaced is None:
+                            replaced = blocks[:i]
+                        replaced += parts
+                    elif replaced is not None:
+                        replaced.append(block)
+                if replaced is not None:  # later polls read the halves
+                    self.blocks = replaced
             except LinkDown:
                 return False
         return True
