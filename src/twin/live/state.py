@@ -83,21 +83,29 @@ class LiveState:
         """Values of some points read at ``ts``; ``good`` False marks a bad reading."""
         indices = np.asarray(indices, dtype=np.int64)
         good = np.asarray(good, dtype=bool)
-        values = np.where(good, values, np.nan)
-        fresh = indices[good]
-        self.value[fresh] = values[good]
-        self.good_ts[fresh] = ts
-        self.bad[indices] = ~good
-        failed = indices[~good]
-        if len(failed):
+        n = len(indices)
+        if np.count_nonzero(good) == n:  # every reading good: the collector's usual case
+            values = np.asarray(values, dtype=np.float64)
+            self.value[indices] = values
+            self.good_ts[indices] = ts
+            self.bad[indices] = False
+        else:
+            values = np.where(good, values, np.nan)
+            fresh = indices[good]
+            self.value[fresh] = values[good]
+            self.good_ts[fresh] = ts
+            self.bad[indices] = ~good
+            failed = indices[~good]
             self.bad_ts[failed] = ts
             for i in failed.tolist():
                 self.reasons[i] = reason or "bad"
-        slot = self.ring_pos[indices] % self.ring_len
-        self.ring_value[indices, slot] = values
-        self.ring_ts[indices, slot] = ts
-        self.ring_pos[indices] += 1
-        self.samples += len(indices)
+        # the rings as flat arrays: one 1-D scatter each instead of a 2-D fancy index
+        pos = self.ring_pos[indices]
+        flat = indices * self.ring_len + pos % self.ring_len
+        self.ring_value.reshape(-1)[flat] = values
+        self.ring_ts.reshape(-1)[flat] = ts
+        self.ring_pos[indices] = pos + 1
+        self.samples += n
         for listener in self.listeners:
             listener(indices, values, good, ts)
 
