@@ -244,6 +244,11 @@ def test_next_batch_prepared_on_the_side_cuts_and_orders_batches_the_same(
         for tick in range(11):  # ticks of 1000 lines: 5 full batches, then the rest
             sink.write(records(tick * 1000, 1000))
         assert sink.flush(timeout=30)
+        # flush() returns once every acknowledged batch is deleted (in the helper
+        # thread, while the next one was sent), not merely sent
+        assert sink.queue.pending() == 0
+        if spool is not None:
+            assert spool.count() == 0
     want = LineEncoder().encode_many(records(0, 11_000))
     assert lines_of(writer.bodies) == want  # each line once, in order
     sizes = [len(body.split(b"\n")) for body in writer.bodies]
