@@ -173,11 +173,19 @@ def _set(plant: Plant, event: _Event, active: bool) -> None:
 
 
 # Setpoints an operator (or BMS) may write, with their limits [°C].
+# t_cw_supply_c, the condenser water the towers send to the chillers: 13-35 °C is
+# where the chiller model is valid (York YT EIR curves, entering condenser water
+# 12.78-35 °C, reference/COEFFICIENTS.md), rounded up to the 0.1 °C the devices
+# carry. Below it a centrifugal chiller loses the lift it needs (the usual
+# minimum entering condenser water); above it the chiller runs off its curves.
+# A setpoint under wet bulb + the tower's approach (3.89 K at design, YorkCalc,
+# reference/DOMAIN.md) is accepted but not reached: the fans run flat out.
 SETPOINT_LIMITS = {
     "t_tcs_supply_c": (20.0, 50.0),
     "t_supply_air_c": (15.0, 32.0),
     "t_fw_supply_c": (15.0, 45.0),
     "t_chw_supply_c": (5.0, 25.0),
+    "t_cw_supply_c": (13.0, 35.0),
 }
 
 
@@ -198,6 +206,8 @@ def apply_command(plant: Plant, name: str, values: dict) -> None:
             plant.t_fw_supply_set = value
         elif point == "t_chw_supply_c":
             plant.t_chw_supply_set = value
+        elif point == "t_cw_supply_c":
+            plant.t_cw_supply_set = value
     elif name == "event":
         event = values["event"]
         plant.events.insert(0, (plant.t_s, event))
