@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from twin.plant.layout import SIDES, Layout, PumpGroup, TowerGroup
+from twin.plant.layout import SIDES, DryCoolerGroup, Layout, PumpGroup, TowerGroup
 from twin.plant.model import Plant
 from twin.plant.scenarios import SETPOINT_LIMITS
 
@@ -52,6 +53,10 @@ class Binding:
     def write(self, plant: Plant, device: int, quantity: str, value: float) -> None:
         """Queue a setpoint write from device ``device`` (its position in :attr:`names`)."""
         plant.command("setpoint", point=self.setpoints[quantity], value=float(value))
+
+    def setpoint_targets(self, quantity: str) -> tuple[str, ...]:
+        """Every plant setpoint a write of ``quantity`` may reach (for limit checks)."""
+        return (self.setpoints[quantity],)
 
     def _count(self, key: str, rate: np.ndarray, dt: float) -> np.ndarray:
         total = self.counters.setdefault(key, np.zeros(len(self)))
@@ -480,7 +485,14 @@ class Pumps(Binding):
 
 
 class Towers(Binding):
+    """Tower cells of the facility-water loop and of the condenser-water loop.
+
+    The leaving-water setpoint is loop-wide: a write to any tower of a loop sets
+    that loop's setpoint (``t_fw_supply_c`` or ``t_cw_supply_c``).
+    """
+
     LOOPS = (("fw", "fw_towers"), ("cw", "cw_towers"))
+    SETPOINTS: ClassVar[dict[str, str]] = {"fw": "t_fw_supply_c", "cw": "t_cw_supply_c"}
 
     def __init__(self, layout: Layout) -> None:
         self.groups: list[tuple[str, TowerGroup, slice]] = []
@@ -504,8 +516,18 @@ class Towers(Binding):
                 "t_wet_bulb_c",
                 "fan_running",
                 "fan_fault",
+                "t_water_out_set_c",
             ),
+            setpoints={"t_water_out_set_c": self.SETPOINTS["fw"]},
         )
+        self.loop = [loop for loop, _, where in self.groups for _ in range(where.start, where.stop)]
+
+    def write(self, plant: Plant, device: int, quantity: str, value: float) -> None:
+        point = self.SETPOINTS[self.loop[device]]
+        plant.command("setpoint", point=point, value=float(value))
+
+    def setpoint_targets(self, quantity: str) -> tuple[str, ...]:
+        return tuple(self.SETPOINTS[loop] for loop, _, _ in self.groups)
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
@@ -534,7 +556,60 @@ class Towers(Binding):
             v["t_water_out_c"][where] = loop_t[0]
             v["t_water_in_c"][where] = loop_t[1]
             v["t_wet_bulb_c"][where] = r["t_wet_c"]
+            v["t_water_out_set_c"][where] = (
+                plant.t_fw_supply_set if loop == "fw" else plant.t_cw_supply_set
+            )
         return v
+
+
+class DryCoolers(Binding):
+    """Dry coolers of the facility-water loop (sites without towers on that loop).
+
+    The units share the loop's water equally and run their fans at one speed,
+    as the plant models them (:class:`twin.plant.layout.DryCoolerGroup`); the
+    plant publishes that speed and the group's fan power under the loop's
+    heat-rejection readings (``fw_tower_fan_*``, towers and dry coolers being
+    exclusive on a loop). Water temperatures are the loop's supply and return
+    nodes. The plant models no dry-cooler fan failure: ``fan_fault`` stays 0.
+    The leaving-water setpoint is the loop's ``t_fw_supply_c``.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        group = layout.fw_drycoolers
+        units = group.units if group is not None else 0
+        super().__init__(
+            "drycooler",
+            [f"fw-drycooler-{i + 1}" for i in range(units)],
+            [COOLING_PLANT] * units,
+            (
+                "fan_speed_pct",
+                "fan_power_kw",
+                "t_water_in_c",
+                "t_water_out_c",
+                "t_dry_bulb_c",
+                "fan_running",
+                "fan_fault",
+                "t_water_out_set_c",
+            ),
+            setpoints={"t_water_out_set_c": "t_fw_supply_c"},
+        )
+        self.group: DryCoolerGroup | None = group
+
+    def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
+        r = plant.readings
+        n = len(self)
+        speed = float(r["fw_tower_fan_speed"])
+        running = speed > 0
+        return {
+            "fan_speed_pct": _n(speed * 100.0, n),
+            "fan_power_kw": _n(float(r["fw_tower_fan_power_w"]) / max(n, 1) / 1e3, n),
+            "t_water_in_c": _n(plant.t_fw[1], n),
+            "t_water_out_c": _n(plant.t_fw[0], n),
+            "t_dry_bulb_c": _n(r["t_dry_c"], n),
+            "fan_running": _n(running, n),
+            "fan_fault": np.zeros(n),
+            "t_water_out_set_c": _n(plant.t_fw_supply_set, n),
+        }
 
 
 class Chillers(Binding):
@@ -660,6 +735,7 @@ def site_bindings(layout: Layout) -> list[Binding]:
         Crahs(layout),
         Pumps(layout),
         Towers(layout),
+        DryCoolers(layout),
         Chillers(layout),
     ]
     return [b for b in bindings if len(b)]

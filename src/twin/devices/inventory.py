@@ -16,6 +16,7 @@ from twin.devices.bindings import Binding, site_bindings
 from twin.devices.profiles import Profile, load_profiles
 from twin.errors import ConfigError
 from twin.plant.layout import Layout
+from twin.plant.scenarios import SETPOINT_LIMITS
 
 MAX_UNITS_PER_GATEWAY = 247
 
@@ -69,6 +70,17 @@ def check_bindings(binding: Binding, profile: Profile, path: Path) -> None:
                 f"{point.source!r}; writable: {', '.join(binding.setpoints) or 'none'}",
                 key=f"points.{i}.writable",
             )
+        if point.writable and point.min is not None and point.max is not None:
+            # A write the device accepts must be one the plant accepts too.
+            for target in binding.setpoint_targets(point.source):
+                low, high = SETPOINT_LIMITS[target]
+                if point.min < low or point.max > high:
+                    raise ConfigError(
+                        path,
+                        f"point {point.name!r} accepts [{point.min:g}, {point.max:g}] but the "
+                        f"plant's {target} accepts [{low:g}, {high:g}]",
+                        key=f"points.{i}.{'min' if point.min < low else 'max'}",
+                    )
 
 
 def build(layout: Layout, profiles_root: Path | None = None) -> Inventory:
