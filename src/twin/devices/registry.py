@@ -90,6 +90,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("chiller", "power_kw"): "cooling_kw",
     ("pump", "power_kw"): "cooling_kw",
     ("tower", "fan_power_kw"): "cooling_kw",
+    ("drycooler", "fan_power_kw"): "cooling_kw",
     ("crah", "fan_power_kw"): "cooling_kw",
 }
 
