@@ -251,3 +251,15 @@ def test_block_of_bits() -> None:
     assert indices.tolist() == [0, 1, 2]
     assert values.tolist() == [0.0, 1.0, 1.0]
     assert good.all()
+
+
+@pytest.mark.parametrize("ranged", [False, True])
+def test_infinite_and_nan_floats_are_bad_with_or_without_ranges(ranged: bool) -> None:
+    limits = {"range_low": -1e6, "range_high": 1e6} if ranged else {}
+    points = [point(i, 2 * i, "float32", **limits) for i in range(4)]
+    points.append(point(4, 8, "float32"))  # no range of its own, in a block that may have some
+    (block,) = plan_blocks(points, ModbusOptions())
+    registers = [0x7F80, 0, 0xFF80, 0, 0x7FC0, 0, *encode([-3.0e38], "float32")[0], 0x4000, 0]
+    _, values, good = block.decode([int(r) for r in registers])
+    assert good.tolist() == [False, False, False, not ranged, True]
+    assert values[4] == 2.0

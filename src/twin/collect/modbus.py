@@ -102,9 +102,13 @@ class Block:
             bits=[p.bit for p in points],
             check_na=[bool(p.unit) and p.bit is None for p in points],  # analog points
         )
-        self._low = np.array([-np.inf if p.range_low is None else p.range_low for p in points])
-        self._high = np.array([np.inf if p.range_high is None else p.range_high for p in points])
-        self._ranged = bool(np.isfinite(self._low).any() or np.isfinite(self._high).any())
+        # Ranges with the largest floats for "none": a value within them is finite too,
+        # so one pair of comparisons says finite and in range (NaN compares false).
+        big = np.finfo(np.float64).max
+        low = np.array([-np.inf if p.range_low is None else p.range_low for p in points])
+        high = np.array([np.inf if p.range_high is None else p.range_high for p in points])
+        self._ranged = bool(np.isfinite(low).any() or np.isfinite(high).any())
+        self._low, self._high = np.maximum(low, -big), np.minimum(high, big)
 
     def __repr__(self) -> str:
         return f"Block({self.table} {self.start}+{self.count}, {len(self.points)} points)"
@@ -115,10 +119,11 @@ class Block:
             values = np.asarray(words[: self.count], dtype=float)[self._offsets]
             return self.indices, values, np.ones(len(values), bool)
         values, na = self._decoder.decode(words)
-        good = np.isfinite(values)
         if self._ranged:
-            good &= values >= self._low
+            good = values >= self._low
             good &= values <= self._high
+        else:
+            good = np.isfinite(values)
         if na is not None:
             good &= ~na
         return self.indices, values, good
@@ -347,18 +352,16 @@ class ModbusDevice:
 
     # ---------------------------------------------------------------- reads
 
-    async def _request(self, block: Block):  # -> pymodbus reply
-        assert self.client is not None
-        self.stats.requests += 1
-        return await getattr(self.client, block.reader)(
-            block.start, count=block.count, device_id=self._unit
-        )
-
     async def _read(self, block: Block, sink: Sink) -> list[Block] | None:
         """Read one block into the sink; the blocks that replace it (split), None if none do."""
         for attempt in range(self.options.busy_retries + 1):
+            client = self.link.client
+            assert client is not None
+            self.stats.requests += 1
             try:
-                reply = await self._request(block)
+                reply = await getattr(client, block.reader)(
+                    block.start, count=block.count, device_id=self._unit
+                )
             except ConnectionException as error:
                 self._link_failed(f"connection lost: {error}")
                 raise LinkDown(str(error)) from None
