@@ -127,3 +127,79 @@ async def test_setpoint_refused_out_of_range_and_written_over_the_wire(
             lambda: math.isclose(source.read(point) or 0.0, target, abs_tol=0.01),
             what="the new setpoint read back over Modbus",
         )
+
+
+@synchronously
+async def test_live_table_draws_what_datatable_public_api_draws() -> None:
+    """LiveTable fills DataTable's row store directly (one pass, widths measured here);
+    it must draw exactly what clear() + add_row() + update_cell() would. This pins the
+    DataTable internals it relies on against a Textual upgrade."""
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable
+
+    columns = ("Name", "Address", "Time", "Note", "Quality")
+
+    def rows(n: int, tick: int) -> list[tuple[str, tuple[str | Text, ...]]]:
+        return [
+            (
+                f"dev-{i}",
+                (
+                    f"dev-{i}" + "x" * (i % 7),
+                    f"10.0.0.{i}:502/{i % 3}",
+                    f"00:00:{(i + tick) % 60:02d}",
+                    "[b]bold[/b] :smile: 12:30:45" if i % 5 == 0 else "plain · é 全角",
+                    Text("good" if (i + tick) % 4 else "stale", style="green"),
+                ),
+            )
+            for i in range(n)
+        ]
+
+    class Pair(App[None]):
+        CSS = "#live, #ref { height: 12; }"
+
+        def compose(self) -> ComposeResult:
+            yield LiveTable(columns, id="live")
+            yield DataTable(cursor_type="row", zebra_stripes=False, id="ref")
+
+        def on_mount(self) -> None:
+            ref = self.query_one("#ref", DataTable)
+            for name in columns:
+                ref.add_column(name, key=name)
+
+    def fill(ref: DataTable, data: list[tuple[str, tuple[str | Text, ...]]]) -> None:
+        ref.clear()
+        for key, cells in data:
+            ref.add_row(*cells, key=key)
+
+    def drawn(table: DataTable) -> list[str]:
+        return [table.render_line(y).text for y in range(table.size.height)]
+
+    app = Pair()
+    async with app.run_test(size=(100, 30)) as pilot:
+        live = app.query_one("#live", LiveTable)
+        ref = app.query_one("#ref", DataTable)
+        for n, tick in ((40, 0), (40, 1), (25, 2), (60, 3)):  # load, update, reload, grow
+            data = rows(n, tick)
+            live.apply(data)
+            if tick == 1:
+                for key, cells in data:
+                    for name, old, new in zip(columns, ref.get_row(key), cells, strict=True):
+                        if old != new:
+                            ref.update_cell(key, name, new)
+            else:
+                fill(ref, data)
+            await pilot.pause()
+            assert live.row_count == ref.row_count == n
+            assert [c.content_width for c in live.ordered_columns] == [
+                c.content_width for c in ref.ordered_columns
+            ]
+            assert live.virtual_size == ref.virtual_size
+            assert [live.get_row(k) for k, _ in data] == [ref.get_row(k) for k, _ in data]
+            assert drawn(live) == drawn(ref)
+        live.move_cursor(row=7)
+        live.apply(rows(60, 4))  # same keys: the selection stays
+        assert live.selected_key == "dev-7"
+        live.apply(list(reversed(rows(60, 4))))  # new order: the selected row is followed
+        await pilot.pause()
+        assert live.selected_key == "dev-7" and live.cursor_row == 52
