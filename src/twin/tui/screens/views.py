@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,11 +14,17 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Input, Sparkline, Static
 
-from twin.tui.model import PRIORITIES, Snapshot, TreeRow
+from twin.tui.model import PRIORITIES, DeviceRow, Snapshot, TreeRow
 from twin.tui.widgets.rackmap import RackMap
 from twin.tui.widgets.table import LiveTable
 
 STATE_STYLE = {"ok": "green", "warn": "yellow", "alarm": "bold red", "off": "dim"}
+# Shared cell values: one Text per quality, never mutated (DataTable only reads cells).
+QUALITY_TEXT = {
+    "good": Text("good", style="green"),
+    "stale": Text("stale", style="yellow"),
+    "bad": Text("bad", style="bold red"),
+}
 PRIORITY_STYLE = {
     "urgent": "bold white on red",
     "high": "bold red",
@@ -38,6 +46,7 @@ def window_text(value: float, quality: str) -> str:
     return "[dim]filling[/]" if quality == "stale" else "—"
 
 
+@functools.lru_cache(maxsize=4096)
 def clock(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "never"
 
@@ -92,6 +101,28 @@ class FilteredView(View):
     def keep(self, *texts: str) -> bool:
         f = self.filter_text
         return not f or any(f in t.lower() for t in texts)
+
+
+class RowCells:
+    """A row's cells, formatted again only when the model handed a new row object.
+
+    The view model keeps a row's object while its inputs are unchanged, so an
+    unchanged row costs a dictionary look-up, and the table, finding the very same
+    cells, skips it. One instance per view (rows are keyed by their ``key``/``name``).
+    """
+
+    def __init__(self, fmt: Callable[[Any], tuple[str | Text, ...]]) -> None:
+        self.fmt = fmt
+        self.memo: dict[str, tuple[object, tuple[str | Text, ...]]] = {}
+
+    def __call__(self, row: Any, key: str | None = None) -> tuple[str | Text, ...]:
+        key = row.key if key is None else key
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] is row:
+            return hit[1]
+        cells = self.fmt(row)
+        self.memo[key] = (row, cells)
+        return cells
 
 
 # ----------------------------------------------------------------------- overview
@@ -171,6 +202,10 @@ def tree_cells(row: TreeRow) -> tuple[str | Text, ...]:
 class TreeView(FilteredView):
     attribute = "power"
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cells = RowCells(tree_cells)
+
     def compose(self) -> ComposeResult:
         yield Static(id=f"{self.attribute}-head", classes="view-head")
         yield from self.compose_filter()
@@ -178,7 +213,7 @@ class TreeView(FilteredView):
 
     def show(self, snap: Snapshot) -> None:
         rows = getattr(snap, self.attribute)
-        shown = [(r.key, tree_cells(r)) for r in rows if self.keep(r.label, r.detail, r.state)]
+        shown = [(r.key, self.cells(r)) for r in rows if self.keep(r.label, r.detail, r.state)]
         self.query_one(LiveTable).apply(shown)
         self.set_text(f"{self.attribute}-head", self.heading(snap))
 
@@ -291,7 +326,25 @@ class AlarmsView(FilteredView):
 # ----------------------------------------------------------------------- devices
 
 
+def device_cells(d: DeviceRow) -> tuple[str | Text, ...]:
+    latency = "—" if d.latency_ms is None else f"{d.latency_ms:.1f} ms"
+    return (
+        d.name,
+        d.equipment,
+        d.protocol,
+        d.address,
+        clock(d.last_good),
+        latency,
+        str(d.errors),
+        QUALITY_TEXT.get(d.quality) or Text(d.quality, style="bold red"),
+    )
+
+
 class DevicesView(FilteredView):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cells = RowCells(device_cells)
+
     def compose(self) -> ComposeResult:
         yield Static(id="devices-head", classes="view-head")
         yield from self.compose_filter()
@@ -301,29 +354,13 @@ class DevicesView(FilteredView):
         )
 
     def show(self, snap: Snapshot) -> None:
-        rows = []
-        for d in snap.devices:
-            if not self.keep(d.name, d.equipment, d.quality, d.address):
-                continue
-            latency = "—" if d.latency_ms is None else f"{d.latency_ms:.1f} ms"
-            quality = Text(
-                d.quality, style={"good": "green", "stale": "yellow"}.get(d.quality, "bold red")
-            )
-            rows.append(
-                (
-                    d.name,
-                    (
-                        d.name,
-                        d.equipment,
-                        d.protocol,
-                        d.address,
-                        clock(d.last_good),
-                        latency,
-                        str(d.errors),
-                        quality,
-                    ),
-                )
-            )
+        cells = self.cells
+        keep = self.keep
+        rows = [
+            (d.name, cells(d, d.name))
+            for d in snap.devices
+            if keep(d.name, d.equipment, d.quality, d.address)
+        ]
         self.query_one(LiveTable).apply(rows)
         c = snap.device_counts
         self.set_text(
