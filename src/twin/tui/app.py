@@ -10,6 +10,7 @@ network: the setpoint write is awaited from a worker and runs on the collector's
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterable
 from functools import partial
@@ -67,6 +68,10 @@ class TwinApp(App[None]):
 
     async def on_mount(self) -> None:
         await self.refresh_now()
+        # Everything alive now (registry, live state, widgets) lives as long as the app:
+        # frozen, the cyclic GC's full collections walk only what later ticks allocate
+        # (on aidc-100mw walking it all paused the UI 60-230 ms, 18 times in 30 ticks).
+        gc.freeze()
         if self.tick_s:
             self.set_interval(self.tick_s, self.tick)
 
