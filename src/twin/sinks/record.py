@@ -74,6 +74,8 @@ def _as_float(name: str, value: object) -> float:
 
 
 _QUALITIES = {int(q): q for q in Quality}
+# The quality field's text by quality (what repr(float(quality)) gives).
+_QUALITY_TEXT = {q: repr(float(q)) for q in Quality}
 
 # Measurements and field keys that passed every check for their kind. A site
 # repeats the same few hundred names every tick: each is checked once, not once per
@@ -154,9 +156,10 @@ class Record:
     time_ns: int
     quality: Quality = field(default=Quality.GOOD)
     # What the encoder needs, computed once here: the series and field names (the
-    # encoder's cache key) and the field values in the same order.
+    # encoder's cache key), and what goes into its template: the field values in the
+    # same order, the quality's text and the time.
     _series: tuple = field(default=(), repr=False)
-    _values: tuple[float, ...] = field(default=(), repr=False)
+    _args: tuple = field(default=(), repr=False)
 
     def __init__(
         self,
@@ -191,9 +194,10 @@ class Record:
         _set(self, "tags", sorted_tags)
         _set(self, "fields", MappingProxyType(values))
         _set(self, "time_ns", time_ns)
-        _set(self, "quality", _QUALITIES[quality] if quality in _QUALITIES else Quality(quality))
+        quality = _QUALITIES[quality] if quality in _QUALITIES else Quality(quality)
+        _set(self, "quality", quality)
         _set(self, "_series", (measurement, sorted_tags, tuple(values)))
-        _set(self, "_values", tuple(values.values()))
+        _set(self, "_args", (*values.values(), _QUALITY_TEXT[quality], time_ns))
 
     @classmethod
     def _trusted(
@@ -218,7 +222,7 @@ class Record:
         _set(record, "time_ns", time_ns)
         _set(record, "quality", quality)
         _set(record, "_series", (measurement, tags, tuple(fields)))
-        _set(record, "_values", tuple(fields.values()))
+        _set(record, "_args", (*fields.values(), _QUALITY_TEXT[quality], time_ns))
         return record
 
     def __reduce__(self) -> tuple:
@@ -329,22 +333,17 @@ class LineEncoder:
     def encode(self, record: Record) -> str:
         """Return one line (no trailing newline)."""
         template = self._templates.get(record._series) or self._template(record)
-        return template % (*record._values, _QUALITY_TEXT[record.quality], record.time_ns)
+        return template % record._args
 
     def encode_many(self, records: Iterable[Record]) -> list[str]:
         """Encode several records, one line each."""
         templates = self._templates
-        quality_text = _QUALITY_TEXT
         lines = []
         append = lines.append
         for record in records:
             template = templates.get(record._series) or self._template(record)
-            append(template % (*record._values, quality_text[record.quality], record.time_ns))
+            append(template % record._args)
         return lines
-
-
-# The quality field's text by quality (what repr(float(quality)) gives).
-_QUALITY_TEXT = {q: repr(float(q)) for q in Quality}
 
 
 _default_encoder = LineEncoder()
