@@ -209,7 +209,7 @@ class SimulationProcess:
             raise SimulationFailed(f"the simulation process is gone ({error})") from error
 
     def start_event(self, kind: str) -> None:
-        """Start a plant event now (dashboard defaults: see ``twin.tui.runtime.make_event``)."""
+        """Start a plant event now (dashboard defaults: ``twin.plant.scenarios.make_event``)."""
         self._send(("event", kind))
 
     def inject_fault(self, device: str, kind: str, duration_s: float = 120.0) -> None:
@@ -331,7 +331,7 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
     sim.advance = advance_and_report
 
     def handle(message: tuple) -> None:
-        from twin.tui.runtime import make_event
+        from twin.plant.scenarios import make_event
 
         try:
             if message[0] == "stop":

@@ -218,3 +218,22 @@ def apply_command(plant: Plant, name: str, values: dict) -> None:
 
 def _hall_array(array, hall):  # type: ignore[no-untyped-def]
     return array if hall is None else array[int(hall) : int(hall) + 1]
+
+
+def make_event(plant: Plant, kind: str) -> Event:
+    """A run-time event of ``kind`` with the dashboard's defaults, starting now.
+
+    What an operator starts from the dashboard's command list (``twin run``,
+    ``twin dashboard``): a 120 s utility loss, a 300 s trip of the first CDU's pump,
+    a 300 s tower fan failure, a 300 s IT load step of ×1.2.
+    """
+    if kind == "utility_loss":
+        return UtilityLoss(kind="utility_loss", at_s=0, duration_s=120)
+    if kind == "pump_trip":
+        target = plant.layout.cdus.name[0]
+        return PumpTrip(kind="pump_trip", at_s=0, duration_s=300, target=target)
+    if kind == "tower_fan_failure":
+        return TowerFanFailure(kind="tower_fan_failure", at_s=0, duration_s=300)
+    if kind == "load_step":
+        return LoadStep(kind="load_step", at_s=0, duration_s=300, factor=1.2)
+    raise ValueError(f"unknown event {kind!r}")

@@ -35,6 +35,7 @@ from twin.live.alarms import AlarmEngine
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
 from twin.plant import scenarios
+from twin.plant.scenarios import make_event
 from twin.site import load_site
 from twin.tui.model import FrozenClock, LiveSource
 
@@ -47,20 +48,6 @@ def registry_of(sim: Simulation, host: str, ports: list[int]) -> Registry:
     out = io.StringIO()
     write_csv(rows(sim.inventory, host, ports), out)
     return parse_registry(out.getvalue(), Path(f"<{sim.site.name}>"))
-
-
-def make_event(plant: Any, kind: str) -> Any:
-    """A run-time scenario event of ``kind`` with dashboard defaults."""
-    if kind == "utility_loss":
-        return scenarios.UtilityLoss(kind="utility_loss", at_s=0, duration_s=120)
-    if kind == "pump_trip":
-        target = plant.layout.cdus.name[0]
-        return scenarios.PumpTrip(kind="pump_trip", at_s=0, duration_s=300, target=target)
-    if kind == "tower_fan_failure":
-        return scenarios.TowerFanFailure(kind="tower_fan_failure", at_s=0, duration_s=300)
-    if kind == "load_step":
-        return scenarios.LoadStep(kind="load_step", at_s=0, duration_s=300, factor=1.2)
-    raise ValueError(f"unknown event {kind!r}")
 
 
 class SiteRuntime:
