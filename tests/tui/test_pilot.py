@@ -136,6 +136,7 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
     DataTable internals it relies on against a Textual upgrade."""
     from rich.text import Text
     from textual.app import App, ComposeResult
+    from textual.geometry import Region
     from textual.widgets import DataTable
 
     columns = ("Name", "Address", "Time", "Note", "Quality")
@@ -173,7 +174,8 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
             ref.add_row(*cells, key=key)
 
     def drawn(table: DataTable) -> list[str]:
-        return [table.render_line(y).text for y in range(table.size.height)]
+        lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+        return [line.text for line in lines]
 
     app = Pair()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -195,6 +197,20 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
                 c.content_width for c in ref.ordered_columns
             ]
             assert live.virtual_size == ref.virtual_size
+            assert drawn(live) == drawn(ref)
+            if tick == 1:  # rows off screen are written when scrolled to
+                live.scroll_to(y=30, animate=False, immediate=True)
+                ref.scroll_to(y=30, animate=False, immediate=True)
+                await pilot.pause()
+                assert drawn(live) == drawn(ref)
+                live.scroll_to(y=0, animate=False, immediate=True)
+                ref.scroll_to(y=0, animate=False, immediate=True)
+                live.apply(rows(n, 5))  # and read back through the DataTable API
+                for key, cells in rows(n, 5):
+                    for name, old, new in zip(columns, ref.get_row(key), cells, strict=True):
+                        if old != new:
+                            ref.update_cell(key, name, new)
+                await pilot.pause()
             assert [live.get_row(k) for k, _ in data] == [ref.get_row(k) for k, _ in data]
             assert drawn(live) == drawn(ref)
         live.move_cursor(row=7)

@@ -108,15 +108,16 @@ class RowCells:
 
     The view model keeps a row's object while its inputs are unchanged, so an
     unchanged row costs a dictionary look-up, and the table, finding the very same
-    cells, skips it. One instance per view (rows are keyed by their ``key``/``name``).
+    cells, skips it. The table calls it for the rows it shows (see LiveTable.apply).
     """
 
-    def __init__(self, fmt: Callable[[Any], tuple[str | Text, ...]]) -> None:
+    def __init__(self, fmt: Callable[[Any], tuple[str | Text, ...]], key: str = "key") -> None:
         self.fmt = fmt
+        self.key = key
         self.memo: dict[str, tuple[object, tuple[str | Text, ...]]] = {}
 
-    def __call__(self, row: Any, key: str | None = None) -> tuple[str | Text, ...]:
-        key = row.key if key is None else key
+    def __call__(self, row: Any) -> tuple[str | Text, ...]:
+        key = getattr(row, self.key)
         hit = self.memo.get(key)
         if hit is not None and hit[0] is row:
             return hit[1]
@@ -213,8 +214,8 @@ class TreeView(FilteredView):
 
     def show(self, snap: Snapshot) -> None:
         rows = getattr(snap, self.attribute)
-        shown = [(r.key, self.cells(r)) for r in rows if self.keep(r.label, r.detail, r.state)]
-        self.query_one(LiveTable).apply(shown)
+        shown = [(r.key, r) for r in rows if self.keep(r.label, r.detail, r.state)]
+        self.query_one(LiveTable).apply(shown, self.cells)
         self.set_text(f"{self.attribute}-head", self.heading(snap))
 
     def heading(self, snap: Snapshot) -> str:
@@ -343,7 +344,7 @@ def device_cells(d: DeviceRow) -> tuple[str | Text, ...]:
 class DevicesView(FilteredView):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cells = RowCells(device_cells)
+        self.cells = RowCells(device_cells, key="name")
 
     def compose(self) -> ComposeResult:
         yield Static(id="devices-head", classes="view-head")
@@ -354,14 +355,11 @@ class DevicesView(FilteredView):
         )
 
     def show(self, snap: Snapshot) -> None:
-        cells = self.cells
         keep = self.keep
         rows = [
-            (d.name, cells(d, d.name))
-            for d in snap.devices
-            if keep(d.name, d.equipment, d.quality, d.address)
+            (d.name, d) for d in snap.devices if keep(d.name, d.equipment, d.quality, d.address)
         ]
-        self.query_one(LiveTable).apply(rows)
+        self.query_one(LiveTable).apply(rows, self.cells)
         c = snap.device_counts
         self.set_text(
             "devices-head",

@@ -19,18 +19,25 @@ compares the result against the public ``add_row``/``update_cell`` path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.render import measure
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets._data_table import Row, RowKey, default_cell_formatter
+from textual.widgets._data_table import ColumnKey, Row, RowKey, default_cell_formatter
 
 Cell = str | Text
+CACHE_LINES = 256  # DataTable's line, row and row-renderable caches: a tall screen's rows
+CACHE_CELLS = 2048  # its cell cache: those rows' cells
 
 
 class LiveTable(DataTable):
@@ -41,34 +48,81 @@ class LiveTable(DataTable):
     """
 
     def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
+        self._rows_version = 0  # bumped when rows are loaded: keys the line → row map
+        self._offsets_of: tuple[int, int] | None = None
+        self._offsets: list[tuple[RowKey, int]] = []
+        # (row, column, style, cursor…) → (the cell value rendered, its lines): a cell
+        # is drawn again only when its value object changed (see _render_cell).
+        self._cell_lines: dict[tuple, tuple[object, list]] = {}
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._column_names = list(columns)
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         self._row_keys: dict[str, RowKey] = {}
         self._markup_widths: dict[str, int] = {}
-        # (row, column, style, cursor…) → (the cell value rendered, its lines): a cell
-        # is drawn again only when its value object changed (see _render_cell).
-        self._cell_lines: dict[tuple, tuple[object, list]] = {}
         self.cells_updated = 0  # for tests and the bench: cells written by the last apply
+        # DataTable's render caches are keyed on its update counter, which every tick
+        # bumps: at their default sizes (1,000 lines, 10,000 cells) they hold some twenty
+        # ticks of dead renders, long-lived enough to reach the GC's oldest generation
+        # and make every full collection longer. A screenful each is enough here (cells
+        # are kept across ticks by _cell_lines).
+        self._cell_render_cache = LRUCache(CACHE_CELLS)
+        self._row_render_cache = LRUCache(CACHE_LINES)
+        self._line_cache = LRUCache(CACHE_LINES)
+        self._row_renderable_cache = LRUCache(CACHE_LINES)
+        # Rows of the last apply not yet written (same keys as shown): row i is up to
+        # date when _row_version[i] == _version.
+        self._pending: list[tuple[str, Any]] = []
+        self._format: Callable[[Any], tuple[Cell, ...]] | None = None
+        self._version = 0
+        self._row_version: list[int] = []
 
     def on_mount(self) -> None:
         for name in self._column_names:
             self.add_column(name, key=name)
 
-    def apply(self, rows: Sequence[tuple[str, tuple[Cell, ...]]]) -> None:
-        """Show ``rows`` (key, cells): same keys in the same order → only changed cells."""
+    def apply(
+        self,
+        rows: Sequence[tuple[str, Any]],
+        cells: Callable[[Any], tuple[Cell, ...]] | None = None,
+    ) -> None:
+        """Show ``rows`` (key, item); ``cells(item)`` gives a row's cells (default: the
+        item is its cells). A new set or order of keys is loaded at once; otherwise only
+        the rows on screen are formatted and diffed now, the others when scrolled to
+        (or read through the DataTable API): a tick costs what is visible."""
         keys = [k for k, _ in rows]
         if keys != self._order:
-            self._load(keys, rows)
-            self.cells_updated = sum(len(c) for _, c in rows)
+            formatted = [(k, item if cells is None else cells(item)) for k, item in rows]
+            self._load(keys, formatted)
+            self._pending = []
+            self.cells_updated = sum(len(c) for _, c in formatted)
             return
-        updated = 0
+        self._pending = list(rows)
+        self._format = cells
+        self._version += 1
+        self.cells_updated = 0
+        top = self.scroll_offset.y
+        self._flush(top, top + self.size.height, repaint=True)
+
+    def _flush(self, start: int, stop: int, repaint: bool = False) -> None:
+        """Write the pending rows in ``[start, stop)`` that changed into the store."""
+        pending = self._pending
+        if not pending:
+            return
+        version = self._version
+        done = self._row_version
+        fmt = self._format
         shown = self._shown
         data = self._data
         row_keys = self._row_keys
         column_keys = [column.key for column in self.ordered_columns]
-        for key, cells in rows:
+        updated = 0
+        for i in range(max(start, 0), min(stop, len(pending))):
+            if done[i] == version:
+                continue
+            done[i] = version
+            key, item = pending[i]
+            cells = item if fmt is None else fmt(item)
             old = shown[key]
             if old == cells:
                 continue
@@ -81,10 +135,49 @@ class LiveTable(DataTable):
         if updated:
             # What update_cell(update_width=False) does per cell, once for the batch.
             self._update_count += 1
-            self.refresh()
-        self.cells_updated = updated
+            if repaint:
+                self.refresh()
+        self.cells_updated += updated
 
-    def _load(self, keys: list[str], rows: Sequence[tuple[str, tuple[Cell, ...]]]) -> None:
+    def flush(self) -> None:
+        """Bring every row up to date (before reading cells through the DataTable API)."""
+        self._flush(0, len(self._pending))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        top = self.scroll_offset.y  # rows scrolled into view since the last tick
+        self._flush(top + crop.y - 1, top + crop.bottom)
+        return super().render_lines(crop)
+
+    def _flush_key(self, row_key: RowKey | str) -> None:
+        index = self._row_locations.get(row_key)  # type: ignore[arg-type]
+        if index is not None:
+            self._flush(index, index + 1)
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
+        self._flush_key(row_key)
+        return super().get_cell(row_key, column_key)
+
+    def get_cell_at(self, coordinate: Coordinate) -> Any:
+        self._flush(coordinate.row, coordinate.row + 1)
+        return super().get_cell_at(coordinate)
+
+    def get_row(self, row_key: RowKey | str) -> list[Any]:
+        self._flush_key(row_key)
+        return super().get_row(row_key)
+
+    def get_row_at(self, row_index: int) -> list[Any]:  # DataTable's rendering reads this
+        self._flush(row_index, row_index + 1)
+        return super().get_row_at(row_index)
+
+    def get_column(self, column_key: ColumnKey | str) -> Iterable[Any]:
+        self.flush()
+        return super().get_column(column_key)
+
+    def get_column_at(self, column_index: int) -> Iterable[Any]:
+        self.flush()
+        return super().get_column_at(column_index)
+
+    def _load(self, keys: list[str], rows: list[tuple[str, tuple[Cell, ...]]]) -> None:
         """Replace every row (what ``clear`` then ``add_row`` per row does), in one pass."""
         selected = self.selected_key
         self.clear()
@@ -99,6 +192,7 @@ class LiveTable(DataTable):
             meta[row_key] = Row(row_key, 1)
         self._row_locations = TwoWayDict({row_keys[k]: i for i, k in enumerate(keys)})
         self._cell_lines.clear()  # row indices (in the cells' mouse meta) and widths moved
+        self._rows_version += 1
         self._row_keys = row_keys
         # Column widths as the idle-time measurement of each new row would set them
         # (widths only grow: clear() keeps the columns and their widths).
@@ -109,6 +203,7 @@ class LiveTable(DataTable):
         self._update_count += 1
         self._order = keys
         self._shown = dict(rows)
+        self._row_version = [self._version] * len(keys)
         self.check_idle()
         if keys:
             self._highlight_cursor()  # as add_row does for the first row of an empty table
@@ -177,6 +272,18 @@ class LiveTable(DataTable):
     def _clear_caches(self) -> None:
         super()._clear_caches()  # clear(), cursor, header, padding… changes
         self._cell_lines.clear()
+        self._offsets_of = None
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """DataTable's line → row map, rebuilt when rows come or go, not on every tick
+        (DataTable keys it on the update counter: 3,000 entries again per changed cell
+        batch, for every line it draws)."""
+        of = (self._rows_version, self.row_count)
+        if self._offsets_of != of:
+            self._offsets = DataTable._y_offsets.fget(self)  # type: ignore[attr-defined]
+            self._offsets_of = of
+        return self._offsets
 
     def notify_style_update(self) -> None:
         super().notify_style_update()  # theme or CSS: component styles are not in the key
