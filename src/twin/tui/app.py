@@ -102,7 +102,8 @@ class TwinApp(App[None]):
         pue = "—" if o.pue != o.pue else f"{o.pue:.3f}"
         self.query_one("#title-bar", Static).update(
             f"[b]twin[/b] · {snap.site}{sim} · {stamp} · PUE [b]{pue}[/b] · "
-            f"IT {o.it_kw:,.0f} kW · alarms {alarms}{flood}"
+            f"IT {o.it_kw:,.0f} kW · alarms {alarms}{flood}",
+            layout=False,  # one line, height fixed by CSS: no screen reflow every second
         )
         self.ticks += 1
         self.frame_times.append(time.perf_counter() - started)
