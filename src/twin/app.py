@@ -30,7 +30,6 @@ import numpy as np
 
 from twin import logs
 from twin.argtypes import port_number, positive_float
-from twin.paths import data_path
 
 EXIT_BAD_INPUT = 2
 LATENCY_POINT = "site-meter.facility_power_kw"
@@ -148,23 +147,18 @@ def _load_scenario(name: str | None, site: Any) -> tuple[Any, list, Path] | None
     return load_sim_scenario(name)  # type: ignore[return-value]
 
 
-def _default_rules(site_name: str) -> Path | None:
-    path = data_path("configs", "alarms") / f"{site_name}.toml"
-    return path if path.is_file() else None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from twin.devices.process import SimulationFailed
     from twin.live.alarms import AlarmEngine, load_rules
     from twin.live.metrics import SiteMetrics
     from twin.live.records import SinkFeeder
     from twin.sinks.cli import SinkConfigError, sink_from_args
-    from twin.site import load_site
+    from twin.site import alarm_rules_path, load_site
     from twin.tui.runtime import SiteRuntime
 
     site = load_site(args.site)
     scenario = _load_scenario(args.scenario, site)
-    rules_path = args.alarms or _default_rules(site.name)
+    rules_path = args.alarms or alarm_rules_path(site)
     rules = load_rules(rules_path) if rules_path else []
     try:
         sink = sink_from_args(args)

@@ -144,6 +144,8 @@ class Site(Frozen):
     air_rack_utilisation: Annotated[float, Field(ge=0, le=1)] = 0.6
     grid_carbon_kg_per_kwh: Annotated[float, Field(ge=0)] = 0.5703
     other_load_kw: Annotated[float, Field(ge=0)] = 0.0
+    #: alarm rules in configs/alarms/<name>.toml; default: the site's own name, if shipped
+    alarm_rules: str | None = None
     power: Power
     cooling: Cooling
     halls: list[Hall] = Field(min_length=1)
@@ -225,4 +227,20 @@ def load_site(name_or_path: str | Path) -> Site:
     data, text = read_toml(path)
     site = validate(path, text, data, Site)
     _check_catalog_names(path, text, site)
+    if site.alarm_rules is not None and alarm_rules_path(site) is None:
+        from twin.config import line_of_key
+
+        shipped = sorted(p.stem for p in data_path("configs", "alarms").glob("*.toml"))
+        raise ConfigError(
+            path,
+            f"no alarm rules {site.alarm_rules!r} in configs/alarms; valid: {', '.join(shipped)}",
+            key="alarm_rules",
+            line=line_of_key(text, "alarm_rules"),
+        )
     return site
+
+
+def alarm_rules_path(site: Site) -> Path | None:
+    """The site's alarm rules file: ``alarm_rules`` if set, else its own name's, if shipped."""
+    path = data_path("configs", "alarms") / f"{site.alarm_rules or site.name}.toml"
+    return path if path.is_file() else None

@@ -31,12 +31,12 @@ from twin.devices.faults import DeviceFault
 from twin.devices.process import SimulationFailed, SimulationProcess, StepReport
 from twin.devices.registry import rows, write_csv
 from twin.devices.runner import Options, Simulation
-from twin.live.alarms import AlarmEngine
+from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
 from twin.plant import scenarios
 from twin.plant.scenarios import make_event
-from twin.site import load_site
+from twin.site import alarm_rules_path, load_site
 from twin.tui.model import FrozenClock, LiveSource
 
 T = TypeVar("T")
@@ -256,6 +256,11 @@ class SiteRuntime:
         they are created here (the site's default rules) and updated every snapshot.
         """
         assert self.state is not None
+        if metrics is None and alarms is None:  # the site's own rules (alarm_rules or name)
+            metrics = SiteMetrics(self.state, carbon_kg_per_kwh=self.site.grid_carbon_kg_per_kwh)
+            path = alarm_rules_path(self.site)
+            alarms = AlarmEngine(load_rules(path) if path else [], self.state, metrics)
+            drive = True if drive is None else drive
         return LiveSource(
             self.state,
             site=self.site.name,
