@@ -139,7 +139,7 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
     from textual.geometry import Region
     from textual.widgets import DataTable
 
-    columns = ("Name", "Address", "Time", "Note", "Quality")
+    columns = ("Name", "Address", "Time", "Note", "Wide", "Quality")
 
     def rows(n: int, tick: int) -> list[tuple[str, tuple[str | Text, ...]]]:
         return [
@@ -150,6 +150,7 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
                     f"10.0.0.{i}:502/{i % 3}",
                     f"00:00:{(i + tick) % 60:02d}",
                     "[b]bold[/b] :smile: 12:30:45" if i % 5 == 0 else "plain · é 全角",
+                    "全" + "角" * ((i + tick) % 5) + "—",
                     Text("good" if (i + tick) % 4 else "stale", style="green"),
                 ),
             )

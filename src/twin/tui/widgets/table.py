@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from rich._emoji_replace import _emoji_replace
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -197,7 +198,7 @@ class LiveTable(DataTable):
         # Column widths as the idle-time measurement of each new row would set them
         # (widths only grow: clear() keeps the columns and their widths).
         for index, column in enumerate(columns):
-            widest = max((self._width(cells[index]) for _, cells in rows), default=0)
+            widest = self._column_width([cells[index] for _, cells in rows])
             column.content_width = max(column.content_width, widest)
         self._require_update_dimensions = True  # virtual size, on idle (no new rows to measure)
         self._update_count += 1
@@ -209,6 +210,20 @@ class LiveTable(DataTable):
             self._highlight_cursor()  # as add_row does for the first row of an empty table
         if selected in row_keys:
             self.move_cursor(row=keys.index(selected), animate=False)
+
+    def _column_width(self, values: list[Cell]) -> int:
+        """The widest of ``values`` as :meth:`_width` measures, a column at a time."""
+        texts = [v for v in values if type(v) is not str]
+        strings = [v for v in values if type(v) is str]
+        widest = max(map(self._width, {id(t): t for t in texts}.values()), default=0)
+        if not strings:
+            return widest
+        joined = " ".join(strings)  # :emoji: codes hold no space: none spans two cells
+        if "[" in joined or "\n" in joined or _emoji_replace(joined) != joined:
+            return max(widest, *map(self._width, strings))  # markup somewhere: cell by cell
+        if joined.isascii():
+            return max(widest, *map(len, strings))
+        return max(widest, *map(cell_len, strings))
 
     def _width(self, cell: Cell) -> int:
         """The cell's width as DataTable measures it (``measure(default_cell_formatter)``)."""
