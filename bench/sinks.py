@@ -9,6 +9,9 @@ server measures, in interleaved runs:
 - raw: the peer, the limit. The same lines, pre-encoded and pre-joined into bodies of
   the same batch size, POSTed one after the other on one keep-alive
   ``http.client`` connection, uncompressed. It pays nothing but the server.
+- raw gzip: the same bodies gzip-compressed (level 1, as the sink) beforehand, with
+  ``Content-Encoding: gzip``: what the server's decompression alone costs, so the
+  ceiling of a sink that sends gzip (the default). Context, not a target.
 - sink: ``Sink(writer, None)``: from prebuilt Records to acknowledged batches
   (encoding, batching, gzip as configured, one request in flight), no spool.
 - sink+spool: the same with the durable SQLite spool in front (fsync policy as
@@ -21,6 +24,7 @@ and the ratio to raw, side by side. Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import statistics
 import sys
@@ -127,23 +131,27 @@ def main() -> int:
             f"spool fsync={options.fsync}; raw = keep-alive POST of pre-joined bodies"
         )
         print(
-            f"{'server':32} {'raw lines/s':>12} {'sink':>10} {'ratio':>6} "
-            f"{'sink+spool':>11} {'ratio':>6}"
+            f"{'server':32} {'raw lines/s':>12} {'raw gzip':>9} {'ratio':>6} {'sink':>10} "
+            f"{'ratio':>6} {'sink+spool':>11} {'ratio':>6}"
         )
         run = 0
         for name, (url, path, headers, make_writer) in targets.items():
-            times: dict[str, list[float]] = {"raw": [], "sink": [], "spool": []}
+            times: dict[str, list[float]] = {"raw": [], "rawgz": [], "sink": [], "spool": []}
             for _ in range(options.runs):
                 for variant in times:
                     run += 1
                     records = make_records(options.records, t0 + run * 10**12)
-                    if variant == "raw":
+                    if variant in ("raw", "rawgz"):
                         lines = LineEncoder().encode_many(records)
                         bodies = [
                             "\n".join(lines[i : i + options.batch]).encode()
                             for i in range(0, len(lines), options.batch)
                         ]
-                        times["raw"].append(raw_post(url, path, headers, bodies))
+                        sent = headers
+                        if variant == "rawgz":
+                            bodies = [gzip.compress(body, compresslevel=1) for body in bodies]
+                            sent = {**headers, "Content-Encoding": "gzip"}
+                        times[variant].append(raw_post(url, path, sent, bodies))
                     else:
                         spool_dir = work / f"spool{run}" if variant == "spool" else None
                         times[variant].append(
@@ -151,10 +159,12 @@ def main() -> int:
                         )
             rate = {k: options.records / statistics.median(v) for k, v in times.items()}
             print(
-                f"{name:32} {rate['raw']:12,.0f} {rate['sink']:10,.0f} "
+                f"{name:32} {rate['raw']:12,.0f} {rate['rawgz']:9,.0f} "
+                f"{rate['rawgz'] / rate['raw']:5.2f}x {rate['sink']:10,.0f} "
                 f"{rate['sink'] / rate['raw']:5.2f}x {rate['spool']:11,.0f} "
                 f"{rate['spool'] / rate['raw']:5.2f}x"
             )
+            row(f"raw gzip POST lines/s vs raw POST, {name}", rate["rawgz"], rate["raw"], "-")
             row(f"sink lines/s vs raw POST, {name}", rate["sink"], rate["raw"], ">= 0.7x")
             row(f"sink+spool lines/s vs raw POST, {name}", rate["spool"], rate["raw"], ">= 0.6x")
     finally:
