@@ -20,6 +20,7 @@ devices. Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -136,6 +137,7 @@ def main() -> int:
             peers.append(peer_s)
             records_per_tick = len(peer) + 1
     sink.close()
+    shutil.rmtree(work, ignore_errors=True)
 
     def ms(values: list[float]) -> float:
         return statistics.median(values) * 1e3

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import http.client
+import shutil
 import statistics
 import sys
 import tempfile
@@ -170,6 +171,7 @@ def main() -> int:
     finally:
         influx.stop()
         victoria.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
