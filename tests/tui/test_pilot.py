@@ -149,7 +149,11 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
                     f"dev-{i}" + "x" * (i % 7),
                     f"10.0.0.{i}:502/{i % 3}",
                     f"00:00:{(i + tick) % 60:02d}",
-                    "[b]bold[/b] :smile: 12:30:45" if i % 5 == 0 else "plain · é 全角",
+                    "[b]bold[/b] :smile: 12:30:45"
+                    if i % 5 == 0
+                    else "cropped: wider than its column " * 3
+                    if (i, tick) == (3, 1)
+                    else "plain · é 全角",
                     "全" + "角" * ((i + tick) % 5) + "—",
                     Text("good" if (i + tick) % 4 else "stale", style="green"),
                 ),
@@ -174,14 +178,15 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
         for key, cells in data:
             ref.add_row(*cells, key=key)
 
-    def drawn(table: DataTable) -> list[str]:
+    def drawn(table: DataTable) -> list[list[tuple[str, object]]]:  # text and style
         lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
-        return [line.text for line in lines]
+        return [[(s.text, s.style) for s in line.simplify()] for line in lines]
 
     app = Pair()
     async with app.run_test(size=(100, 30)) as pilot:
         live = app.query_one("#live", LiveTable)
         ref = app.query_one("#ref", DataTable)
+        app.set_focus(None)  # both drawn blurred (focus changes the cursor's style)
         for n, tick in ((40, 0), (40, 1), (25, 2), (60, 3)):  # load, update, reload, grow
             data = rows(n, tick)
             live.apply(data)
@@ -215,6 +220,13 @@ async def test_live_table_draws_what_datatable_public_api_draws() -> None:
             assert [live.get_row(k) for k, _ in data] == [ref.get_row(k) for k, _ in data]
             assert drawn(live) == drawn(ref)
         live.move_cursor(row=7)
+        ref.move_cursor(row=7)
+        live.focus()
+        await pilot.pause()
+        focused = drawn(live)
+        ref.focus()
+        await pilot.pause()
+        assert focused == drawn(ref)  # the cursor row, focused
         live.apply(rows(60, 4))  # same keys: the selection stays
         assert live.selected_key == "dev-7"
         live.apply(list(reversed(rows(60, 4))))  # new order: the selected row is followed

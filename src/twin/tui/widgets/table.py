@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich._emoji_replace import _emoji_replace
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -278,11 +278,75 @@ class LiveTable(DataTable):
         hit = self._cell_lines.get(key)
         if hit is not None and hit[0] is value:
             return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        lines = None
+        if row_index >= 0:
+            lines = self._render_plain_cell(
+                value, row_index, column_index, base_style, width, cursor, hover
+            )
+        if lines is None:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         if len(self._cell_lines) > 50_000:
             self._cell_lines.clear()
         self._cell_lines[key] = (value, lines)
         return lines
+
+    def _render_plain_cell(
+        self,
+        value: object,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> list[list[Segment]] | None:
+        """A one-line plain cell drawn without Rich's Padding and line machinery, to the
+        same segments (what DataTable's ``_render_cell`` makes of it, checked by
+        tests/tui/test_pilot.py); None for anything else (markup, spans, tabs…)."""
+        if type(value) is str:
+            plain, text_style = value, None
+            if "[" in plain or _emoji_replace(plain) != plain:
+                return None
+        elif isinstance(value, Text) and not value.spans and value.justify is None:
+            plain = value.plain
+            if value.overflow not in (None, "fold", "crop"):
+                return None
+            text_style = self.app.console.get_style(value.style) if value.style else None
+        else:
+            return None
+        if not plain or "\n" in plain or "\t" in plain or plain[-1].isspace():
+            return None
+        if row_index < self.fixed_rows or column_index < self.fixed_columns:
+            return None
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
+        pre = pre + component_style
+        pad = self.cell_padding
+        inner = width - 2 * pad
+        if inner < 1:
+            return None
+        length = cell_len(plain)
+        if length > inner:
+            plain, length = set_cell_size(plain, inner), inner
+        outer = pre + post_style if pre else post_style
+        styled = pre + text_style if text_style is not None else pre
+        styled = styled + post_style if styled else post_style
+        line = [Segment(" " * pad, outer)] if pad else []
+        line.append(Segment(plain, styled))
+        rest = inner - length + pad
+        if rest:
+            line.append(Segment(" " * rest, outer))
+        return [line]
 
     def _clear_caches(self) -> None:
         super()._clear_caches()  # clear(), cursor, header, padding… changes
