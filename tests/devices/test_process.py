@@ -66,8 +66,27 @@ def process() -> Iterator[tuple[SimulationProcess, list[StepReport], dict[str, P
     reports: list[StepReport] = []
     sim.after_step.append(reports.append)
     registry = sim.start()
+    sim.go()
     yield sim, reports, registry.by_name
     sim.stop()
+
+
+def test_the_plant_waits_for_go() -> None:
+    sim = SimulationProcess("legacy-air-2mw", speed=10.0)
+    reports: list[StepReport] = []
+    sim.after_step.append(reports.append)
+    registry = sim.start()
+    try:
+        # Served and readable at once, but not stepping: a scenario's clock starts at go.
+        assert isinstance(_read(registry.points[0]), float)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            assert not reports
+            time.sleep(0.05)
+        sim.go()
+        _wait_for(lambda: len(reports) >= 3, "steps after go")
+    finally:
+        sim.stop()
 
 
 def test_registry_points_read_over_the_wire(process) -> None:  # type: ignore[no-untyped-def]

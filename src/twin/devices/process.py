@@ -127,7 +127,11 @@ class SimulationProcess:
         return None if self._process is None else self._process.pid
 
     def start(self, timeout: float = 300.0) -> Registry:
-        """Start the child; return the registry of its devices once they all listen."""
+        """Start the child; return the registry of its devices once they all listen.
+
+        The devices answer from then on, with the settled plant's values; the plant
+        steps (and a scenario's timeline runs) from :meth:`go`.
+        """
         context = multiprocessing.get_context("spawn")  # never fork a threaded parent
         commands_out, commands_in = context.Pipe(duplex=False)
         reports_out, reports_in = context.Pipe(duplex=False)
@@ -207,6 +211,10 @@ class SimulationProcess:
             self._commands.send(message)
         except OSError as error:
             raise SimulationFailed(f"the simulation process is gone ({error})") from error
+
+    def go(self) -> None:
+        """Start stepping the plant (the caller's collector is polling by now)."""
+        self._send(("go",))
 
     def start_event(self, kind: str) -> None:
         """Start a plant event now (dashboard defaults: ``twin.plant.scenarios.make_event``)."""
@@ -303,6 +311,8 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    go = asyncio.Event()  # the plant steps once the parent's collector polls: a
+    # scenario's timeline starts when monitoring does, not during the parent's set-up
     await sim.start()
     plant = sim.plant
     advance = sim.advance
@@ -336,6 +346,8 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
         try:
             if message[0] == "stop":
                 stop.set()
+            elif message[0] == "go":
+                go.set()
             elif message[0] == "event":
                 plant.command("event", event=make_event(plant, message[1]))
             elif message[0] == "fault":
@@ -360,7 +372,12 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
     endpoint = None if sim.opcua is None else sim.opcua.endpoint
     reports.send(("ready", (text.getvalue(), sim.site.name, endpoint)))
     threading.Thread(target=listen, name="twin-sim-commands", daemon=True).start()
-    run = asyncio.ensure_future(sim.run())
+
+    async def run_when_told() -> None:
+        await go.wait()
+        await sim.run()
+
+    run = asyncio.ensure_future(run_when_told())
     waiter = asyncio.ensure_future(stop.wait())
     await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
     failed = run.exception() if run.done() and not run.cancelled() else None

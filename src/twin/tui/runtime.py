@@ -135,7 +135,12 @@ class SiteRuntime:
             sim.advance = advance_and_notify  # type: ignore[method-assign]
 
     def start(self, timeout: float = 60.0) -> SiteRuntime:
-        """Serve the devices, start polling, return once every point has been read."""
+        """Serve the devices, start polling, return once every point has been read.
+
+        Read means answered, good or bad: a scenario may have made a value
+        unavailable (NaN on the wire) before its first poll, and the dashboard
+        shows such a point as bad rather than never starting.
+        """
         registry: Registry | None = None
         if self.process is not None:
             self.process.after_step.extend(self.after_step)
@@ -160,13 +165,16 @@ class SiteRuntime:
             await self.collector.start()
             if self.sim is not None:
                 self._run = asyncio.ensure_future(self.sim.run())
+            if self.process is not None:
+                self.process.go()
 
         self.call(go())
         deadline = time.monotonic() + timeout
         assert self.state is not None
-        while (self.state.good_ts == 0).any():
+        while ((self.state.good_ts == 0) & (self.state.bad_ts == 0)).any():
             if time.monotonic() > deadline:
-                unread = [p.name for p in self.state.points if self.state.good_ts[p.index] == 0]
+                read = (self.state.good_ts > 0) | (self.state.bad_ts > 0)
+                unread = [p.name for p in self.state.points if not read[p.index]]
                 raise TimeoutError(
                     f"the collector had not read {len(unread)} of {len(self.state.points)} "
                     f"points {timeout:.0f} s after start (first: {', '.join(unread[:3])})"
