@@ -33,10 +33,10 @@ from common import row
 
 from twin.live.records import SinkFeeder
 from twin.live.state import LiveState, Quality
+from twin.runtime import frozen_source
 from twin.sinks.record import Record
 from twin.sinks.sink import Sink
 from twin.sinks.spool import Spool
-from twin.tui.runtime import frozen_source
 
 
 def point_by_point(state: LiveState, now: float, fresh_devices: set[str]) -> list[Record]:

@@ -26,8 +26,8 @@ from asyncio import events
 import numpy as np
 from common import row
 
+from twin.runtime import frozen_source
 from twin.tui.app import TwinApp
-from twin.tui.runtime import frozen_source
 from twin.tui.screens.views import VIEWS
 
 

@@ -8,6 +8,9 @@ was read; every device's sample and the site's metrics go to the sink (the
 embedded spool by default, InfluxDB when given); the dashboard shows it when
 stdout is a terminal.
 
+``twin dashboard`` is the same composition without the sink and without the
+headless mode: the site, its collector and the dashboard.
+
 Headless, ``--json`` prints one summary at the end. Ctrl+C or SIGTERM stop it
 cleanly: the sink is flushed and closed (the spool stays consistent), the
 collector and the servers close their sockets.
@@ -152,9 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twin.live.alarms import AlarmEngine, load_rules
     from twin.live.metrics import SiteMetrics
     from twin.live.records import SinkFeeder
+    from twin.runtime import SiteRuntime
     from twin.sinks.cli import SinkConfigError, sink_from_args
     from twin.site import alarm_rules_path, load_site
-    from twin.tui.runtime import SiteRuntime
 
     site = load_site(args.site)
     scenario = _load_scenario(args.scenario, site)
@@ -355,3 +358,41 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "plant_seconds": runtime.plant_t_s,
         "opcua_endpoint": runtime.process.opcua_endpoint if runtime.process else None,
     }
+
+
+# ------------------------------------------------------- twin dashboard
+
+
+def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
+    """Declare ``dashboard`` (with its own handler) on the main parser."""
+    parser = sub.add_parser(
+        "dashboard",
+        help="run a simulated site with its collector and show the terminal dashboard",
+        description="Serve a site's simulated devices on free loopback ports, poll them with "
+        "the collector over Modbus TCP, and show the dashboard (q quits, ? lists the keys).",
+    )
+    parser.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
+    parser.add_argument("--speed", type=float, default=1.0, help="plant seconds per wall second")
+    parser.add_argument("--light", action="store_true", help="start with the light theme")
+    parser.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="warnings and errors to FILE (default .twin-state/dashboard.log)",
+    )
+    parser.set_defaults(handler=cmd_dashboard)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from twin.runtime import SiteRuntime
+    from twin.tui.app import DARK, LIGHT, TwinApp
+
+    log_file = logs.configure(args.log or logs.default_file("dashboard"))
+    try:
+        with SiteRuntime(
+            args.site, speed=args.speed, separate_process=True, log_file=log_file
+        ) as runtime:
+            TwinApp(runtime.source(), theme=LIGHT if args.light else DARK).run()
+    finally:
+        logs.report("dashboard", log_file)
+    return 0

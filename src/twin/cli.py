@@ -109,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="shorter runs (soak 2 min)")
     bench.set_defaults(handler=_cmd_bench)
 
-    from twin.tui.cli import register_dashboard
+    from twin.app import add_dashboard_parser
 
-    register_dashboard(sub)  # dashboard: sets its own handler
+    add_dashboard_parser(sub)  # dashboard: sets its own handler
     return parser
 
 

@@ -53,7 +53,7 @@ def assert_same(got: list[Record], want: list[Record]) -> None:
 
 @pytest.fixture(scope="module")
 def site_state() -> tuple[LiveState, float]:
-    from twin.tui.runtime import frozen_source
+    from twin.runtime import frozen_source
 
     source = frozen_source("aidc-10mw", steps=5)
     return source.state, source.clock.now

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from twin.tui.runtime import frozen_source
+from twin.runtime import frozen_source
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from textual.pilot import Pilot
 
-from twin.tui.runtime import SiteRuntime
+from twin.runtime import SiteRuntime
 
 
 @pytest.fixture(scope="package")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from twin.live.alarms import AlarmState
+from twin.runtime import frozen_source
 from twin.tui.model import LiveSource
-from twin.tui.runtime import frozen_source
 
 
 def test_overview_comes_from_site_metrics() -> None:

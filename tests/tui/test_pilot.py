@@ -10,8 +10,8 @@ import math
 from textual.widgets import Button, Input, Static
 
 from twin.live.alarms import AlarmEngine, AlarmState
+from twin.runtime import SiteRuntime
 from twin.tui.app import TwinApp
-from twin.tui.runtime import SiteRuntime
 from twin.tui.screens.dialogs import SetpointScreen, ShelveScreen
 from twin.tui.screens.views import VIEWS, AlarmsView
 from twin.tui.widgets.rackmap import RackMap

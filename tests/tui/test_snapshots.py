@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
+from twin.runtime import frozen_source
 from twin.tui.app import TwinApp
-from twin.tui.runtime import frozen_source
 
 SIZE = (120, 40)
 

@@ -1,4 +1,7 @@
-"""Sources the dashboard can be started on.
+"""A simulated site composed with its collector, and the dashboard's sources on it.
+
+Part of the composition root (DESIGN.md §1) beside :mod:`twin.app`: it imports the
+devices, the collector and the live layer, which the dashboard itself never does.
 
 - :class:`SiteRuntime`: a simulated site and a collector reading it over loopback
   Modbus TCP, on their own event loop in a background thread (``twin dashboard``).
