@@ -43,3 +43,14 @@ def test_one_alarm_store_shared_with_the_owner_of_the_engine() -> None:
     assert row.state == "shelved" and row.shelved_until == frozen.clock() + 900
     source.unshelve(key)
     assert engine.alarms[key].state == AlarmState.UNACKED  # still tripped: annunciated again
+
+
+def test_cooling_rows_measure_approach_to_the_right_air_temperature() -> None:
+    # Towers approach the wet bulb, dry coolers the dry bulb: on the dry site the
+    # approach must be a number, not the "—" of a point that does not exist.
+    for site, label in (("aidc-10mw", "fw-tower-1"), ("aidc-10mw-dry", "fw-drycooler-1")):
+        rows = {row.label: row for row in frozen_source(site, steps=5).snapshot().cooling}
+        assert label in rows, sorted(rows)
+        detail = rows[label].detail
+        approach = float(detail.split("approach")[1].split("K")[0])
+        assert 0.0 < approach < 30.0, (site, detail)

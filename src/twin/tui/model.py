@@ -636,21 +636,23 @@ class LiveSource:
                 "alarm" if _bit(fault) else "ok",
             )
 
-        tower_group = self._group(
-            towers,
-            self._fields(
-                towers,
-                (
+        # A tower's approach is to the wet bulb, a dry cooler's to the dry bulb.
+        air = {"tower": "t_wet_bulb_c", "drycooler": "t_dry_bulb_c"}
+        tower_fields = [
+            [
+                f"{d}.{f}"
+                for f in (
                     "fan_power_kw",
                     "fan_speed_pct",
                     "t_water_out_c",
                     "t_water_in_c",
-                    "t_wet_bulb_c",
+                    air[self._by_device[d][0].equipment],
                     "fan_fault",
-                ),
-            ),
-            tower_row,
-        )
+                )
+            ]
+            for d in towers
+        ]
+        tower_group = self._group(towers, tower_fields, tower_row)
         entries += [(tower_group, i) for i in range(len(towers))]
 
         def pump_row(key: str, label: str, v: list[float]) -> TreeRow:
