@@ -76,13 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "in the first status line and the JSON) for your own client to browse; the collector "
         "reads Modbus TCP either way",
     )
-    run.add_argument(
-        "--log",
-        type=Path,
-        metavar="FILE",
-        help="warnings and errors to FILE (default: stderr headless; .twin-state/run.log "
-        "while the dashboard shows, so nothing draws over it)",
-    )
+    logs.add_log_option(run, "run")
     add_sink_options(run)
     run.set_defaults(handler=cmd_run)
 
@@ -374,12 +368,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
     parser.add_argument("--speed", type=float, default=1.0, help="plant seconds per wall second")
     parser.add_argument("--light", action="store_true", help="start with the light theme")
-    parser.add_argument(
-        "--log",
-        type=Path,
-        metavar="FILE",
-        help="warnings and errors to FILE (default .twin-state/dashboard.log)",
-    )
+    logs.add_log_option(parser, "dashboard", headless=False)
     parser.set_defaults(handler=cmd_dashboard)
 
 

@@ -9,6 +9,7 @@ Headless, they log to stderr as usual.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
@@ -43,6 +44,19 @@ def configure(log_file: Path | None = None) -> Path | None:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     return log_file
+
+
+def add_log_option(parser: argparse.ArgumentParser, command: str, headless: bool = True) -> None:
+    """Declare ``--log FILE`` on a command that may show the dashboard."""
+    where = f"{DEFAULT_DIR}/{command}.log"
+    default = (
+        f"stderr headless; {where} while the dashboard shows, so nothing draws over it"
+        if headless
+        else where
+    )
+    parser.add_argument(
+        "--log", type=Path, metavar="FILE", help=f"warnings and errors to FILE (default: {default})"
+    )
 
 
 def default_file(command: str) -> Path:

@@ -45,13 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     monitor.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     monitor.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
     monitor.add_argument("--alarms", type=Path, help="alarm rules TOML (configs/alarms)")
-    monitor.add_argument(
-        "--log",
-        type=Path,
-        metavar="FILE",
-        help="warnings and errors to FILE (default: stderr headless; .twin-state/monitor.log "
-        "while the dashboard shows, so nothing draws over it)",
-    )
+    from twin import logs
+
+    logs.add_log_option(monitor, "monitor")
     monitor.add_argument(
         "--prefer", choices=["modbus", "opcua"], default="modbus", help="for rows with both"
     )
