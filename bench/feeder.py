@@ -31,8 +31,8 @@ from types import SimpleNamespace
 import numpy as np
 from common import row
 
-from twin.live.records import SinkFeeder
-from twin.live.state import LiveState, Quality
+from twin.live.records import SinkFeeder, device_records_point_by_point
+from twin.live.state import LiveState
 from twin.runtime import frozen_source
 from twin.sinks.record import Record
 from twin.sinks.sink import Sink
@@ -41,31 +41,7 @@ from twin.sinks.spool import Spool
 
 def point_by_point(state: LiveState, now: float, fresh_devices: set[str]) -> list[Record]:
     """The peer: the per-point construction, then the fresh devices kept."""
-    values, quality = state.values(now)
-    grouped: dict[str, tuple[dict, dict, str, float]] = {}
-    for point in state.points:
-        tags, samples, measurement, ts = grouped.get(point.device, ({}, {}, "", 0.0))
-        if not tags:
-            tags = {"device": point.device}
-            if point.site:
-                tags["site"] = point.site
-            if point.hall:
-                tags["hall"] = point.hall
-            measurement = point.equipment
-        field = (
-            point.name[len(point.device) + 1 :]
-            if point.name.startswith(point.device + ".")
-            else point.name
-        )
-        q = int(quality[point.index])
-        v = float(values[point.index])
-        samples[field.replace(".", "_")] = (v if q == Quality.GOOD else None, q)
-        ts = max(ts, float(state.good_ts[point.index]), float(state.bad_ts[point.index]))
-        grouped[point.device] = (tags, samples, measurement, ts)
-    records = [
-        Record.from_samples(measurement, tags, samples, int((ts or now) * 1e9))
-        for tags, samples, measurement, ts in grouped.values()
-    ]
+    records = device_records_point_by_point(state, now)
     return [r for r in records if dict(r.tags).get("device") in fresh_devices]
 
 

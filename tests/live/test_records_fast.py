@@ -10,39 +10,12 @@ import numpy as np
 import pytest
 
 from twin.collect.registry import parse_registry
-from twin.live.records import SinkFeeder, device_records
+from twin.live.records import SinkFeeder, device_records, device_records_point_by_point
 from twin.live.state import LiveState
 from twin.live.state import Quality as PointQuality
 from twin.sinks.record import LineEncoder, Record
 
-
-def reference_records(state: LiveState, now: float) -> list[Record]:
-    """The straightforward construction: every point, one at a time."""
-    values, quality = state.values(now)
-    grouped: dict[str, tuple[dict, dict, str, float]] = {}
-    for point in state.points:
-        tags, samples, measurement, ts = grouped.get(point.device, ({}, {}, "", 0.0))
-        if not tags:
-            tags = {"device": point.device}
-            if point.site:
-                tags["site"] = point.site
-            if point.hall:
-                tags["hall"] = point.hall
-            measurement = point.equipment
-        field = (
-            point.name[len(point.device) + 1 :]
-            if point.name.startswith(point.device + ".")
-            else point.name
-        )
-        q = int(quality[point.index])
-        v = float(values[point.index])
-        samples[field.replace(".", "_")] = (v if q == PointQuality.GOOD else None, q)
-        ts = max(ts, float(state.good_ts[point.index]), float(state.bad_ts[point.index]))
-        grouped[point.device] = (tags, samples, measurement, ts)
-    return [
-        Record.from_samples(measurement, tags, samples, int((ts or now) * 1e9))
-        for tags, samples, measurement, ts in grouped.values()
-    ]
+reference_records = device_records_point_by_point
 
 
 def assert_same(got: list[Record], want: list[Record]) -> None:

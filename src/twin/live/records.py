@@ -154,6 +154,38 @@ def device_records(state: LiveState, now: float | None = None) -> list[Record]:
     return device_table(state).records(state, now)
 
 
+def device_records_point_by_point(state: LiveState, now: float) -> list[Record]:
+    """What :func:`device_records` returns, built the straightforward way: every point,
+    one at a time. Kept as its definition: the fast path's test compares against it
+    and ``bench/feeder.py`` measures against it. Not for production use (slow).
+    """
+    values, quality = state.values(now)
+    grouped: dict[str, tuple[dict, dict, str, float]] = {}
+    for point in state.points:
+        tags, samples, measurement, ts = grouped.get(point.device, ({}, {}, "", 0.0))
+        if not tags:
+            tags = {"device": point.device}
+            if point.site:
+                tags["site"] = point.site
+            if point.hall:
+                tags["hall"] = point.hall
+            measurement = point.equipment
+        field = (
+            point.name[len(point.device) + 1 :]
+            if point.name.startswith(point.device + ".")
+            else point.name
+        )
+        q = int(quality[point.index])
+        v = float(values[point.index])
+        samples[field.replace(".", "_")] = (v if q == Quality.GOOD else None, q)
+        ts = max(ts, float(state.good_ts[point.index]), float(state.bad_ts[point.index]))
+        grouped[point.device] = (tags, samples, measurement, ts)
+    return [
+        Record.from_samples(measurement, tags, samples, int((ts or now) * 1e9))
+        for tags, samples, measurement, ts in grouped.values()
+    ]
+
+
 def site_record(snapshot: Snapshot, site: str) -> Record:
     """The site's metrics as one ``site`` record."""
     fields = {
