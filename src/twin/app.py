@@ -263,6 +263,8 @@ def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> 
         if args.duration and runtime.plant_t_s - start_plant >= args.duration:
             break
         if runtime.process is not None and not runtime.process.alive:
+            if runtime.process.ended_by_signal():  # SIGTERM to the group: ours is on its way
+                break
             from twin.devices.process import SimulationFailed
 
             raise SimulationFailed(runtime.process.failure or "the simulation process exited")
@@ -351,6 +353,8 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "rss_mb_collector": _rss_mb(),
         "plant_seconds": runtime.plant_t_s,
         "opcua_endpoint": runtime.process.opcua_endpoint if runtime.process else None,
+        # 0 when the simulation process closed its servers and exited cleanly
+        "simulation_exit_code": runtime.process.exitcode if runtime.process else None,
     }
 
 

@@ -105,7 +105,8 @@ class SimulationProcess:
         self.last: StepReport | None = None
         self.tasks: int | None = None
         self.rss_mb: float | None = None
-        self.failure: str | None = None  # why the child stopped, if it did on its own
+        self.failure: str | None = None  # why the child stopped, if it failed
+        self.signalled = False  # the child stopped cleanly on a SIGTERM of its own
         self._process: Any = None
         self._commands: Connection | None = None
         self._reports: Connection | None = None
@@ -121,6 +122,11 @@ class SimulationProcess:
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
+
+    @property
+    def exitcode(self) -> int | None:
+        """The child's exit status once it has ended: 0 clean, -N killed by signal N."""
+        return None if self._process is None else self._process.exitcode
 
     @property
     def pid(self) -> int | None:
@@ -181,7 +187,7 @@ class SimulationProcess:
             try:
                 kind, payload = self._reports.recv()
             except (EOFError, OSError):
-                if not self._stopping:
+                if not self._stopping and not self.signalled:
                     self.failure = self.failure or "the simulation process exited"
                     log.error("%s", self.failure)
                 if not self._ready.is_set():
@@ -198,11 +204,22 @@ class SimulationProcess:
                         hook(payload)
                     except Exception:  # a broken probe must not stop the reports
                         log.exception("step hook failed")
+            elif kind == "signalled":
+                self.signalled = True
             elif kind in ("ready", "error"):
                 if kind == "error" and self._ready.is_set():
                     self.failure = str(payload)
                 self._ready_payload = (kind, payload)
                 self._ready.set()
+
+    def ended_by_signal(self, timeout: float = 5.0) -> bool:
+        """Whether the child, now exited, stopped cleanly on a SIGTERM of its own.
+
+        Waits for the report receiver to read the child's last words first.
+        """
+        if self._receiver is not None:
+            self._receiver.join(timeout)
+        return self.signalled
 
     def _send(self, message: tuple) -> None:
         if self._commands is None:
@@ -377,6 +394,16 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
         await go.wait()
         await sim.run()
 
+    # A SIGTERM to the process group (systemd, `timeout`, a container stop) reaches
+    # this child with its parent: close the servers cleanly and tell the parent so.
+    signalled = False
+
+    def on_sigterm() -> None:
+        nonlocal signalled
+        signalled = True
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     run = asyncio.ensure_future(run_when_told())
     waiter = asyncio.ensure_future(stop.wait())
     await asyncio.wait({run, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -387,6 +414,9 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
     await sim.stop()
     if failed is not None:
         raise failed
+    if signalled:
+        with contextlib.suppress(OSError):
+            reports.send(("signalled", None))
 
 
 def rss_mb(pid: int | str = "self") -> float | None:
