@@ -63,6 +63,7 @@ def test_twin_run_headless_into_influxdb(influx, tmp_path: Path) -> None:
     # Zero samples lost between collector and database: everything spooled was
     # acknowledged, and the database holds exactly that many lines.
     assert summary["samples_pending"] == 0
+    assert summary["simulation_exit_code"] == 0  # the simulation process closed cleanly
     assert summary["samples_written"] == summary["samples_spooled"] > 1000
     counted = _query(influx, 'SELECT count("quality") FROM /.*/')
     assert sum(row["count"] for row in counted) == summary["samples_written"]
