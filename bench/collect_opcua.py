@@ -300,7 +300,10 @@ def main() -> None:
         help="measured seconds per side over all rounds, and of the staleness run (default 30)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="collector/bare alternations (default 3)"
+        "--rounds",
+        type=int,
+        default=4,
+        help="collector/bare alternations, even so each side goes first as often (default 4)",
     )
     parser.add_argument(
         "--warm-up", type=float, default=3.0, help="seconds after set-up before measuring"
