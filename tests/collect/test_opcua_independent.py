@@ -90,3 +90,41 @@ def test_subscriptions_bad_status_and_restart() -> None:
     values, quality = state.values()
     assert (quality == Quality.GOOD).all()
     np.testing.assert_allclose(values, np.array(list(POINTS.values())) + 1.0)
+
+
+def test_unchanged_values_stay_good_while_the_subscription_lives() -> None:
+    # A subscription reports changes only: a constant value must not turn stale
+    # while the session and subscription are healthy, and must once they are gone.
+    port = _free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{port}/vendor/"
+    server, _, _ = _server(port)
+    lines = ["point,unit,opcua_endpoint,opcua_node_id,range_low,range_high"]
+    lines += [f"{n},degC,{endpoint},nsu={URI};s={n},0,100" for n in POINTS]
+    registry = parse_registry("\n".join(lines), Path("vendor-opcua.csv"))
+    state = LiveState(registry, interval_s=0.5, stale_after=2.0)  # stale after 1 s
+    options = OpcUaOptions(sampling_ms=100, publishing_ms=100, backoff_min=0.2, backoff_max=1.0)
+    stopped = False
+
+    async def run() -> None:
+        nonlocal stopped
+        collector = Collector(registry, state, CollectorOptions(interval_s=0.5, opcua=options))
+        await collector.start()
+        try:
+            await until(lambda: bool((state.good_ts > 0).all()), what="every point good")
+            start = time.time()
+            while time.time() < start + 5.0:  # five stale windows, no value changes
+                assert (state.qualities() == Quality.GOOD).all(), state.qualities()
+                await asyncio.sleep(0.1)
+            server.stop()
+            stopped = True
+            await until(
+                lambda: bool((state.qualities() != Quality.GOOD).all()),
+                timeout=60,
+                what="stale once the server is gone",
+            )
+        finally:
+            await collector.stop()
+            if not stopped:
+                server.stop()
+
+    asyncio.run(run())

@@ -251,12 +251,17 @@ class OpcUaClient:
                 self.failures = 0
                 poller = asyncio.create_task(self._poll(nodes)) if self.mode == "poll" else None
                 self._poller = poller
+                held = np.array([p.index for p in self.points], dtype=np.int64)
                 while not self.lost.is_set():  # keep-alive: the client's own check
                     if poller is not None and poller.done():
                         poller.result()
                     await self.client.check_connection()  # type: ignore[union-attr]
+                    if poller is None:  # subscribed and alive: silence means unchanged
+                        self.state.hold(held, time.time())
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.lost.wait(), timeout=1.0)
+                        await asyncio.wait_for(
+                            self.lost.wait(), timeout=min(1.0, self.interval_s / 2)
+                        )
                 raise ConnectionError("subscription lost")
             except asyncio.CancelledError:
                 raise

@@ -109,6 +109,18 @@ class LiveState:
         for listener in self.listeners:
             listener(indices, values, good, ts)
 
+    def hold(self, indices: np.ndarray, ts: float) -> None:
+        """Points whose last value still holds at ``ts`` (an OPC UA subscription alive).
+
+        A subscription reports a value only when it changes: while the session and
+        its subscription are healthy, silence means "unchanged", so the last good
+        value is current, not stale. Bad points stay bad; nothing enters the rings
+        (history records changes).
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        held = indices[(~self.bad[indices]) & (self.good_ts[indices] > 0)]
+        self.good_ts[held] = ts
+
     # ---------------------------------------------------------------- reads
 
     def qualities(self, now: float | None = None) -> np.ndarray:
