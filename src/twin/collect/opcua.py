@@ -154,7 +154,13 @@ class OpcUaClient:
 
     async def _connect(self) -> list[ua.NodeId]:
         opts = self.options
-        client = Client(self.endpoint, timeout=opts.timeout)
+        # asyncua probes the server every watchdog interval and gives it that long to
+        # answer (1 s by default): a server busy creating 17k monitored items misses
+        # that and the session is torn down and rebuilt. Half the request timeout still
+        # finds a silent link in seconds; a closed socket is noticed at once anyway.
+        client = Client(
+            self.endpoint, timeout=opts.timeout, watchdog_intervall=max(1.0, opts.timeout / 2)
+        )
         if opts.security:
             # Servers check that the session's application URI is the certificate's
             # (BadCertificateUriInvalid otherwise): take it from the certificate.
