@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from asyncua import ua
-from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from twin.collect.opcua import OpcUaOptions
 from twin.collect.registry import Registry, parse_registry
@@ -30,7 +27,7 @@ from twin.devices.opcua_server import Security, UserEntry, password_hash
 from twin.devices.runner import Options
 from twin.live.state import LiveState, Quality
 
-from ..devices.simthread import SimThread
+from ..devices.simthread import SimThread, client_certificate
 from .collectsite import registry_csv, until
 
 CLIENT_URI = "urn:twin:collector"
@@ -43,16 +40,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimThread
     trusted = root / "trusted"
     trusted.mkdir()
     key, cert = root / "collector-key.pem", trusted / "collector.der"
-    asyncio.run(
-        setup_self_signed_certificate(
-            key,
-            cert,
-            CLIENT_URI,
-            socket.gethostname(),
-            [ExtendedKeyUsageOID.CLIENT_AUTH],
-            {"countryName": "CN", "organizationName": "twin tests", "commonName": "collector"},
-        )
-    )
+    client_certificate(key, cert, CLIENT_URI, "collector")
     security = Security(
         policies=["Basic256Sha256_SignAndEncrypt"],
         allow_anonymous=False,

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from twin.devices.runner import Options, Simulation
@@ -70,3 +71,22 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         time.sleep(0.02)
+
+
+def client_certificate(key: Path, cert: Path, uri: str, name: str) -> None:
+    """A self-signed OPC UA client certificate (DER) and key (PEM) for a test client."""
+    import socket
+
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    asyncio.run(
+        setup_self_signed_certificate(
+            key,
+            cert,
+            uri,
+            socket.gethostname(),
+            [ExtendedKeyUsageOID.CLIENT_AUTH],
+            {"countryName": "CN", "organizationName": "twin tests", "commonName": name},
+        )
+    )

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from asyncua import ua
-from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from twin.devices.opcua_server import Security, UserEntry, password_hash
 from twin.devices.runner import Options
 
-from .simthread import SimThread
+from .simthread import SimThread, client_certificate
 
 CLIENT_URI = "urn:twin:test-client"
 SETPOINT = ua.NodeId("chiller-1.t_chw_supply_set_c", 2)
@@ -25,16 +21,7 @@ SETPOINT = ua.NodeId("chiller-1.t_chw_supply_set_c", 2)
 
 def _certificate(folder: Path, name: str, keys: Path) -> tuple[Path, Path]:
     key, cert = keys / f"{name}-key.pem", folder / f"{name}.der"
-    asyncio.run(
-        setup_self_signed_certificate(
-            key,
-            cert,
-            CLIENT_URI,
-            socket.gethostname(),
-            [ExtendedKeyUsageOID.CLIENT_AUTH],
-            {"countryName": "CN", "organizationName": "twin tests", "commonName": name},
-        )
-    )
+    client_certificate(key, cert, CLIENT_URI, name)
     return key, cert
 
 
