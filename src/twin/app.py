@@ -169,7 +169,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         speed=args.speed,
         interval_s=args.interval,
         scenario=scenario,
-        separate_process=True,
         log_file=log_file,
         opcua_port=args.opcua,
     )
@@ -382,9 +381,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     log_file = logs.configure(args.log or logs.default_file("dashboard"))
     try:
-        with SiteRuntime(
-            args.site, speed=args.speed, separate_process=True, log_file=log_file
-        ) as runtime:
+        with SiteRuntime(args.site, speed=args.speed, log_file=log_file) as runtime:
             TwinApp(runtime.source(), theme=LIGHT if args.light else DARK).run()
     finally:
         logs.report("dashboard", log_file)

@@ -3,8 +3,9 @@
 Part of the composition root (DESIGN.md §1) beside :mod:`twin.app`: it imports the
 devices, the collector and the live layer, which the dashboard itself never does.
 
-- :class:`SiteRuntime`: a simulated site and a collector reading it over loopback
-  Modbus TCP, on their own event loop in a background thread (``twin dashboard``).
+- :class:`SiteRuntime`: a simulated site in its own process and a collector reading
+  it over loopback Modbus TCP, on an event loop in a background thread
+  (``twin run``, ``twin dashboard``).
   The dashboard reads the collector's :class:`~twin.live.state.LiveState`; a setpoint
   goes through the collector's protocol write; scenario events and device faults go
   to the simulation's own loop.
@@ -21,7 +22,7 @@ import asyncio
 import io
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,13 +32,12 @@ import numpy as np
 from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector
 from twin.devices.faults import DeviceFault
-from twin.devices.process import SimulationFailed, SimulationProcess, StepReport
+from twin.devices.process import SimulationFailed, SimulationProcess
 from twin.devices.registry import rows, write_csv
 from twin.devices.runner import Options, Simulation
 from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
-from twin.plant import scenarios
 from twin.plant.scenarios import make_event
 from twin.site import alarm_rules_path, load_site
 from twin.tui.model import FrozenClock, LiveSource
@@ -54,14 +54,12 @@ def registry_of(sim: Simulation, host: str, ports: list[int]) -> Registry:
 
 
 class SiteRuntime:
-    """A simulated site and its collector on a background event loop.
+    """A simulated site, in its own process, and its collector on a background loop.
 
-    With ``separate_process=True`` the plant and its devices run in a child process
-    (:class:`~twin.devices.process.SimulationProcess`) and only the collector runs
-    here: the arrangement of ``twin run`` and ``twin dashboard``, and the one that
-    holds its poll cycles at 100 MW. In-process (the default for tests) ``sim`` is
-    the :class:`~twin.devices.runner.Simulation` itself, so a test can reach into
-    the plant.
+    The plant and its devices run in a child process
+    (:class:`~twin.devices.process.SimulationProcess`); only the collector runs
+    here, reading them over loopback Modbus TCP: the arrangement of ``twin run`` and
+    ``twin dashboard``, and the one that holds its poll cycles at 100 MW.
     """
 
     def __init__(
@@ -70,38 +68,30 @@ class SiteRuntime:
         speed: float = 1.0,
         interval_s: float = 1.0,
         scenario: tuple[Any, list[DeviceFault], Path] | None = None,
-        separate_process: bool = False,
         log_file: Path | None = None,
         opcua_port: int | None = None,
     ) -> None:
         self.site = load_site(site)
-        self.process: SimulationProcess | None = None
-        self.sim: Simulation | None = None
-        if separate_process:
-            path = None if scenario is None else scenario[2]
-            self.process = SimulationProcess(
-                site, speed=speed, scenario=path, log_file=log_file, opcua_port=opcua_port
-            )
-        else:
-            self.sim = Simulation(self.site, Options(modbus_port=0, opcua_port=None, speed=speed))
-        self.scenario = scenario
-        # Called after every plant step with a StepReport (twin run measures latency):
-        # on the site's loop in-process, on the report receiver thread otherwise.
-        self.after_step: list[Callable[[StepReport], None]] = []
+        self.process = SimulationProcess(
+            site,
+            speed=speed,
+            scenario=None if scenario is None else scenario[2],
+            log_file=log_file,
+            opcua_port=opcua_port,
+        )
+        # Called on the report receiver thread after every plant step with a
+        # StepReport (twin run measures its latency with it).
+        self.after_step = self.process.after_step
         self.interval_s = interval_s
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="site")
         self.collector: Collector | None = None
         self.state: LiveState | None = None
-        self._run: asyncio.Future | None = None
 
     @property
     def plant_t_s(self) -> float:
         """Plant time of the latest step [s]."""
-        if self.process is not None:
-            return self.process.plant_t_s
-        assert self.sim is not None and self.sim.plant is not None
-        return float(self.sim.plant.t_s)
+        return self.process.plant_t_s
 
     def call(self, awaitable: Awaitable[T], timeout: float = 120.0) -> T:
         future: Future = asyncio.run_coroutine_threadsafe(awaitable, self.loop)  # type: ignore[arg-type]
@@ -110,33 +100,6 @@ class SiteRuntime:
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def _start_in_process(self) -> None:
-        sim = self.sim
-        assert sim is not None
-        sim.setup()
-        assert sim.plant is not None
-        if self.scenario is not None:
-            plan, faults, path = self.scenario
-            scenarios.attach(sim.plant, plan, path)
-            sim.faults.schedule(faults, sim.plant.t_s)
-        if self.after_step:
-            advance = sim.advance
-            hooks = self.after_step
-            plant = sim.plant
-
-            async def advance_and_notify() -> None:
-                await advance()
-                report = StepReport(
-                    wall_time=time.time(),
-                    plant_t_s=float(plant.t_s),
-                    facility_power_w=float(plant.readings["facility_power_w"]),
-                    it_power_w=float(plant.readings["it_power_w"]),
-                )
-                for hook in hooks:
-                    hook(report)
-
-            sim.advance = advance_and_notify  # type: ignore[method-assign]
-
     def start(self, timeout: float = 60.0) -> SiteRuntime:
         """Serve the devices, start polling, return once every point has been read.
 
@@ -144,32 +107,18 @@ class SiteRuntime:
         unavailable (NaN on the wire) before its first poll, and the dashboard
         shows such a point as bad rather than never starting.
         """
-        registry: Registry | None = None
-        if self.process is not None:
-            self.process.after_step.extend(self.after_step)
-            registry = self.process.start()
-        else:
-            self._start_in_process()
+        registry = self.process.start()
         self.thread.start()
 
         async def go() -> None:
             from twin.collect.scheduler import CollectorOptions
 
-            nonlocal registry
-            if self.sim is not None:
-                await self.sim.start()
-                assert self.sim.modbus is not None
-                registry = registry_of(self.sim, "127.0.0.1", list(self.sim.modbus.ports))
-            assert registry is not None
             self.state = LiveState(registry, interval_s=self.interval_s, stale_after=3.0)
             self.collector = Collector(
                 registry, self.state, CollectorOptions(interval_s=self.interval_s)
             )
             await self.collector.start()
-            if self.sim is not None:
-                self._run = asyncio.ensure_future(self.sim.run())
-            if self.process is not None:
-                self.process.go()
+            self.process.go()
 
         self.call(go())
         deadline = time.monotonic() + timeout
@@ -182,31 +131,21 @@ class SiteRuntime:
                     f"the collector had not read {len(unread)} of {len(self.state.points)} "
                     f"points {timeout:.0f} s after start (first: {', '.join(unread[:3])})"
                 )
-            if self.process is not None and not self.process.alive:
+            if not self.process.alive:
                 raise SimulationFailed(self.process.failure or "the simulation process exited")
             time.sleep(0.05)
         return self
 
     def stop(self) -> None:
-        async def go() -> None:
-            if self._run is not None:
-                self._run.cancel()
-                await asyncio.gather(self._run, return_exceptions=True)
-            if self.collector is not None:
-                await self.collector.stop()
-            if self.sim is not None:
-                await self.sim.stop()
-
         try:
-            if self.thread.is_alive():
-                self.call(go(), timeout=30)
+            if self.thread.is_alive() and self.collector is not None:
+                self.call(self.collector.stop(), timeout=30)
         finally:
             if self.thread.is_alive():
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self.thread.join(timeout=30)
             self.loop.close()
-            if self.process is not None:
-                self.process.stop()
+            self.process.stop()
 
     def __enter__(self) -> SiteRuntime:
         return self.start()
@@ -222,25 +161,15 @@ class SiteRuntime:
         await asyncio.wrap_future(self.submit(self.collector.write(point, value)))
 
     def start_event(self, kind: str) -> str:
-        if self.process is not None:
-            self.process.start_event(kind)
-        else:
-            assert self.sim is not None and self.sim.plant is not None
-            plant = self.sim.plant
-            event = make_event(plant, kind)
-            self.loop.call_soon_threadsafe(lambda: plant.command("event", event=event))
+        self.process.start_event(kind)
         return f"{kind.replace('_', ' ')} started"
 
     def inject_fault(self, device: str, kind: str) -> str:
         fault = DeviceFault(device=device, kind=kind, duration_s=120)  # type: ignore[arg-type]
-        if self.process is not None:
-            assert self.state is not None
-            if not any(p.device == device for p in self.state.points):
-                raise ValueError(f"no device {device!r} on this site")
-            self.process.inject_fault(fault.device, fault.kind, 120.0)
-        else:
-            assert self.sim is not None
-            self.loop.call_soon_threadsafe(self.sim.inject, fault)
+        assert self.state is not None
+        if not any(p.device == device for p in self.state.points):
+            raise ValueError(f"no device {device!r} on this site")
+        self.process.inject_fault(fault.device, fault.kind, 120.0)
         return f"{kind} fault on {device} for 120 s"
 
     def _stats(self) -> dict[str, tuple[float | None, int]]:

@@ -62,7 +62,7 @@ async def test_ack_and_shelve_change_the_state_in_the_alarm_engine(runtime: Site
     app = TwinApp(source)
     async with app.run_test(size=SIZE) as pilot:
         app.start_event("pump_trip")
-        cdu = runtime.sim.plant.layout.cdus.name[0]  # type: ignore[union-attr]
+        cdu = next(p.device for p in runtime.state.points if p.equipment == "cdu")  # type: ignore[union-attr]
         key = f"cdu-pump-fault:{cdu}.status.pump1_fault"
 
         def state() -> AlarmState | None:
