@@ -107,7 +107,8 @@ class SiteRuntime:
         unavailable (NaN on the wire) before its first poll, and the dashboard
         shows such a point as bad rather than never starting.
         """
-        registry = self.process.start()
+        text = self.process.start()
+        registry = parse_registry(text, Path(f"<{self.process.site_name}>"))
         self.thread.start()
 
         async def go() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pymodbus.client import ModbusTcpClient
 
-from twin.collect.registry import PointDef
+from twin.collect.registry import PointDef, Registry, parse_registry
 from twin.devices.process import SimulationFailed, SimulationProcess, StepReport
 from twin.errors import ConfigError
 from twin.points.codec import DATA_TYPES, decode
@@ -54,6 +54,10 @@ def _read(point: PointDef) -> float | str:
         client.close()
 
 
+def _registry(text: str) -> Registry:
+    return parse_registry(text, Path("<served>"))
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
@@ -65,7 +69,7 @@ def process() -> Iterator[tuple[SimulationProcess, list[StepReport], dict[str, P
     sim = SimulationProcess("aidc-10mw", speed=2.0)
     reports: list[StepReport] = []
     sim.after_step.append(reports.append)
-    registry = sim.start()
+    registry = _registry(sim.start())
     sim.go()
     yield sim, reports, registry.by_name
     sim.stop()
@@ -75,7 +79,7 @@ def test_the_plant_waits_for_go() -> None:
     sim = SimulationProcess("legacy-air-2mw", speed=10.0)
     reports: list[StepReport] = []
     sim.after_step.append(reports.append)
-    registry = sim.start()
+    registry = _registry(sim.start())
     try:
         # Served and readable at once, but not stepping: a scenario's clock starts at go.
         assert isinstance(_read(registry.points[0]), float)
@@ -155,7 +159,7 @@ def test_unknown_site_fails_with_its_name() -> None:
 
 def test_stop_closes_every_port() -> None:
     sim = SimulationProcess("legacy-air-2mw")
-    registry = sim.start()
+    registry = _registry(sim.start())
     ports = sorted({p.port for p in registry.points if p.port})
     assert ports and all(_listening(port) for port in ports)
     sim.stop()
@@ -165,9 +169,11 @@ def test_stop_closes_every_port() -> None:
 
 PARENT = """
 import sys, time
+from pathlib import Path
+from twin.collect.registry import parse_registry
 from twin.devices.process import SimulationProcess
 sim = SimulationProcess("legacy-air-2mw")
-registry = sim.start()
+registry = parse_registry(sim.start(), Path('<parent>'))
 print(sim.pid, registry.points[0].port, flush=True)
 time.sleep(600)
 """

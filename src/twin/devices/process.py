@@ -38,8 +38,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from twin.collect.registry import Registry, parse_registry
-
 log = logging.getLogger(__name__)
 
 
@@ -97,6 +95,7 @@ class SimulationProcess:
         self.opcua_port = opcua_port
         self.state_dir = state_dir
         self.opcua_endpoint: str | None = None  # once started, if OPC UA is served
+        self.site_name = ""  # the site's own name, once started
         self.speed = speed
         self.scenario = None if scenario is None else str(scenario)
         self.host = host
@@ -132,8 +131,11 @@ class SimulationProcess:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    def start(self, timeout: float = 300.0) -> Registry:
-        """Start the child; return the registry of its devices once they all listen.
+    def start(self, timeout: float = 300.0) -> str:
+        """Start the child; return the registry CSV of its devices once they all listen.
+
+        The CSV is what ``twin points`` writes, with the ports actually bound: the
+        collector's side parses it (``twin.collect.registry.parse_registry``).
 
         The devices answer from then on, with the settled plant's values; the plant
         steps (and a scenario's timeline runs) from :meth:`go`.
@@ -178,8 +180,8 @@ class SimulationProcess:
             if isinstance(payload, BaseException):
                 raise payload
             raise SimulationFailed(str(payload))
-        text, name, self.opcua_endpoint = payload
-        return parse_registry(text, Path(f"<{name}>"))
+        text, self.site_name, self.opcua_endpoint = payload
+        return text
 
     def _receive(self) -> None:
         assert self._reports is not None
