@@ -136,14 +136,6 @@ class LatencyProbe:
         return np.array(out)
 
 
-def _load_scenario(name: str | None, site: Any) -> tuple[Any, list, Path] | None:
-    if not name:
-        return None
-    from twin.devices.cli import load_sim_scenario
-
-    return load_sim_scenario(name)  # type: ignore[return-value]
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from twin.devices.process import SimulationFailed
     from twin.live.alarms import AlarmEngine, load_rules
@@ -154,7 +146,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twin.site import alarm_rules_path, load_site
 
     site = load_site(args.site)
-    scenario = _load_scenario(args.scenario, site)
+    scenario = None
+    if args.scenario:  # checked here, before anything starts: a bad file is exit 2
+        from twin.devices.cli import load_sim_scenario
+
+        scenario = load_sim_scenario(args.scenario)[2]
     rules_path = args.alarms or alarm_rules_path(site)
     rules = load_rules(rules_path) if rules_path else []
     try:

@@ -67,7 +67,7 @@ class SiteRuntime:
         site: str,
         speed: float = 1.0,
         interval_s: float = 1.0,
-        scenario: tuple[Any, list[DeviceFault], Path] | None = None,
+        scenario: Path | None = None,
         log_file: Path | None = None,
         opcua_port: int | None = None,
     ) -> None:
@@ -75,7 +75,7 @@ class SiteRuntime:
         self.process = SimulationProcess(
             site,
             speed=speed,
-            scenario=None if scenario is None else scenario[2],
+            scenario=scenario,
             log_file=log_file,
             opcua_port=opcua_port,
         )
