@@ -32,9 +32,9 @@ from common import row
 from pymodbus.client import AsyncModbusTcpClient
 
 from twin.collect.modbus import READERS
-from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.state import LiveState
+from twin.points.registry import parse_registry
 
 ROOT = Path(__file__).parents[1]
 

@@ -52,9 +52,10 @@ from common import row
 
 from twin.collect import opcua as twin_opcua
 from twin.collect.opcua import OpcUaOptions
-from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
+from twin.points.registry import Registry, parse_registry
 
 DEFAULTS = OpcUaOptions()  # the collector's own defaults; the peer subscribes alike
 PUBLISHING_MS = DEFAULTS.publishing_ms

@@ -31,9 +31,9 @@ from types import SimpleNamespace
 import numpy as np
 from common import row
 
-from twin.live.records import SinkFeeder, device_records_point_by_point
 from twin.live.state import LiveState
 from twin.runtime import frozen_source
+from twin.sinks.feeder import SinkFeeder, device_records_point_by_point
 from twin.sinks.record import Record
 from twin.sinks.sink import Sink
 from twin.sinks.spool import Spool

@@ -1,6 +1,6 @@
 """``twin run``: the whole twin in one command, as a new user meets it.
 
-The composition root (DESIGN.md §1): the plant steps behind simulated Modbus TCP
+The composition root (docs/architecture.md §1): the plant steps behind simulated Modbus TCP
 gear on loopback, in a process of its own (:mod:`twin.devices.process`); the
 collector reads that gear over the sockets through the registry ``twin points``
 writes (never the plant's memory); live metrics and alarms are derived from what
@@ -140,9 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twin.devices.process import SimulationFailed
     from twin.live.alarms import AlarmEngine, load_rules
     from twin.live.metrics import SiteMetrics
-    from twin.live.records import SinkFeeder
     from twin.runtime import SiteRuntime
     from twin.sinks.cli import SinkConfigError, sink_from_args
+    from twin.sinks.feeder import SinkFeeder
     from twin.site import alarm_rules_path, load_site
 
     site = load_site(args.site)

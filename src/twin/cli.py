@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_device_parsers(sub)  # sim, points
 
-    from twin.collect.monitor import add_parser as add_monitor_parser
+    from twin.monitor import add_parser as add_monitor_parser
 
     add_monitor_parser(sub)  # monitor
 
@@ -226,7 +226,7 @@ def check_file(path: Path, kind: str | None = None) -> str:
     elif kind == "weather":
         load_weather(path)
     elif kind == "registry":
-        from twin.collect.registry import load_registry
+        from twin.points.registry import load_registry
 
         load_registry(path)
     elif kind == "alarms":
@@ -267,8 +267,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from twin.collect.monitor import cmd_monitor
     from twin.devices.cli import cmd_points, cmd_sim
+    from twin.monitor import cmd_monitor
 
     handlers = {
         "simulate": _cmd_simulate,

@@ -1,6 +1,6 @@
 """A simulated site composed with its collector, and the dashboard's sources on it.
 
-Part of the composition root (DESIGN.md §1) beside :mod:`twin.app`: it imports the
+Part of the composition root (docs/architecture.md §1) beside :mod:`twin.app`: it imports the
 devices, the collector and the live layer, which the dashboard itself never does.
 
 - :class:`SiteRuntime`: a simulated site in its own process and a collector reading
@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector
 from twin.devices.faults import DeviceFault
 from twin.devices.process import SimulationFailed, SimulationProcess
@@ -39,6 +38,7 @@ from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
 from twin.plant.scenarios import make_event
+from twin.points.registry import Registry, parse_registry
 from twin.site import alarm_rules_path, load_site
 from twin.tui.model import FrozenClock, LiveSource
 

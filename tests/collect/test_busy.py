@@ -17,9 +17,10 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusDeviceContext
 
 from twin.collect.modbus import ModbusDevice, ModbusOptions
-from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
+from twin.points.registry import parse_registry
 
 from .collectsite import until
 from .vendorserver import build_context, serve

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from twin.collect.modbus import ModbusOptions, plan_blocks
-from twin.collect.registry import PointDef
 from twin.points.codec import (
     DATA_TYPES,
     WORD_ORDERS,
@@ -27,6 +26,7 @@ from twin.points.codec import (
     not_available,
     swap_words,
 )
+from twin.points.registry import PointDef
 
 TYPES = [name for name in DATA_TYPES if name != "bool"]
 SCALES = [1.0, 0.1, 0.001, 10.0, 0.25]

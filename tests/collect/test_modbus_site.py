@@ -8,12 +8,13 @@ import time
 
 import numpy as np
 
-from twin.collect.registry import load_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.devices.image import point_value
 from twin.live.metrics import SiteMetrics
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
 from twin.points.codec import resolution
+from twin.points.quality import Quality
+from twin.points.registry import load_registry
 
 from .collectsite import Served, served, until
 

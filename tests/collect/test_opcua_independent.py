@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from twin.collect.opcua import OpcUaOptions
-from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
+from twin.points.registry import parse_registry
 
 from .collectsite import until
 

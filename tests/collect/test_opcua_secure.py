@@ -21,11 +21,12 @@ from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
 
 from twin.collect.opcua import OpcUaOptions
-from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.devices.opcua_server import Security, UserEntry, password_hash
 from twin.devices.runner import Options
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
+from twin.points.registry import Registry, parse_registry
 
 from ..devices.simthread import SimThread, client_certificate
 from .collectsite import registry_csv, until

@@ -25,9 +25,10 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from twin.collect.modbus import ModbusOptions
-from twin.collect.registry import Registry, parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
+from twin.points.registry import Registry, parse_registry
 
 from .collectsite import until
 from .vendorserver import VENDOR_MAP, build_context

@@ -15,9 +15,10 @@ import struct
 from pathlib import Path
 
 from twin.collect.modbus import ModbusDevice, ModbusOptions
-from twin.collect.registry import parse_registry
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
 from twin.points.codec import encode
+from twin.points.quality import Quality
+from twin.points.registry import parse_registry
 
 MAP = """\
 point,device,equipment,unit,modbus_host,modbus_port,unit_id,register_type,address,data_type,word_order,scale

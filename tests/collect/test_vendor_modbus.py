@@ -12,10 +12,11 @@ import time
 import numpy as np
 
 from twin.collect.modbus import ModbusOptions
-from twin.collect.registry import parse_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.metrics import SiteMetrics
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
+from twin.points.registry import parse_registry
 
 from .collectsite import until
 from .vendorserver import VENDOR_MAP, build_context, close, serve, with_ports

@@ -15,7 +15,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.datastore import ModbusDeviceContext, ModbusServerContext, ModbusSparseDataBlock
 from pymodbus.server import ModbusTcpServer
 
-from twin.collect.registry import PointDef, Registry
+from twin.points.registry import PointDef, Registry
 
 DATATYPES = {
     "int16": ModbusTcpClient.DATATYPE.INT16,

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from pymodbus.client import ModbusTcpClient
 
-from twin.collect.registry import PointDef, Registry, parse_registry
 from twin.devices.process import SimulationFailed, SimulationProcess, StepReport
 from twin.errors import ConfigError
 from twin.points.codec import DATA_TYPES, decode
+from twin.points.registry import PointDef, Registry, parse_registry
 
 DEADLINE_S = 60.0
 
@@ -170,7 +170,7 @@ def test_stop_closes_every_port() -> None:
 PARENT = """
 import sys, time
 from pathlib import Path
-from twin.collect.registry import parse_registry
+from twin.points.registry import parse_registry
 from twin.devices.process import SimulationProcess
 sim = SimulationProcess("legacy-air-2mw")
 registry = parse_registry(sim.start(), Path('<parent>'))

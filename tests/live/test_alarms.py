@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from twin.collect.registry import parse_registry
 from twin.live.alarms import AlarmEngine, AlarmState, Rule, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
+from twin.points.registry import parse_registry
 
 HEADER = "point,device,unit,modbus_host,modbus_port,unit_id,register_type,address,data_type,"
 REGISTRY = (

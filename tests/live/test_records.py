@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twin.collect.registry import parse_registry
 from twin.live.metrics import SiteMetrics
-from twin.live.records import device_records, site_record
 from twin.live.state import LiveState
-from twin.sinks.record import Quality
+from twin.points.quality import Quality
+from twin.points.registry import parse_registry
+from twin.sinks.feeder import device_records, site_record
 
 TEXT = """point,device,equipment,unit,modbus_host,modbus_port,unit_id,register_type,address,\
 data_type,site,hall,role

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twin.collect.registry import parse_registry
-from twin.live.records import SinkFeeder, device_records, device_records_point_by_point
 from twin.live.state import LiveState
-from twin.live.state import Quality as PointQuality
+from twin.points.quality import Quality as PointQuality
+from twin.points.registry import parse_registry
+from twin.sinks.feeder import SinkFeeder, device_records, device_records_point_by_point
 from twin.sinks.record import LineEncoder, Record
 
 reference_records = device_records_point_by_point

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from twin.sinks.record import LineEncoder, Quality, Record, encode_line
+from twin.points.quality import Quality
+from twin.sinks.record import LineEncoder, Record, encode_line
 
 
 def test_fields_are_always_floats_so_a_field_never_changes_type() -> None:

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from twin.points.quality import Quality
 from twin.sinks.errors import WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, RetryPolicy
-from twin.sinks.record import Quality, Record, encode_lines
+from twin.sinks.record import Record, encode_lines
 from twin.sinks.sink import Sink
 from twin.sinks.spool import Spool
 

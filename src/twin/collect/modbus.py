@@ -39,8 +39,8 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from twin.collect.registry import BIT_TABLES, SERIAL, PointDef
 from twin.points.codec import BlockDecoder
+from twin.points.registry import BIT_TABLES, SERIAL, PointDef
 
 log = logging.getLogger(__name__)
 

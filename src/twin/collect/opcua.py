@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from asyncua import Client, ua
 
-from twin.collect.registry import PointDef
-from twin.live.state import LiveState
+from twin.collect.receiver import Receiver
+from twin.points.registry import PointDef
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class OpcUaClient:
         self,
         endpoint: str,
         points: list[PointDef],
-        state: LiveState,
+        state: Receiver,
         options: OpcUaOptions,
         interval_s: float,
     ) -> None:
@@ -302,7 +302,7 @@ class OpcUaClient:
 
 
 async def start_opcua(
-    points: list[PointDef], state: LiveState, options: OpcUaOptions, interval_s: float
+    points: list[PointDef], state: Receiver, options: OpcUaOptions, interval_s: float
 ) -> list[OpcUaClient]:
     """One client task per endpoint."""
     by_endpoint: dict[str, list[PointDef]] = {}

@@ -17,8 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from twin.collect.modbus import Link, ModbusDevice, ModbusOptions
-from twin.collect.registry import PointDef, Registry
-from twin.live.state import LiveState
+from twin.collect.receiver import Receiver
+from twin.points.registry import PointDef, Registry
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ class CollectorOptions:
 
 
 class Collector:
-    """Polls a registry's devices into a :class:`LiveState`."""
+    """Polls a registry's devices into a :class:`~twin.collect.receiver.Receiver`."""
 
     def __init__(
-        self, registry: Registry, state: LiveState, options: CollectorOptions | None = None
+        self, registry: Registry, state: Receiver, options: CollectorOptions | None = None
     ) -> None:
         self.registry = registry
         self.state = state

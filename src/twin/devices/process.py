@@ -135,7 +135,7 @@ class SimulationProcess:
         """Start the child; return the registry CSV of its devices once they all listen.
 
         The CSV is what ``twin points`` writes, with the ports actually bound: the
-        collector's side parses it (``twin.collect.registry.parse_registry``).
+        collector's side parses it (``twin.points.registry.parse_registry``).
 
         The devices answer from then on, with the settled plant's values; the plant
         steps (and a scenario's timeline runs) from :meth:`go`.

@@ -33,34 +33,7 @@ from typing import TextIO
 
 from twin.devices.inventory import Inventory
 from twin.devices.profiles import Point
-
-COLUMNS = (
-    "point",
-    "device",
-    "equipment",
-    "area",
-    "description",
-    "unit",
-    "modbus_host",
-    "modbus_port",
-    "unit_id",
-    "register_type",
-    "address",
-    "data_type",
-    "word_order",
-    "scale",
-    "bit",
-    "opcua_node_id",
-    "writable",
-    "min",
-    "max",
-    "range_low",
-    "range_high",
-    "site",
-    "hall",
-    "role",
-    "group",
-)
+from twin.points.registry import COLUMNS
 
 #: Role of a profile point in the site metrics (twin.live.metrics reads these).
 ROLES: dict[tuple[str, str], str] = {

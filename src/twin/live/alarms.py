@@ -48,7 +48,8 @@ from pydantic import Field, model_validator
 
 from twin.config import Frozen, load_toml_model
 from twin.errors import ConfigError
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
 
 AIR_CLASSES = {"recommended": 27.0, "A1": 32.0, "A2": 35.0, "A3": 40.0, "A4": 45.0}
 WATER_CLASSES = {"W17": 17.0, "W27": 27.0, "W32": 32.0, "W40": 40.0, "W45": 45.0}

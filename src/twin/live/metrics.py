@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
 
 CATEGORIES = {
     3: ("it_input_kw", "PUE3 (IT equipment input)"),

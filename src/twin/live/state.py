@@ -15,23 +15,13 @@ History rings hold the last ``ring`` samples of each point (NaN for bad ones).
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from twin.collect.registry import PointDef, Registry
-
-
-class Quality(enum.IntEnum):
-    GOOD = 0
-    STALE = 1
-    BAD = 2
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
+from twin.points.quality import Quality
+from twin.points.registry import PointDef, Registry
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from math import isfinite
 from types import MappingProxyType
+
+from twin.points.quality import Quality
 
 __all__ = [
     "QUALITY_FIELD",
@@ -38,14 +39,6 @@ __all__ = [
 ]
 
 QUALITY_FIELD = "quality"
-
-
-class Quality(IntEnum):
-    """Sample quality, written as the float field ``quality``."""
-
-    GOOD = 0
-    STALE = 1
-    BAD = 2
 
 
 TagsLike = Mapping[str, str] | Iterable[tuple[str, str]]

@@ -18,7 +18,7 @@ and every device has its registry indices resolved once, at start; a tick gather
 values with one fancy index per kind of row and re-formats only rows whose inputs
 changed.
 
-The setpoint write is the one back-edge (DESIGN §1): it goes to the collector's own
+The setpoint write is the one back-edge (docs/architecture.md §1): it goes to the collector's own
 protocol write, never to the plant's memory.
 """
 
@@ -35,13 +35,14 @@ from typing import Protocol
 
 import numpy as np
 
-from twin.collect.registry import PointDef, Registry
 from twin.live.alarms import AlarmEngine, AlarmState, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.metrics import Snapshot as MetricsSnapshot
 from twin.live.metrics import Value as MetricValue
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
 from twin.paths import data_path
+from twin.points.quality import Quality
+from twin.points.registry import PointDef, Registry
 
 # ----------------------------------------------------------------------------- records
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from twin.collect.modbus import ModbusOptions, plan_blocks
-from twin.collect.registry import load_registry, parse_registry
 from twin.devices.inventory import build
 from twin.devices.registry import rows, write_csv
 from twin.errors import ConfigError
 from twin.plant.layout import assemble
+from twin.points.registry import load_registry, parse_registry
 from twin.site import load_site
 
 ROOT = Path(__file__).parents[2]

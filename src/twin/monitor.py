@@ -19,11 +19,11 @@ from pathlib import Path
 
 from twin.argtypes import positive_float
 from twin.collect.opcua import OpcUaOptions
-from twin.collect.registry import load_registry
 from twin.collect.scheduler import Collector, CollectorOptions
 from twin.live.metrics import SiteMetrics
-from twin.live.records import SinkFeeder
 from twin.live.state import LiveState
+from twin.points.registry import load_registry
+from twin.sinks.feeder import SinkFeeder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

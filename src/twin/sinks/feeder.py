@@ -16,7 +16,8 @@ from itertools import compress
 import numpy as np
 
 from twin.live.metrics import Snapshot
-from twin.live.state import LiveState, Quality
+from twin.live.state import LiveState
+from twin.points.quality import Quality
 from twin.sinks.record import Record
 
 

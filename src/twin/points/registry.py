@@ -1,6 +1,6 @@
 """Point registry: the CSV an integrator writes (or ``twin points`` prints), read and checked.
 
-One row per point, the columns of :mod:`twin.devices.registry` (``point``, ``device``,
+One row per point, the columns of :data:`COLUMNS` (``point``, ``device``,
 ``unit``, ``modbus_host``, ``modbus_port``, ``unit_id``, ``register_type``, ``address``,
 ``data_type``, ``word_order``, ``scale``, ``bit``, ``opcua_node_id``, ``range_low``,
 ``range_high``, ``site``, ``hall``, ``role``, ``group``…). Only ``point`` and the
@@ -51,6 +51,36 @@ BIT_TABLES = ("discrete_input", "coil")
 TRANSPORTS = ("tcp", "rtu-over-tcp", "rtu")
 NODE_ID = re.compile(r"^(ns=\d+|nsu=[^;]+);([isgb])=.+$")
 SERIAL = re.compile(r"^(\d+)\s+([5-8])([NEO])([12])$")
+
+#: The columns ``twin points`` prints, in order (a hand-written registry may hold any
+#: subset, in any order, plus the optional columns above).
+COLUMNS = (
+    "point",
+    "device",
+    "equipment",
+    "area",
+    "description",
+    "unit",
+    "modbus_host",
+    "modbus_port",
+    "unit_id",
+    "register_type",
+    "address",
+    "data_type",
+    "word_order",
+    "scale",
+    "bit",
+    "opcua_node_id",
+    "writable",
+    "min",
+    "max",
+    "range_low",
+    "range_high",
+    "site",
+    "hall",
+    "role",
+    "group",
+)
 
 _VENDOR_BASES = (  # (lowest printed number, table)
     (400001, "holding_register"),
