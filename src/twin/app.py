@@ -329,6 +329,7 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "facility_kw": snapshot.facility_kw.value,
         "points_total": int(sum(counts.values())),
         "points_good": int(counts["good"]),
+        "bad_points": state.bad_points(),
         "samples_collected": int(state.samples),
         "samples_spooled": int(counters["spooled"]),
         "samples_written": int(status.sent),

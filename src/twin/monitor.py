@@ -279,5 +279,6 @@ def summary_json(state: LiveState, snapshot, alarms) -> dict:
         "it_kw": data["it_kw"]["value"],
         "facility_kw": data["facility_kw"]["value"],
         "active_alarms": [a.json() for a in alarms.active()] if alarms is not None else [],
+        "bad_points": state.bad_points(),
         "metrics": data,
     }

@@ -44,5 +44,6 @@ def test_sigterm_to_the_group_is_a_clean_stop(tmp_path: Path) -> None:
     summary = json.loads(out)
     assert summary["simulation_exit_code"] == 0  # closed its servers, not killed by the signal
     assert summary["points_good"] == summary["points_total"] > 2000
+    assert summary["bad_points"] == []  # listed by name, row and reason when there are any
     with Spool(spool) as store:
         assert store.count() == summary["samples_spooled"] > 0

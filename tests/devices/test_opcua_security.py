@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +13,9 @@ from asyncua import ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
 
-from twin.devices.opcua_server import Security, UserEntry, password_hash
+from twin.devices.opcua_server import Security, UserEntry, load_security, password_hash
 from twin.devices.runner import Options
+from twin.errors import ConfigError
 
 from .simthread import SimThread, client_certificate
 
@@ -143,3 +147,89 @@ def test_password_hashes_are_salted_and_verified_in_constant_time() -> None:
     assert first != second  # a fresh salt each time: no table lookup from a leaked config
     assert verify_password("op-secret", first) and verify_password("op-secret", second)
     assert not verify_password("op-secreT", first)
+
+
+def test_user_token_without_a_name_is_not_an_anonymous_session(secure) -> None:  # type: ignore[no-untyped-def]
+    """A trusted client sending a user-name token with a null name: refused, not anonymous."""
+    sim, certs = secure
+    client = _client(sim, certs, "trusted", ua.MessageSecurityMode.SignAndEncrypt)
+    hostile = client.aio_obj
+
+    def nameless_user_token(params: ua.ActivateSessionParameters) -> None:
+        hostile._add_user_auth(params, None, "anything")
+
+    hostile._add_anonymous_auth = nameless_user_token  # what this client sends instead
+    with pytest.raises(ua.UaStatusCodeError) as refused:
+        client.connect()
+    client.disconnect()
+    assert refused.value.code in (
+        ua.StatusCodes.BadUserAccessDenied,
+        ua.StatusCodes.BadIdentityTokenRejected,
+        ua.StatusCodes.BadIdentityTokenInvalid,
+    )
+
+
+def test_generated_server_key_is_private(secure) -> None:  # type: ignore[no-untyped-def]
+    sim, _ = secure
+    folder = sim.sim.options.state_dir / "opcua"
+    assert stat.S_IMODE((folder / "server-key.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def _sim(args: list[str], cwd: Path) -> subprocess.Popen:
+    twin = str(Path(sys.executable).parent / "twin")
+    return subprocess.Popen(
+        [twin, "sim", "legacy-air-2mw", "--modbus-port", "0", "--opcua-port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def test_security_without_a_trust_list_serves_any_client_certificate(tmp_path: Path) -> None:
+    """trusted_clients is optional: without it `twin sim` serves (users still log in)."""
+    config = tmp_path / "security.toml"
+    config.write_text(
+        "allow_anonymous = false\n"
+        "[[users]]\n"
+        'name = "operator"\n'
+        f'password_hash = "{password_hash("op-secret")}"\n'
+        'roles = ["read"]\n'
+    )
+    sim = _sim(["--opcua-security", str(config), "--state-dir", str(tmp_path / "state")], tmp_path)
+    try:
+        assert sim.stdout is not None
+        endpoint = None
+        for line in sim.stdout:
+            if line.startswith("opc-ua"):
+                endpoint = line.split()[1]
+            if line.startswith("site "):
+                break
+        assert endpoint, sim.stderr.read() if sim.stderr else ""
+        key, cert = _certificate(tmp_path, "any-client", tmp_path)
+        client = Client(endpoint, timeout=30)
+        client.application_uri = CLIENT_URI
+        client.set_security(
+            SecurityPolicyBasic256Sha256,
+            str(cert),
+            str(key),
+            mode=ua.MessageSecurityMode.SignAndEncrypt,
+        )
+        client.set_user("operator")
+        client.set_password("op-secret")
+        with client:
+            assert 5.0 <= client.get_node(SETPOINT).read_value() <= 25.0
+    finally:
+        sim.terminate()
+        _, stderr = sim.communicate(timeout=60)
+    assert "Traceback" not in stderr, stderr
+    assert "any client certificate is accepted" in stderr
+
+
+def test_an_empty_trust_list_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "trusted").mkdir()
+    config = tmp_path / "security.toml"
+    config.write_text('trusted_clients = "trusted"\n')
+    with pytest.raises(ConfigError, match="no client certificate"):
+        load_security(config)

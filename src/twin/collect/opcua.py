@@ -12,6 +12,13 @@ subscription is created again. Security policy, mode, certificate and user come
 from :class:`OpcUaOptions`; the session's application URI is the certificate's. A
 session the server refuses (wrong password, untrusted certificate) makes the
 points bad with the server's reason, and is retried with backoff.
+
+A bad point is bad on its own: a node id that does not parse or names a namespace
+URI the server does not have, a monitored item the server refuses, a Bad status, a
+value that is not a number, or one outside the row's range makes that row's point
+bad with the reason (the status code's name and number where there is one), logged
+once per point and kind of reason with the row's line, while every other row of
+the server is read as usual. Node ids are resolved again at every reconnection.
 """
 
 from __future__ import annotations
@@ -70,8 +77,7 @@ class _Handler:
             return
         status = data.monitored_item.Value.StatusCode
         self.client.stats.notifications += 1
-        good = status is None or status.is_good()
-        self.client.deliver(indices, [value] * len(indices), [good] * len(indices))
+        self.client.deliver(indices, [value] * len(indices), [status] * len(indices))
 
     def status_change_notification(self, status) -> None:
         log.warning("%s: subscription status %s", self.client.endpoint, status)
@@ -90,6 +96,15 @@ async def _certificate_uri(path: str) -> str | None:
         return None
     uris = names.get_values_for_type(x509.UniformResourceIdentifier)
     return uris[0] if uris else None
+
+
+def status_text(status: ua.StatusCode) -> str:
+    """``BadNodeIdUnknown (0x80340000)``: the name and the number a vendor's manual uses."""
+    try:
+        name = status.name
+    except Exception:  # a code the stack does not know
+        name = "status"
+    return f"{name} (0x{int(status.value):08X})"
 
 
 def parse_node_id(text: str, namespaces: list[str]) -> ua.NodeId:
@@ -130,29 +145,75 @@ class OpcUaClient:
         self._low = np.array([-np.inf if p.range_low is None else p.range_low for p in points])
         self._high = np.array([np.inf if p.range_high is None else p.range_high for p in points])
         self._position = {p.index: i for i, p in enumerate(points)}
+        self._logged: set[tuple[int, str]] = set()  # (point index, kind) already logged
 
-    def deliver(self, indices: list[int], values: list, good: list[bool]) -> None:
+    def bad(self, indices: list[int], kind: str, reason: str, ts: float | None = None) -> None:
+        """Points (registry indices) bad for ``reason``; each logged once per ``kind``."""
+        for i in indices:
+            if (i, kind) not in self._logged:
+                self._logged.add((i, kind))
+                point = self.points[self._position[i]]
+                log.warning(
+                    "%s: row %d, point %s (node %s): %s",
+                    self.endpoint,
+                    point.line,
+                    point.name,
+                    point.opcua_node_id,
+                    reason,
+                )
+        n = len(indices)
+        self.state.update(
+            np.asarray(indices, dtype=np.int64),
+            np.full(n, np.nan),
+            np.zeros(n, bool),
+            time.time() if ts is None else ts,
+            reason,
+        )
+
+    def deliver(
+        self, indices: list[int], values: list, statuses: list[ua.StatusCode | None]
+    ) -> None:
         """Values into the state, with the same quality rules as Modbus."""
-        out = np.full(len(values), np.nan)
-        ok = np.zeros(len(values), bool)
-        for k, (i, value, g) in enumerate(zip(indices, values, good, strict=True)):
-            try:
+        ts = time.time()
+        good_at: list[int] = []
+        good_values: list[float] = []
+        bad: dict[str, tuple[str, list[int]]] = {}  # reason → (kind, point indices)
+        for i, value, status in zip(indices, values, statuses, strict=True):
+            k = self._position[i]
+            if status is not None and not status.is_good():
+                kind, reason = status_text(status), f"OPC UA {status_text(status)}"
+            elif isinstance(value, bool | int | float | np.number):
                 number = float(value)
-            except (TypeError, ValueError):
-                continue
-            point = self.points[self._position[i]]
-            if point.bit is not None:
-                number = float((int(number) >> point.bit) & 1)
-            out[k] = number
-            ok[k] = (
-                g
-                and np.isfinite(number)
-                and (self._low[self._position[i]] <= number <= self._high[self._position[i]])
+                point = self.points[k]
+                if point.bit is not None and np.isfinite(number):
+                    number = float((int(number) >> point.bit) & 1)
+                if not np.isfinite(number):
+                    kind, reason = "not finite", f"value {number} is not a number"
+                elif not self._low[k] <= number <= self._high[k]:
+                    kind = "out of range"
+                    reason = (
+                        f"value {number:g} outside the row's range "
+                        f"[{self._low[k]:g}, {self._high[k]:g}]"
+                    )
+                else:
+                    good_at.append(i)
+                    good_values.append(number)
+                    continue
+            else:
+                kind = "wrong type"
+                shown = repr(value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                reason = f"value {shown} of type {type(value).__name__}, not a number"
+            bad.setdefault(reason, (kind, []))[1].append(i)
+        if good_at:
+            n = len(good_at)
+            self.state.update(
+                np.asarray(good_at, dtype=np.int64), np.asarray(good_values), np.ones(n, bool), ts
             )
-        reason = "" if ok.all() else "OPC UA Bad status, decode or range"
-        self.state.update(np.asarray(indices, dtype=np.int64), out, ok, time.time(), reason)
+        for reason, (kind, where) in bad.items():
+            self.bad(where, kind, reason, ts)
 
-    async def _connect(self) -> list[ua.NodeId]:
+    async def _connect(self) -> list[tuple[PointDef, ua.NodeId]]:
         opts = self.options
         # asyncua probes the server every watchdog interval and gives it that long to
         # answer (1 s by default): a server busy creating 17k monitored items misses
@@ -193,13 +254,25 @@ class OpcUaClient:
             raise ConnectionError(reason) from None
         self.client = client
         namespaces = await client.get_namespace_array()
-        return [parse_node_id(p.opcua_node_id, namespaces) for p in self.points]
+        return self._resolve(namespaces)
 
-    async def _subscribe(self, nodes: list[ua.NodeId]) -> None:
+    def _resolve(self, namespaces: list[str]) -> list[tuple[PointDef, ua.NodeId]]:
+        """The rows' node ids on this server; a row that does not resolve is bad alone."""
+        resolved: list[tuple[PointDef, ua.NodeId]] = []
+        for point in self.points:
+            try:
+                node = parse_node_id(point.opcua_node_id, namespaces)
+            except Exception as error:  # ValueError, UaStringParsingError...
+                self.bad([point.index], "node id", f"node id not usable: {error}")
+                continue
+            resolved.append((point, node))
+        return resolved
+
+    async def _subscribe(self, nodes: list[tuple[PointDef, ua.NodeId]]) -> None:
         assert self.client is not None
         opts = self.options
         self.by_node = {}
-        for node, point in zip(nodes, self.points, strict=True):
+        for point, node in nodes:
             self.by_node.setdefault(node, []).append(point.index)
         unique = list(self.by_node)
         subscription = await self.client.create_subscription(opts.publishing_ms, _Handler(self))
@@ -214,30 +287,28 @@ class OpcUaClient:
                     subscribed += 1
                     continue
                 indices = self.by_node[node.nodeid]  # refused (e.g. BadNodeIdUnknown)
-                self.state.update(
-                    indices,
-                    [np.nan] * len(indices),
-                    [False] * len(indices),
-                    time.time(),
-                    str(handle),
-                )
+                if isinstance(handle, ua.StatusCode):
+                    text = status_text(handle)
+                    self.bad(indices, text, f"monitored item refused: OPC UA {text}")
+                else:
+                    self.bad(indices, "refused", f"monitored item refused: {handle}")
         self.stats.subscribed = subscribed
 
-    async def _poll(self, nodes: list[ua.NodeId]) -> None:
+    async def _poll(self, nodes: list[tuple[PointDef, ua.NodeId]]) -> None:
         assert self.client is not None
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        node_objects = [self.client.get_node(n) for n in nodes]
+        node_objects = [self.client.get_node(n) for _, n in nodes]
+        rows = [p.index for p, _ in nodes]
         while True:
             next_at += self.interval_s
             self.stats.polls += 1
             for start in range(0, len(node_objects), self.options.batch):
                 chunk = node_objects[start : start + self.options.batch]
                 results = await self.client.read_attributes(chunk, ua.AttributeIds.Value)
-                indices = [p.index for p in self.points[start : start + len(chunk)]]
+                indices = rows[start : start + len(chunk)]
                 values = [r.Value.Value if r.Value is not None else None for r in results]
-                good = [r.StatusCode is None or r.StatusCode.is_good() for r in results]
-                self.deliver(indices, values, good)
+                self.deliver(indices, values, [r.StatusCode for r in results])
             await asyncio.sleep(max(next_at - loop.time(), 0.0))
 
     async def run(self) -> None:
@@ -257,7 +328,7 @@ class OpcUaClient:
                 self.failures = 0
                 poller = asyncio.create_task(self._poll(nodes)) if self.mode == "poll" else None
                 self._poller = poller
-                held = np.array([p.index for p in self.points], dtype=np.int64)
+                held = np.array([p.index for p, _ in nodes], dtype=np.int64)
                 while not self.lost.is_set():  # keep-alive: the client's own check
                     if poller is not None and poller.done():
                         poller.result()

@@ -16,6 +16,7 @@ from pathlib import Path
 from twin.argtypes import port_number, positive_float
 from twin.config import read_toml, validate
 from twin.devices.faults import DeviceFault
+from twin.devices.modbus_guard import EXTRA_MASTERS, GatewayLimits
 from twin.errors import ConfigError
 
 DEFAULT_MODBUS_PORT = 5020
@@ -56,6 +57,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     sim.add_argument(
         "--opcua-port", type=port_number, default=DEFAULT_OPCUA_PORT, help="OPC UA port"
     )
+    sim.add_argument(
+        "--modbus-idle-timeout",
+        type=positive_float,
+        default=GatewayLimits().idle_timeout_s,
+        metavar="S",
+        help="close a Modbus connection that sent no request for S seconds (default: %(default)g)",
+    )
+    sim.add_argument(
+        "--modbus-max-connections",
+        type=_connection_count,
+        metavar="N",
+        help=f"connections per gateway; over it the one idle longest is closed (default: one "
+        f"per unit id + {EXTRA_MASTERS})",
+    )
     sim.add_argument("--no-opcua", action="store_true", help="serve Modbus TCP only")
     sim.add_argument(
         "--opcua-security",
@@ -81,6 +96,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     points.add_argument(
         "--modbus-port", type=port_number, default=DEFAULT_MODBUS_PORT, help="first gateway's port"
     )
+
+
+def _connection_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def load_sim_scenario(name: str) -> tuple[object, list[DeviceFault], Path]:
@@ -137,6 +162,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         speed=args.speed,
         state_dir=args.state_dir,
         opcua_security=security,
+        modbus_limits=GatewayLimits(
+            idle_timeout_s=args.modbus_idle_timeout, max_connections=args.modbus_max_connections
+        ),
     )
     scenario = load_sim_scenario(args.scenario) if args.scenario else None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")

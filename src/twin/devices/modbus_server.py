@@ -15,11 +15,26 @@ Replies, as the profile says:
 
 Device faults (:mod:`twin.devices.faults`) act per request: offline units are
 silent, slow ones answer late, failing ones answer with an exception code.
+
+As a gateway (a Modbus TCP to serial gateway in front of its units):
+
+- a unit id the gateway does not have → exception 0B (gateway target device failed
+  to respond), so a master tells a missing device from a dead link; unit 0 is the
+  broadcast address and gets no reply;
+- a malformed frame (protocol id not 0, MBAP length outside 2..254) → the buffered
+  bytes are dropped; an unknown function code → exception 01; a known one whose
+  body does not decode → exception 03; each logged once per peer and kind a minute
+  (:class:`~twin.devices.modbus_guard.RateLimitedLog`), never a traceback;
+- connections idle longer than the idle timeout are closed, and a connection over
+  the cap closes the one idle longest (:class:`~twin.devices.modbus_guard.GatewayLimits`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+import contextvars
 import logging
 from collections.abc import Callable
 
@@ -27,11 +42,15 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.datastore.context import ModbusBaseDeviceContext
 from pymodbus.exceptions import NoSuchIdException
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
+from pymodbus.transaction import TransactionManager
 
 from twin.devices.faults import Faults
 from twin.devices.image import Image
 from twin.devices.inventory import Device
+from twin.devices.modbus_guard import Connections, GatewayLimits, RateLimitedLog
 from twin.devices.profiles import Point, Profile
 from twin.points.codec import decode
 
@@ -163,6 +182,170 @@ class GatewayContext(ModbusServerContext):
         return context
 
 
+#: Set while a connection hands a peer's bytes to pymodbus: what pymodbus logs then is
+#: about that peer's frame, which the connection reports itself (rate-limited).
+_HANDLING: contextvars.ContextVar[bool] = contextvars.ContextVar("handling", default=False)
+
+
+class _QuietWhileHandling(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _HANDLING.get()
+
+
+_PYMODBUS_LOG = logging.getLogger("pymodbus.logging")
+_QUIET = _QuietWhileHandling()
+
+MBAP_MAX_LENGTH = 254  # unit id + the largest PDU (253 bytes), Modbus TCP spec §4.1
+MAX_PENDING = 64  # requests of one connection waiting for their reply
+
+
+def mbap_problem(data: bytes) -> str | None:
+    """Why a buffer cannot start with a Modbus TCP frame, or None if it may."""
+    if len(data) < 6:
+        return None  # wait for the header
+    protocol = int.from_bytes(data[2:4], "big")
+    length = int.from_bytes(data[4:6], "big")
+    if protocol != 0:
+        return f"protocol id {protocol}, not 0 (Modbus)"
+    if not 2 <= length <= MBAP_MAX_LENGTH:
+        return f"MBAP length {length}, outside 2..{MBAP_MAX_LENGTH}"
+    return None
+
+
+class _GatewayConnection(ServerRequestHandler):
+    """One master's connection to a gateway: framing checks, 0B replies, activity.
+
+    Every complete frame in what arrived is taken (pymodbus takes one per read and
+    leaves pipelined requests waiting); requests are answered in order by one task
+    per connection, at most :data:`MAX_PENDING` waiting.
+    """
+
+    def __init__(self, server: _GatewayServer) -> None:
+        super().__init__(server, server.trace_packet, server.trace_pdu, server.trace_connect)
+        self.gateway: _GatewayServer = server
+        self.peer = "?"
+        self._pending: collections.deque[ModbusPDU] = collections.deque()
+        self._worker: asyncio.Task | None = None
+
+    def callback_connected(self) -> None:
+        super().callback_connected()
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        self.peer = str(peer[0]) if peer else "?"  # per host: a reconnecting peer is one peer
+        self.gateway.owner.opened(self.gateway, self)
+
+    def callback_disconnected(self, exc: Exception | None) -> None:
+        super().callback_disconnected(exc)
+        self.gateway.owner.closed(self.gateway, self)
+        self._stop_worker()
+
+    def close(self, reconnect: bool = False) -> None:
+        super().close(reconnect)
+        self._stop_worker()
+
+    def _stop_worker(self) -> None:
+        self._pending.clear()
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
+
+    def send(self, data: bytes, addr: tuple | None = None) -> None:
+        # pymodbus' send also empties the receive buffer, losing a request that
+        # arrived while this one was served
+        if self.transport:
+            self.transport.write(data)  # type: ignore[attr-defined]
+
+    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        taken = 0
+        while len(data) - taken >= 6:
+            frame = data[taken:]
+            problem = mbap_problem(frame)
+            if problem is not None:  # framing is lost: drop what is buffered
+                self.gateway.owner.report(self, "malformed frame", problem)
+                return len(data)
+            used = self._one_frame(frame, addr)
+            if not used:
+                break  # the rest of the frame is still on its way
+            taken += used
+        return taken
+
+    def _one_frame(self, frame: bytes, addr: tuple | None) -> int:
+        token = _HANDLING.set(True)
+        try:
+            used = TransactionManager.callback_data(self, frame, addr)
+        except Exception as error:  # a complete frame whose PDU does not decode
+            self._refuse(frame, error)
+            return 6 + int.from_bytes(frame[4:6], "big")
+        finally:
+            _HANDLING.reset(token)
+        request = self.last_pdu
+        if request is not None:
+            self.gateway.owner.active(self.gateway, self)
+            if len(self._pending) >= MAX_PENDING:
+                self.gateway.owner.report(self, "request flood", "requests sent unread")
+            else:
+                self._pending.append(request)
+                if self._worker is None or self._worker.done():
+                    self._worker = self.loop.create_task(self._serve())
+        return used
+
+    def _refuse(self, frame: bytes, error: Exception) -> None:
+        """Exception 01 for an unknown function code, 03 for a body that does not decode."""
+        function = frame[7]
+        known = function in self.framer.decoder.pdu_table
+        code = ExcCodes.ILLEGAL_VALUE if known else ExcCodes.ILLEGAL_FUNCTION
+        detail = f"function {function}" + (f": {type(error).__name__}: {error}" if known else "")
+        self.gateway.owner.report(self, "undecodable request", detail)
+        reply = ExceptionResponse(function & 0x7F, code)
+        reply.transaction_id = int.from_bytes(frame[0:2], "big")
+        reply.dev_id = frame[6]
+        self.server_send(reply, None)
+
+    async def _serve(self) -> None:
+        while self._pending:
+            request = self._pending.popleft()
+            response = await self._answer(request)
+            if response is not None and self.transport:
+                response.transaction_id = request.transaction_id
+                response.dev_id = request.dev_id
+                self.server_send(response, None)
+
+    async def handle_request(self) -> None:  # pymodbus' entry point: not used here
+        raise NotImplementedError
+
+    async def _answer(self, request: ModbusPDU) -> ModbusPDU | None:
+        unit = request.dev_id
+        context = self.gateway.context
+        if isinstance(request, ExceptionResponse):  # function code >= 0x80 is no request
+            return ExceptionResponse(request.function_code, ExcCodes.ILLEGAL_FUNCTION)
+        if unit not in context:
+            if unit == 0:
+                return None  # broadcast: Modbus says no reply
+            return ExceptionResponse(request.function_code, ExcCodes.GATEWAY_NO_RESPONSE)
+        try:
+            device = context[unit]
+        except NoSuchIdException:
+            return None  # an offline fault: the unit behind the gateway is silent
+        try:
+            return await request.update_datastore(device)
+        except Exception as error:
+            detail = f"function {request.function_code}: {type(error).__name__}: {error}"
+            self.gateway.owner.report(self, "failed request", detail)
+            return ExceptionResponse(request.function_code, ExcCodes.DEVICE_FAILURE)
+
+
+class _GatewayServer(ModbusTcpServer):
+    def __init__(
+        self, context: GatewayContext, address: tuple[str, int], owner: ModbusGateways, name: str
+    ) -> None:
+        super().__init__(context, address=address)
+        self.owner = owner
+        self.name = name
+        self.units = len(context._devices)
+
+    def callback_new_connection(self) -> _GatewayConnection:
+        return _GatewayConnection(self)
+
+
 class ModbusGateways:
     """The Modbus TCP servers of a site: ``setup()`` builds, ``start()`` serves."""
 
@@ -174,6 +357,8 @@ class ModbusGateways:
         on_write: WriteHandler,
         host: str = "127.0.0.1",
         base_port: int = 5020,
+        limits: GatewayLimits | None = None,
+        areas: list[str] | None = None,
     ) -> None:
         self.devices = devices
         self.images = images
@@ -181,8 +366,13 @@ class ModbusGateways:
         self.on_write = on_write
         self.host = host
         self.base_port = base_port
-        self.servers: list[ModbusTcpServer] = []
+        self.limits = limits or GatewayLimits()
+        self.areas = areas or []
+        self.servers: list[_GatewayServer] = []
         self.ports: list[int] = []
+        self.connections = Connections()
+        self.problems = RateLimitedLog(window_s=self.limits.log_window_s)
+        self._sweeper: asyncio.Task | None = None
 
     def setup(self) -> None:
         gateways: dict[int, dict[int, DeviceContext]] = {}
@@ -193,21 +383,57 @@ class ModbusGateways:
             gateways.setdefault(device.gateway, {})[device.unit_id] = context
         for index in sorted(gateways):
             port = self.base_port + index if self.base_port else 0
-            server = ModbusTcpServer(
-                GatewayContext(gateways[index], self.faults),
-                address=(self.host, port),
-                ignore_missing_devices=True,
+            area = self.areas[index] if index < len(self.areas) else f"gateway {index}"
+            server = _GatewayServer(
+                GatewayContext(gateways[index], self.faults), (self.host, port), self, area
             )
             self.servers.append(server)
 
     async def start(self) -> None:
         if not self.servers:
             self.setup()  # pymodbus servers are built inside the running loop
+        if _QUIET not in _PYMODBUS_LOG.filters:
+            _PYMODBUS_LOG.addFilter(_QUIET)
         for server in self.servers:
             await server.serve_forever(background=True)
             sockets = server.transport.sockets  # type: ignore[union-attr]
             self.ports.append(int(sockets[0].getsockname()[1]))
+            server.name = f"Modbus gateway {server.name} ({self.host}:{self.ports[-1]})"
+        self._sweeper = asyncio.create_task(self._sweep(), name="modbus gateway sweep")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         for server in self.servers:
             await server.shutdown()
+        self.problems.flush()
+
+    # ------------------------------------------------- connections, problems
+
+    def opened(self, server: _GatewayServer, connection: _GatewayConnection) -> None:
+        cap = self.limits.per_gateway(server.units)
+        for victim in self.connections.opened(id(server), connection, cap):
+            log.info("%s: closing the connection idle longest to admit a new one", server.name)
+            victim.close()  # type: ignore[attr-defined]
+
+    def active(self, server: _GatewayServer, connection: _GatewayConnection) -> None:
+        self.connections.active(id(server), connection)
+
+    def closed(self, server: _GatewayServer, connection: _GatewayConnection) -> None:
+        self.connections.closed(id(server), connection)
+
+    def report(self, connection: _GatewayConnection, kind: str, detail: str) -> None:
+        self.problems.report(connection.gateway.name, connection.peer, kind, detail)
+
+    async def _sweep(self) -> None:
+        """Close idle connections, write the counts of rate-limited problems."""
+        timeout = self.limits.idle_timeout_s
+        period = min(5.0, timeout / 4) if timeout > 0 else 5.0
+        while True:
+            await asyncio.sleep(period)
+            for connection in self.connections.idle(timeout):
+                with contextlib.suppress(Exception):  # the sweep must outlive any one close
+                    connection.close()  # type: ignore[attr-defined]
+            self.problems.sweep()

@@ -23,6 +23,7 @@ only for users with the ``write`` role.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import hashlib
@@ -38,7 +39,11 @@ from typing import Any, Literal
 import numpy as np
 from asyncua import Server, ua
 from asyncua.common.instantiate_util import instantiate
-from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from asyncua.crypto.cert_gen import (
+    dump_private_key_as_pem,
+    generate_private_key,
+    setup_self_signed_certificate,
+)
 from asyncua.crypto.permission_rules import PermissionRuleset, User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
@@ -103,10 +108,18 @@ class Security(Frozen):
 def load_security(path: Path) -> Security:
     security = load_toml_model(path, Security)
     trusted = security.trusted_clients
-    if trusted is not None and not trusted.is_absolute():
-        trusted = path.parent / trusted
+    if trusted is not None:
+        if not trusted.is_absolute():
+            trusted = path.parent / trusted
         if not trusted.is_dir():
             raise ConfigError(path, f"no folder {trusted}", key="trusted_clients")
+        if not any(entry.is_file() for entry in trusted.iterdir()):
+            raise ConfigError(
+                path,
+                f"no client certificate in {trusted}: no client could connect "
+                "(leave trusted_clients out to accept any client certificate)",
+                key="trusted_clients",
+            )
         security = security.model_copy(update={"trusted_clients": trusted})
     return security
 
@@ -172,10 +185,11 @@ class _UserManager:
     ) -> User | None:
         if self.security is None:
             return User(role=UserRole.User, name=username)
-        if username is None:
-            if certificate is not None or self.security.allow_anonymous:
-                return User(role=UserRole.Anonymous)
-            return None
+        if not username:
+            # An anonymous token, or a user-name token without a name: anonymous either
+            # way, and only where anonymous access is allowed. A trusted client
+            # certificate secures the channel; it is not a user (no X509 tokens here).
+            return User(role=UserRole.Anonymous) if self.security.allow_anonymous else None
         for entry in self.security.users:
             known = entry.name == username and password is not None
             if known and verify_password(password, entry.password_hash):  # type: ignore[arg-type]
@@ -206,6 +220,10 @@ class _GuardedAttributes(AttributeService):
         for item in params.NodesToWrite:
             target = owner.setpoints.get(item.NodeId)
             if target is None or item.AttributeId != ua.AttributeIds.Value:
+                refused = self._not_writable(item, user)
+                if refused is not None:
+                    results.append(refused)
+                    continue
                 single = ua.WriteParameters(NodesToWrite=[item])
                 results += await super().write(single, user)
                 continue
@@ -232,6 +250,34 @@ class _GuardedAttributes(AttributeService):
                 owner.on_write(device, point, value)
             results.append(status)
         return results
+
+    def _not_writable(self, item: ua.WriteValue, user: User) -> ua.StatusCode | None:
+        """Why a write to anything but a setpoint's value is refused (Part 4, 5.10.4).
+
+        BadNodeIdUnknown for no such node, BadNotWritable where the node's AccessLevel
+        (or, for an attribute, its WriteMask: zero on every node here) does not allow
+        writing, BadUserAccessDenied where only the user's access level forbids it.
+        """
+        if user.role == UserRole.Admin:
+            return None
+        if item.NodeId not in self._aspace:
+            return ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown)
+        access = self._aspace.read_attribute_value(item.NodeId, ua.AttributeIds.AccessLevel)
+        if item.AttributeId != ua.AttributeIds.Value:
+            return ua.StatusCode(ua.StatusCodes.BadNotWritable)
+        level = access.Value.Value if access.Value is not None else None
+        if not isinstance(level, int) or not level & ua.AccessLevel.CurrentWrite.mask:
+            return ua.StatusCode(ua.StatusCodes.BadNotWritable)
+        mine = self._aspace.read_attribute_value(item.NodeId, ua.AttributeIds.UserAccessLevel)
+        user_level = mine.Value.Value if mine.Value is not None else 0
+        if not isinstance(user_level, int) or not user_level & ua.AccessLevel.CurrentWrite.mask:
+            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+        return None
+
+
+#: The session whose request is being served (set around its Call requests), so a
+#: method can tell whose subscriptions it may show.
+_CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("opcua_caller", default=None)
 
 
 class OpcUaServer:
@@ -278,7 +324,16 @@ class OpcUaServer:
             return
         folder = self.state_dir / "opcua"
         folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)  # the server's private key lives here
         key, cert = folder / "server-key.pem", folder / "server-cert.der"
+        if not key.is_file():
+            # asyncua would write the key with the process umask (0644 as a rule): write
+            # it 0600 from its first byte, and let asyncua make the certificate for it
+            pem = dump_private_key_as_pem(generate_private_key())
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(pem)
+        key.chmod(0o600)  # a key left 0644 by an older version, too
         await setup_self_signed_certificate(
             key,
             cert,
@@ -301,16 +356,33 @@ class OpcUaServer:
         server.set_identity_tokens(tokens)
         if security.trusted_clients is not None:
             store = TrustStore([security.trusted_clients], [])
-            await store.load()
-            options = (
-                CertificateValidatorOptions.TRUSTED_VALIDATION
-                | CertificateValidatorOptions.PEER_CLIENT
+            try:
+                await store.load()
+            except ValueError:  # cryptography refuses a store without certificates
+                raise ConfigError(
+                    security.trusted_clients,
+                    "no client certificate (DER or PEM) in the trust list folder: "
+                    "no client could connect",
+                    key="trusted_clients",
+                ) from None
+            validator = CertificateValidator(
+                options=CertificateValidatorOptions.TRUSTED_VALIDATION
+                | CertificateValidatorOptions.PEER_CLIENT,
+                trust_store=store,
             )
         else:
-            store = TrustStore([], [])
-            await store.load()
-            options = CertificateValidatorOptions.TRUSTED_VALIDATION
-        server.set_certificate_validator(CertificateValidator(options=options, trust_store=store))
+            # No trust list: any well-formed client certificate (in date, its URI the
+            # client's, made for a client) may open a secure channel; users still need
+            # their password, and anonymous access stays as configured.
+            log.warning(
+                "OPC UA: no trusted_clients in the security config: any client certificate "
+                "is accepted (sessions still need a user and password)"
+            )
+            validator = CertificateValidator(
+                options=CertificateValidatorOptions.EXT_VALIDATION
+                | CertificateValidatorOptions.PEER_CLIENT
+            )
+        server.set_certificate_validator(validator)
 
     async def start(self) -> None:
         server = self.server
@@ -324,10 +396,59 @@ class OpcUaServer:
         server.iserver.attribute_service = _GuardedAttributes(
             server.iserver.attribute_service, self
         )
+        self._serve_get_monitored_items()
         await server.start()
 
     async def stop(self) -> None:
         await self.server.stop()
+
+    def _serve_get_monitored_items(self) -> None:
+        """``Server.GetMonitoredItems`` (Part 5, 9.1), which asyncua leaves unimplemented.
+
+        Clients call it to learn the monitored items of a subscription they own (after a
+        reconnect, or to check one they made: node-opcua's sample client does).
+        """
+        iserver = self.server.iserver
+        create_session = iserver.create_session
+
+        def tracked_session(*args: Any, **kwargs: Any) -> Any:
+            session = create_session(*args, **kwargs)
+            call = session.call
+
+            async def call_as_caller(params: list[ua.CallMethodRequest]) -> Any:
+                token = _CALLER.set(session)
+                try:
+                    return await call(params)
+                finally:
+                    _CALLER.reset(token)
+
+            session.call = call_as_caller  # this session object only
+            return session
+
+        iserver.create_session = tracked_session
+
+        async def get_monitored_items(parent: ua.NodeId, *arguments: ua.Variant) -> Any:
+            if len(arguments) != 1 or not isinstance(arguments[0].Value, int):
+                return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
+            subscription_id = arguments[0].Value
+            subscription = iserver.subscription_service.subscriptions.get(subscription_id)
+            if subscription is None:
+                return ua.StatusCode(ua.StatusCodes.BadSubscriptionIdInvalid)
+            caller = _CALLER.get()
+            if caller is None or caller.session_id != subscription.session_id:
+                return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+            # asyncua keeps a subscription's items in its monitored-item service only
+            items = list(subscription.monitored_item_srv._monitored_items.values())
+            server_handles = [int(item.monitored_item_id) for item in items]
+            client_handles = [int(item.client_handle) for item in items]
+            return [
+                ua.Variant(server_handles, ua.VariantType.UInt32),
+                ua.Variant(client_handles, ua.VariantType.UInt32),
+            ]
+
+        iserver.aspace.add_method_callback(
+            ua.NodeId(ua.ObjectIds.Server_GetMonitoredItems), get_monitored_items
+        )
 
     # ---------------------------------------------------------------- build
 
@@ -339,8 +460,11 @@ class OpcUaServer:
         )
         for point in profile.points:
             variant = variant_of(point)
-            analog = variant in (ua.VariantType.Float, ua.VariantType.Double) or (
-                point.unit and not point.bits and point.type != "bool"
+            # AnalogItemType (Part 8, 5.3.2) for every analog value: floats, and integers
+            # with a unit or a range (a count, a position code); EURange is mandatory
+            # there, EngineeringUnits only where there is a unit
+            analog = variant in (ua.VariantType.Float, ua.VariantType.Double) or bool(
+                (point.unit or point.range) and not point.bits and point.type != "bool"
             )
             item = ua.AddNodesItem()
             item.RequestedNewNodeId = ua.NodeId(f"{profile.opcua_type}.{point.name}", idx)
@@ -378,21 +502,22 @@ class OpcUaServer:
                     ua.Variant(ua.Range(low, high), ua.VariantType.ExtensionObject),
                     datatype=ua.NodeId(ua.ObjectIds.Range),
                 )
-                unit = UNITS[point.unit]
-                info = ua.EUInformation(
-                    NamespaceUri=UNECE_NAMESPACE,
-                    UnitId=unece_unit_id(unit.code),
-                    DisplayName=ua.LocalizedText(unit.symbol),
-                    Description=ua.LocalizedText(unit.description),
-                )
-                units = await node.add_property(
-                    ua.NodeId(f"{profile.opcua_type}.{point.name}.EngineeringUnits", idx),
-                    "EngineeringUnits",
-                    ua.Variant(info, ua.VariantType.ExtensionObject),
-                    datatype=ua.NodeId(ua.ObjectIds.EUInformation),
-                )
                 await eurange.set_modelling_rule(True)
-                await units.set_modelling_rule(True)
+                if point.unit:
+                    unit = UNITS[point.unit]
+                    info = ua.EUInformation(
+                        NamespaceUri=UNECE_NAMESPACE,
+                        UnitId=unece_unit_id(unit.code),
+                        DisplayName=ua.LocalizedText(unit.symbol),
+                        Description=ua.LocalizedText(unit.description),
+                    )
+                    units = await node.add_property(
+                        ua.NodeId(f"{profile.opcua_type}.{point.name}.EngineeringUnits", idx),
+                        "EngineeringUnits",
+                        ua.Variant(info, ua.VariantType.ExtensionObject),
+                        datatype=ua.NodeId(ua.ObjectIds.EUInformation),
+                    )
+                    await units.set_modelling_rule(True)
         return otype
 
     async def _build(self) -> None:

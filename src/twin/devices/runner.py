@@ -20,6 +20,7 @@ import numpy as np
 from twin.devices.faults import DeviceFault, Faults
 from twin.devices.image import Image
 from twin.devices.inventory import Device, Inventory, build
+from twin.devices.modbus_guard import GatewayLimits
 from twin.devices.modbus_server import ModbusGateways
 from twin.devices.profiles import Point
 from twin.plant.layout import assemble
@@ -40,6 +41,7 @@ class Options:
     speed: float = 1.0
     state_dir: Path = field(default_factory=lambda: Path(".twin-state"))
     opcua_security: object | None = None  # twin.devices.opcua_server.Security
+    modbus_limits: GatewayLimits = field(default_factory=GatewayLimits)
 
 
 class Simulation:
@@ -83,6 +85,8 @@ class Simulation:
             self.write,
             host=opts.host,
             base_port=opts.modbus_port,
+            limits=opts.modbus_limits,
+            areas=self.inventory.gateways,
         )
         if opts.opcua_port is not None:
             from twin.devices.opcua_server import OpcUaServer

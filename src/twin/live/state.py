@@ -124,6 +124,18 @@ class LiveState:
         q = self.qualities(now)
         return {label.label: int(np.sum(q == label)) for label in Quality}
 
+    def bad_points(self, now: float | None = None) -> list[dict[str, object]]:
+        """The points bad now: ``point``, ``row`` (registry line), ``reason``, in row order."""
+        bad = np.flatnonzero(self.qualities(now) == Quality.BAD)
+        return [
+            {
+                "point": self.points[i].name,
+                "row": self.points[i].line,
+                "reason": self.reasons.get(int(i), "bad"),
+            }
+            for i in bad.tolist()
+        ]
+
     def values(self, now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(values, qualities): NaN for bad points, the last good value for stale ones."""
         q = self.qualities(now)

@@ -87,6 +87,22 @@ DATA_TYPES: dict[str, DataType] = {
     )
 }
 
+
+def _inside(bound: float, toward: float) -> float:
+    """The float nearest ``bound`` that is not beyond it (toward ``toward``)."""
+    value = float(bound)
+    while (value > bound) if toward < bound else (value < bound):
+        value = float(np.nextafter(value, toward))
+    return value
+
+
+#: the raw range of each integer type as floats that cast without wrapping
+_FLOAT_RANGE = {
+    name: (_inside(t.low, 0.0), _inside(t.high, 0.0))
+    for name, t in DATA_TYPES.items()
+    if not t.is_float
+}
+
 #: Word orders of multi-register values; the first three letters name the wire order.
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
 
@@ -97,6 +113,22 @@ class Quality(enum.IntEnum):
     GOOD = 0
     UNCERTAIN = 1
     BAD = 2
+
+
+def data_type_of(name: str) -> DataType:
+    """The :data:`DATA_TYPES` row of ``name``; ValueError naming the valid ones."""
+    kind = DATA_TYPES.get(name)
+    if kind is None:
+        raise ValueError(f"data type must be one of {', '.join(DATA_TYPES)}, got {name!r}")
+    return kind
+
+
+def _check_registers(registers: Sequence[int], count: int, data_type: str) -> None:
+    if len(registers) != count:
+        raise ValueError(f"{data_type} needs {count} registers, got {len(registers)}")
+    for word in registers:
+        if not 0 <= word <= 0xFFFF:
+            raise ValueError(f"a register holds 0..65535, got {word!r}")
 
 
 def swap_words(words: np.ndarray, word_order: str) -> np.ndarray:
@@ -131,10 +163,16 @@ def encode(
     if kind.name == "bool":
         return (array != 0).astype(np.uint16).reshape(-1, 1)
     if kind.is_float:
-        raw = (array / scale).astype(kind.numpy)
+        with np.errstate(over="ignore"):  # beyond float32: ±inf, as the wire would carry
+            raw = (array / scale).astype(kind.numpy)
     else:
-        scaled = np.nan_to_num(np.rint(array / scale), nan=0.0)
-        raw = np.clip(scaled, kind.low, kind.high).astype(kind.numpy)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = np.nan_to_num(np.rint(array / scale), nan=0.0)
+        # 2**63 - 1 and 2**64 - 1 are no floats (they round up, and would wrap on the
+        # cast): clip to the largest float inside, then set the saturated ends exactly
+        raw = np.clip(scaled, *_FLOAT_RANGE[kind.name]).astype(kind.numpy)
+        raw[scaled >= kind.high] = kind.high
+        raw[scaled <= kind.low] = kind.low
     words = raw.view(">u2").reshape(-1, kind.registers).astype(np.uint16)
     return swap_words(words, word_order)
 
@@ -145,12 +183,16 @@ def decode(
     word_order: str = "ABCD",
     scale: float = 1.0,
 ) -> float:
-    """Decode one value from its registers into an engineering value."""
-    kind = DATA_TYPES[data_type]
+    """Decode one value from its registers into an engineering value.
+
+    Registers that cannot be (too few or many, a word outside 0..65535), an unknown
+    data type or word order raise ValueError saying which.
+    """
+    kind = data_type_of(data_type)
     if kind.name == "bool":
+        _check_registers(registers, 1, data_type)
         return float(bool(registers[0]))
-    if len(registers) != kind.registers:
-        raise ValueError(f"{data_type} needs {kind.registers} registers, got {len(registers)}")
+    _check_registers(registers, kind.registers, data_type)
     words = np.asarray(registers, dtype=np.uint16).reshape(1, -1)
     words = swap_words(words, word_order).astype(">u2")
     raw = words.view(kind.numpy)[0, 0]
@@ -270,12 +312,21 @@ class BlockDecoder:
         if len(registers) < self.registers:
             raise ValueError(f"{len(registers)} registers, the layout needs {self.registers}")
         words = self._pick(registers)
+        # checked before any byte swap, which would fold 65536 into 256 (two C calls)
+        if words and (max(words) > 0xFFFF or min(words) < 0):
+            bad = next(w for w in words if not 0 <= w <= 0xFFFF)
+            raise ValueError(f"a register holds 0..65535, got {bad!r}")
         if self._swap:
             words = list(words)
             for j in self._swap:
                 word = words[j]
                 words[j] = ((word & 0xFF) << 8) | (word >> 8)
-        raw = list(self._struct.unpack(self._pack(*words)))
+        try:
+            packed = self._pack(*words)
+        except struct.error:  # a word outside 0..65535 (or not an integer)
+            bad = next(w for w in words if not (isinstance(w, int) and 0 <= w <= 0xFFFF))
+            raise ValueError(f"a register holds 0..65535, got {bad!r}") from None
+        raw = list(self._struct.unpack(packed))
         missing = [i for i, sentinel in self._na if raw[i] == sentinel]
         for i, bit in self._bits:
             raw[i] = (raw[i] >> bit) & 1
