@@ -22,6 +22,7 @@ import asyncio
 import io
 import threading
 import time
+import tomllib
 from collections.abc import Awaitable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
@@ -30,17 +31,21 @@ from typing import Any, TypeVar
 import numpy as np
 
 from twin.collect.scheduler import Collector
+from twin.devices.cli import load_sim_scenario
 from twin.devices.faults import DeviceFault
 from twin.devices.process import SimulationFailed, SimulationProcess
 from twin.devices.registry import rows, write_csv
 from twin.devices.runner import Options, Simulation
+from twin.errors import ConfigError
 from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
+from twin.paths import data_path
 from twin.plant.scenarios import make_event
 from twin.points.registry import Registry, parse_registry
 from twin.site import alarm_rules_path, load_site
 from twin.tui.model import FrozenClock, LiveSource
+from twin.tui.records import ScenarioInfo
 
 T = TypeVar("T")
 
@@ -87,6 +92,8 @@ class SiteRuntime:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="site")
         self.collector: Collector | None = None
         self.state: LiveState | None = None
+        self.started_at = time.monotonic()
+        self.phase = "not started"
 
     @property
     def plant_t_s(self) -> float:
@@ -107,8 +114,22 @@ class SiteRuntime:
         unavailable (NaN on the wire) before its first poll, and the dashboard
         shows such a point as bad rather than never starting.
         """
+        self.begin()
+        self.wait_read(timeout)
+        return self
+
+    def begin(self) -> SiteRuntime:
+        """Serve the devices and start polling; return once the collector polls.
+
+        The slow part of a start (building the plant and its gear in the child) is
+        here; :meth:`progress` says where it is from any thread, so a dashboard can
+        draw at once and show it.
+        """
+        self.started_at = time.monotonic()
+        self.phase = "building the plant and serving its devices"
         text = self.process.start()
         registry = parse_registry(text, Path(f"<{self.process.site_name}>"))
+        self.phase = "starting the collector"
         self.thread.start()
 
         async def go() -> None:
@@ -122,6 +143,11 @@ class SiteRuntime:
             self.process.go()
 
         self.call(go())
+        self.phase = "reading every point"
+        return self
+
+    def wait_read(self, timeout: float = 60.0) -> None:
+        """Wait until every point has been answered once (good or bad)."""
         deadline = time.monotonic() + timeout
         assert self.state is not None
         while ((self.state.good_ts == 0) & (self.state.bad_ts == 0)).any():
@@ -135,7 +161,32 @@ class SiteRuntime:
             if not self.process.alive:
                 raise SimulationFailed(self.process.failure or "the simulation process exited")
             time.sleep(0.05)
-        return self
+        self.phase = "running"
+
+    def progress(self) -> tuple[str, ...]:
+        """Start-up progress, one line per stage: what runs now and what is done."""
+        elapsed = time.monotonic() - self.started_at
+        lines = [f"site {self.site.name} · {elapsed:.0f} s since start · {self.phase}"]
+        state = self.state
+        if state is None:
+            lines.append("plant and gateways: being built in the simulation process")
+            return tuple(lines)
+        points = state.points
+        gateways = {(p.host, p.port) for p in points if p.modbus}
+        lines.append(f"plant built · gateways bound {len(gateways)}/{len(gateways)}")
+        read = (state.good_ts > 0) | (state.bad_ts > 0)
+        devices = {p.device for p in points}
+        answered = {points[i].device for i in np.flatnonzero(read)}
+        lines.append(
+            f"points answered {int(read.sum()):,}/{len(points):,} · "
+            f"devices answering {len(answered):,}/{len(devices):,}"
+        )
+        return tuple(lines)
+
+    def started(self) -> bool:
+        """Every point answered once (start-up is over)."""
+        state = self.state
+        return state is not None and bool(((state.good_ts > 0) | (state.bad_ts > 0)).all())
 
     def stop(self) -> None:
         try:
@@ -164,6 +215,35 @@ class SiteRuntime:
     def start_event(self, kind: str) -> str:
         self.process.start_event(kind)
         return f"{kind.replace('_', ' ')} started"
+
+    def scenarios(self) -> list[ScenarioInfo]:
+        """Every shipped scenario (``sim/scenarios/**``), by the name ``--scenario`` takes."""
+        folder = data_path("sim", "scenarios")
+        out = []
+        for path in sorted(folder.rglob("*.toml")):
+            try:
+                description = str(tomllib.loads(path.read_text()).get("description", ""))
+            except (OSError, tomllib.TOMLDecodeError):
+                description = "(unreadable: starting it says why)"
+            out.append(
+                ScenarioInfo(path.relative_to(folder).with_suffix("").as_posix(), description)
+            )
+        return out
+
+    def start_scenario(self, name: str) -> str:
+        """Run a scenario's timeline from now, checked here first against this site's devices."""
+        try:
+            plan, faults, _ = load_sim_scenario(name)
+        except ConfigError as error:
+            raise ValueError(str(error)) from error
+        assert self.state is not None
+        devices = {p.device for p in self.state.points}
+        named = [getattr(e, "target", None) for e in plan.events] + [f.device for f in faults]  # type: ignore[attr-defined]
+        missing = sorted({d for d in named if d is not None and d not in devices})
+        if missing:
+            raise ValueError(f"scenario {name} names devices this site lacks: {', '.join(missing)}")
+        self.process.start_scenario(name)
+        return f"scenario {name} started: its first event now"
 
     def inject_fault(self, device: str, kind: str) -> str:
         fault = DeviceFault(device=device, kind=kind, duration_s=120)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ network: the setpoint write is awaited from a worker and runs on the collector's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Iterable
@@ -23,9 +24,23 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
-from twin.tui.model import Snapshot, Source
+from twin.tui.palette import palette
+from twin.tui.records import Snapshot, Source
 from twin.tui.screens.dialogs import HelpScreen, SetpointScreen, ShelveScreen
-from twin.tui.screens.views import VIEWS, AlarmsView, DevicesView, FilteredView, View
+from twin.tui.screens.views import (
+    PRIORITY_MARKUP,
+    STATE_WORDS,
+    VIEWS,
+    AlarmsView,
+    DevicesView,
+    FilteredView,
+    View,
+    alarm_value,
+    clock,
+    num,
+    pue_text,
+)
+from twin.tui.widgets.table import LiveTable
 
 DARK, LIGHT = "textual-dark", "textual-light"
 
@@ -43,6 +58,11 @@ class TwinApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "setpoint", "Setpoint"),
+        # Alarm keys work on the Alarms view wherever the focus is (the view's own
+        # bindings show them in the footer once its table has the focus).
+        Binding("a", "ack", "Acknowledge", show=False),
+        Binding("s", "shelve", "Shelve", show=False),
+        Binding("u", "unshelve", "Unshelve", show=False),
         Binding("t", "toggle_theme", "Theme"),
         Binding("q", "quit", "Quit"),
     ]
@@ -58,8 +78,25 @@ class TwinApp(App[None]):
         self.frame_times: list[float] = []  # seconds spent applying each snapshot
         self.ticks = 0
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The dashboard's state colours for the theme on screen (twin.tui.palette)."""
+        dark = True
+        # Before the theme is set (App.__init__ reads the CSS variables): the dark one.
+        with contextlib.suppress(Exception):
+            dark = self.current_theme.dark
+        return palette(dark).variables()
+
+    def watch_theme(self) -> None:
+        if not self.is_mounted:
+            return
+        for view in self.query(View):
+            view.restyle()
+        if self.snapshot is not None:
+            self.current_view().show(self.snapshot)
+
     def compose(self) -> ComposeResult:
         yield Static(id="title-bar")
+        yield Static(id="alarm-banner")
         yield Tabs(*(Tab(label, id=f"tab-{name}") for name, (label, _) in VIEWS.items()))
         with ContentSwitcher(initial="overview", id="views"):
             for name, (_, cls) in VIEWS.items():
@@ -97,17 +134,31 @@ class TwinApp(App[None]):
         o = snap.overview
         stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(snap.ts))
         alarms = sum(v for v in snap.alarm_counts.values())
-        flood = " [b white on red] FLOOD [/]" if snap.flood else ""
+        flood = " [b $twin-urgent-fg on $twin-urgent-bg] FLOOD [/]" if snap.flood else ""
         sim = " · simulated" if snap.simulated else ""
-        pue = "—" if o.pue != o.pue else f"{o.pue:.3f}"
         self.query_one("#title-bar", Static).update(
-            f"[b]twin[/b] · {snap.site}{sim} · {stamp} · PUE [b]{pue}[/b] · "
-            f"IT {o.it_kw:,.0f} kW · alarms {alarms}{flood}",
+            f"[b]twin[/b] · {snap.site}{sim} · {stamp} · PUE {pue_text(o)} · "
+            f"IT {num(o.it_kw, ',.0f', 'kW')} · alarms {alarms}{flood}",
             layout=False,  # one line, height fixed by CSS: no screen reflow every second
         )
+        self.query_one("#alarm-banner", Static).update(self.banner(snap), layout=False)
         self.ticks += 1
         self.frame_times.append(time.perf_counter() - started)
         del self.frame_times[:-1000]
+
+    def banner(self, snap: Snapshot) -> str:
+        """The newest annunciated alarm, above every view; or that there is none."""
+        a = snap.newest_alarm
+        if a is None:
+            return "[$twin-ok]no active alarm[/]"
+        value = alarm_value(a.value, a.unit)
+        more = sum(snap.alarm_counts.values()) - 1
+        others = f" · {more} more (5: Alarms)" if more > 0 else ""
+        return (
+            f"[{PRIORITY_MARKUP[a.priority]}] {a.priority.upper()} [/] "
+            f"{clock(a.ts)} {STATE_WORDS.get(a.state, a.state)} · {a.message}"
+            f"{' · ' + value if value else ''} · {a.point}{others}"
+        )
 
     # ---------------------------------------------------------------- views
 
@@ -120,6 +171,8 @@ class TwinApp(App[None]):
             self.query_one(f"#{view}", View).show(self.snapshot)
         self.query_one(ContentSwitcher).current = view
         self.query_one(Tabs).active = f"tab-{view}"
+        if view in ("alarms", "devices"):  # their keys act on the selected row
+            self.query_one(f"#{view}", View).query_one(LiveTable).focus()
 
     def action_show(self, view: str) -> None:
         self.view = view
@@ -149,7 +202,7 @@ class TwinApp(App[None]):
                 )
             )
         keys += [
-            ("Everywhere", "ctrl+p", "Command palette (views, events, faults, theme)"),
+            ("Everywhere", "ctrl+p", "Command palette (views, scenarios, faults, theme)"),
             ("Everywhere", "tab", "Next widget (tabs, lists, filter)"),
             ("Lists", "↑ ↓ pgup pgdn", "Move the selection"),
             ("Lists", "esc", "Clear the filter"),
@@ -157,23 +210,37 @@ class TwinApp(App[None]):
             ("Alarms", "s", "Shelve the selected alarm (15 min, 1 h, 8 h)"),
             ("Alarms", "u", "Unshelve the selected alarm"),
             ("Racks", "← → ↑ ↓", "Select a rack"),
-            ("Racks", "c", "Colour by inlet / coolant return / power"),
+            ("Racks", "c", "Colour basis: cold plate / coolant return / inlet / power"),
         ]
         self.push_screen(HelpScreen(keys))
 
     # --------------------------------------------------------------- alarms
 
     def _alarm(self) -> str | None:
+        if self.view != "alarms":
+            self.notify("alarms are acknowledged on the Alarms view (key 5)", severity="warning")
+            return None
         alarm = self.query_one(AlarmsView).selected
         if alarm is None:
             self.notify("no alarm selected", severity="warning")
         return alarm
 
+    def _alarm_words(self, alarm: str) -> str:
+        snap = self.snapshot
+        row = next((a for a in snap.alarms if a.id == alarm), None) if snap else None
+        return row.message if row is not None else alarm
+
     def action_ack(self) -> None:
         alarm = self._alarm()
-        if alarm is not None:
+        if alarm is None:
+            return
+        try:
             self.source.ack(alarm)
-            self.load_snapshot()
+        except KeyError:
+            self.notify("that alarm is gone", severity="warning")
+            return
+        self.notify(f"acknowledged: {self._alarm_words(alarm)}")
+        self.load_snapshot()
 
     def action_shelve(self) -> None:
         alarm = self._alarm()
@@ -183,7 +250,7 @@ class TwinApp(App[None]):
         def done(seconds: float | None) -> None:
             if seconds:
                 self.source.shelve(alarm, seconds)
-                self.notify(f"{alarm} shelved for {seconds / 60:g} min")
+                self.notify(f"shelved for {seconds / 60:g} min: {self._alarm_words(alarm)}")
                 self.load_snapshot()
 
         self.push_screen(ShelveScreen(alarm), done)
@@ -192,6 +259,7 @@ class TwinApp(App[None]):
         alarm = self._alarm()
         if alarm is not None:
             self.source.unshelve(alarm)
+            self.notify(f"unshelved: {self._alarm_words(alarm)}")
             self.load_snapshot()
 
     # ------------------------------------------------------------ commands
@@ -212,6 +280,12 @@ class TwinApp(App[None]):
         try:
             self.notify(self.source.start_event(kind))
         except (ValueError, RuntimeError) as error:  # e.g. the simulation process is gone
+            self.notify(str(error), severity="error")
+
+    def start_scenario(self, name: str) -> None:
+        try:
+            self.notify(self.source.start_scenario(name))
+        except (ValueError, RuntimeError) as error:
             self.notify(str(error), severity="error")
 
     def inject_fault(self, kind: str) -> None:
@@ -243,10 +317,16 @@ class TwinApp(App[None]):
                 f"Write {s.point} [{s.low:g}, {s.high:g}] {s.unit}",
                 partial(self.action_setpoint, s.point),
             )
+        for scenario in self.source.scenarios():
+            yield SystemCommand(
+                f"Scenario: {scenario.name}",
+                f"{scenario.description} (simulated site; its timeline starts now)",
+                partial(self.start_scenario, scenario.name),
+            )
         for kind, label in self.source.events():
             yield SystemCommand(
-                f"Start event: {label}",
-                "Simulated site: a plant event now",
+                f"Scenario event now: {label}",
+                "Simulated site: one plant event at once",
                 partial(self.start_event, kind),
             )
         for kind in self.source.fault_kinds():

@@ -6,6 +6,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -14,23 +15,65 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Input, Sparkline, Static
 
-from twin.tui.model import PRIORITIES, DeviceRow, Snapshot, TreeRow
+from twin.tui.palette import palette
+from twin.tui.records import PRIORITIES, DeviceRow, Snapshot, TreeRow
 from twin.tui.widgets.rackmap import RackMap
 from twin.tui.widgets.table import LiveTable
 
-STATE_STYLE = {"ok": "green", "warn": "yellow", "alarm": "bold red", "off": "dim"}
-# Shared cell values: one Text per quality, never mutated (DataTable only reads cells).
-QUALITY_TEXT = {
-    "good": Text("good", style="green"),
-    "stale": Text("stale", style="yellow"),
-    "bad": Text("bad", style="bold red"),
+
+# Static markup takes the palette as theme variables ([$twin-warn]); table cells are
+# Rich Text, styled with the palette of the theme on screen (see Look).
+@dataclass(frozen=True)
+class Look:
+    """The cell styles of one theme; shared Text cells are never mutated."""
+
+    state: dict[str, str]
+    quality: dict[str, Text]
+    priority: dict[str, str]
+
+
+@functools.cache
+def look(dark: bool) -> Look:
+    c = palette(dark)
+    return Look(
+        state={
+            "ok": c.ok,
+            "warn": c.warn,
+            "alarm": f"bold {c.alarm}",
+            "off": c.muted,
+            "no data": c.muted,
+        },
+        quality={
+            "good": Text("good", style=c.ok),
+            "stale": Text("stale", style=c.warn),
+            "bad": Text("bad", style=f"bold {c.alarm}"),
+        },
+        priority={
+            "urgent": f"bold {c.urgent_fg} on {c.urgent_bg}",
+            "high": f"bold {c.alarm}",
+            "medium": c.warn,
+            "low": c.info,
+        },
+    )
+
+
+# ISA-18.2 alarm states as an operator reads them (the engine's names are identifiers).
+STATE_WORDS = {
+    "unacked": "UNACK",
+    "acked": "ACKED",
+    "rtn_unacked": "RTN UNACK",
+    "suppressed": "suppressed",
+    "out_of_service": "out of service",
+    "normal": "normal",
 }
-PRIORITY_STYLE = {
-    "urgent": "bold white on red",
-    "high": "bold red",
-    "medium": "yellow",
-    "low": "cyan",
+STATE_WIDTH = len("shelved to 00:00:00")
+PRIORITY_MARKUP = {
+    "urgent": "b $twin-urgent-fg on $twin-urgent-bg",
+    "high": "b $twin-alarm",
+    "medium": "$twin-warn",
+    "low": "$twin-info",
 }
+FLOOD = "[b $twin-urgent-fg on $twin-urgent-bg]"
 
 
 def num(x: float, fmt: str = ",.0f", unit: str = "") -> str:
@@ -39,11 +82,22 @@ def num(x: float, fmt: str = ",.0f", unit: str = "") -> str:
     return f"{x:{fmt}}{(' ' + unit) if unit else ''}"
 
 
+def pue_text(o: Any, big: bool = False) -> str:
+    """PUE as trusted or not: a value the metrics layer does not call good is shown
+    muted with its quality and the reason it gives, never as a plain number."""
+    value = num(o.pue, ".3f")
+    if o.pue_quality == "good":
+        return f"[b reverse] {value} [/]" if big else f"[b]{value}[/]"
+    why = f"{o.pue_quality}: {o.pue_reason}" if o.pue_reason else o.pue_quality
+    shown = "—" if value == "—" else f"[$twin-muted]{value}[/]"
+    return f"{shown} [$twin-warn]({why})[/]"
+
+
 def window_text(value: float, quality: str) -> str:
     """An energy-based PUE window: its value once the window is covered, else "filling"."""
     if quality == "good":
         return num(value, ".3f")
-    return "[dim]filling[/]" if quality == "stale" else "—"
+    return "[$twin-muted]filling[/]" if quality == "stale" else "—"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -58,6 +112,17 @@ class View(Vertical):
 
     def show(self, snap: Snapshot) -> None:
         raise NotImplementedError
+
+    @property
+    def look(self) -> Look:
+        return look(self.app.current_theme.dark)
+
+    def restyle(self) -> None:
+        """The theme changed: cells styled with the old palette are drawn again."""
+        for table in self.query(LiveTable):
+            table.invalidate()
+        for cells in getattr(self, "_cell_formatters", ()):
+            cells.memo.clear()
 
     def set_text(self, widget_id: str, text: str) -> None:
         """Update a Static only when its text changed (no needless repaint)."""
@@ -145,13 +210,12 @@ class OverviewView(View):
 
     def show(self, snap: Snapshot) -> None:
         o = snap.overview
-        stale = "" if o.pue_quality == "good" else f" [yellow]({o.pue_quality})[/]"
         windows = " · ".join(
             f"{name} {window_text(value, quality)}" for name, value, quality in o.pue_windows
         )
         self.set_text(
             "ov-pue",
-            f"[b]PUE[/b]  [b reverse] {num(o.pue, '.3f')} [/]{stale}  {o.pue_category}\n"
+            f"[b]PUE[/b]  {pue_text(o, big=True)}  {o.pue_category}\n"
             f"trailing {windows or '—'}\n"
             f"pPUE cooling {num(o.ppue_cooling, '.3f')} · power {num(o.ppue_power, '.3f')}\n"
             f"CUE {num(o.cue_kg_per_kwh, '.3f', 'kgCO2e/kWh')}",
@@ -170,15 +234,15 @@ class OverviewView(View):
             f"cooling mode: {o.cooling_mode}\nWUE {num(o.wue_l_per_kwh, '.2f', 'L/kWh')}",
         )
         counts = "  ".join(
-            f"[{PRIORITY_STYLE[p]}]{p} {snap.alarm_counts.get(p, 0)}[/]" for p in PRIORITIES
+            f"[{PRIORITY_MARKUP[p]}]{p} {snap.alarm_counts.get(p, 0)}[/]" for p in PRIORITIES
         )
         d = snap.device_counts
-        flood = "  [b white on red] ALARM FLOOD [/]" if snap.flood else ""
+        flood = f"  {FLOOD} ALARM FLOOD [/]" if snap.flood else ""
         self.set_text(
             "ov-status",
             f"[b]Alarms[/b]{flood}\n{counts}\n[b]Devices[/b]\n"
-            f"[green]good {d.get('good', 0)}[/]  [yellow]stale {d.get('stale', 0)}[/]  "
-            f"[red]bad {d.get('bad', 0)}[/]",
+            f"[$twin-ok]good {d.get('good', 0)}[/]  [$twin-warn]stale {d.get('stale', 0)}[/]  "
+            f"[$twin-alarm]bad {d.get('bad', 0)}[/]",
         )
         for widget_id, data in (
             ("tr-pue", o.trend_pue),
@@ -193,10 +257,10 @@ class OverviewView(View):
 # ------------------------------------------------------------------- power/cooling
 
 
-def tree_cells(row: TreeRow) -> tuple[str | Text, ...]:
+def tree_cells(row: TreeRow, styles: dict[str, str]) -> tuple[str | Text, ...]:
     indent = "  " * row.depth + ("└ " if row.depth else "")
     pct = "" if row.pct is None or math.isnan(row.pct) else f"{row.pct:5.1f} %"
-    state = Text(row.state, style=STATE_STYLE.get(row.state, ""))
+    state = Text(row.state, style=styles.get(row.state, ""))
     return (indent + row.label, row.load, pct, row.detail, state)
 
 
@@ -205,7 +269,8 @@ class TreeView(FilteredView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cells = RowCells(tree_cells)
+        self.cells = RowCells(lambda row: tree_cells(row, self.look.state))
+        self._cell_formatters = [self.cells]
 
     def compose(self) -> ComposeResult:
         yield Static(id=f"{self.attribute}-head", classes="view-head")
@@ -288,27 +353,31 @@ class AlarmsView(FilteredView):
         yield Static(id="alarms-head", classes="view-head")
         yield from self.compose_filter()
         yield LiveTable(
-            ("Priority", "State", "Time", "Point", "Value", "Message"), id="alarm-table"
+            ("Priority", "State", "Time", "Point", "Value", "Message"),
+            id="alarm-table",
+            min_widths={"State": STATE_WIDTH, "Priority": len("urgent")},
         )
 
     def show(self, snap: Snapshot) -> None:
         rows = []
+        priority_style = self.look.priority
         for a in snap.alarms:
-            if not self.keep(a.id, a.priority, a.state, a.message):
+            state = (
+                f"shelved to {clock(a.shelved_until or 0)}"
+                if a.state == "shelved"
+                else STATE_WORDS.get(a.state, a.state)
+            )
+            if not self.keep(a.id, a.priority, state, a.message, a.point):
                 continue
-            state = a.state if a.state != "shelved" else f"shelved to {clock(a.shelved_until or 0)}"
-            value = "" if a.value is None else f"{a.value:g}"
             rows.append(
                 (
                     a.id,
                     (
-                        Text(a.priority, style=PRIORITY_STYLE[a.priority]),
-                        Text(
-                            state, style="bold" if a.state in ("unacked", "rtn_unacked") else "dim"
-                        ),
+                        Text(a.priority, style=priority_style[a.priority]),
+                        Text(state, style="bold" if a.state in ("unacked", "rtn_unacked") else ""),
                         clock(a.ts),
                         a.point,
-                        value,
+                        alarm_value(a.value, a.unit),
                         a.message,
                     ),
                 )
@@ -316,8 +385,11 @@ class AlarmsView(FilteredView):
         self.query_one(LiveTable).apply(rows)
         counts = " · ".join(f"{p} {snap.alarm_counts.get(p, 0)}" for p in PRIORITIES)
         rate = f" · {snap.alarm_rate:g} in 10 min"
-        flood = "  [b white on red] ALARM FLOOD: >10 alarms in 10 min [/]" if snap.flood else ""
-        self.set_text("alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{rate}{flood}")
+        flood = f"  {FLOOD} ALARM FLOOD: >10 alarms in 10 min [/]" if snap.flood else ""
+        keys = "  [$twin-muted]a acknowledge · s shelve · u unshelve[/]" if snap.alarms else ""
+        self.set_text(
+            "alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{rate}{flood}{keys}"
+        )
 
     @property
     def selected(self) -> str | None:
@@ -327,7 +399,22 @@ class AlarmsView(FilteredView):
 # ----------------------------------------------------------------------- devices
 
 
-def device_cells(d: DeviceRow) -> tuple[str | Text, ...]:
+def alarm_value(value: float | None, unit: str) -> str:
+    """The value that tripped the alarm, with its unit, at a precision a reader takes in."""
+    if value is None or value != value:
+        return ""
+    if unit in ("°C", "K", "kg/s"):
+        text = f"{value:.1f}"
+    elif unit in ("kW", "L/h", "m³/h"):
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+    elif unit == "%":
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.4g}"
+    return f"{text} {unit}" if unit else text
+
+
+def device_cells(d: DeviceRow, quality: dict[str, Text], bad: str) -> tuple[str | Text, ...]:
     latency = "—" if d.latency_ms is None else f"{d.latency_ms:.1f} ms"
     return (
         d.name,
@@ -337,14 +424,17 @@ def device_cells(d: DeviceRow) -> tuple[str | Text, ...]:
         clock(d.last_good),
         latency,
         str(d.errors),
-        QUALITY_TEXT.get(d.quality) or Text(d.quality, style="bold red"),
+        quality.get(d.quality) or Text(d.quality, style=bad),
     )
 
 
 class DevicesView(FilteredView):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cells = RowCells(device_cells, key="name")
+        self.cells = RowCells(
+            lambda d: device_cells(d, self.look.quality, self.look.state["alarm"]), key="name"
+        )
+        self._cell_formatters = [self.cells]
 
     def compose(self) -> ComposeResult:
         yield Static(id="devices-head", classes="view-head")
