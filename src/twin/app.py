@@ -177,26 +177,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     counters = {"spooled": 0}
     summary = None
     failed: Exception | None = None
-    try:
-        runtime.start()
+
+    def make_pump() -> Any:
         assert runtime.state is not None
         state = runtime.state
         metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
         alarms = AlarmEngine(rules, state, metrics)
-        pump = SinkFeeder(state, metrics, alarms, sink, site.name)
-        if interactive:
-            _run_dashboard(runtime, pump, stop)
+        return SinkFeeder(state, metrics, alarms, sink, site.name)
+
+    try:
+        if interactive:  # the dashboard draws at once and shows the start-up
+            pump = _run_dashboard(runtime, make_pump, stop)
         else:
+            runtime.start()
+            pump = make_pump()
             _run_headless(runtime, pump, stop, args)
+        if pump is None:  # quit before the collector polled: nothing was collected
+            raise _QuitDuringStartup
         snapshot = pump.tick()
         rss = _rss_mb(runtime)  # before the simulation process exits
         runtime.stop()
         sink.flush(timeout=30)
         counters["spooled"] = pump.spooled
-        summary = _summary(runtime, snapshot, alarms, sink, counters, probe)
+        summary = _summary(runtime, snapshot, pump.alarms, sink, counters, probe)
         summary["rss_mb"] = rss
     except (SimulationFailed, TimeoutError) as error:
         failed = error
+    except _QuitDuringStartup:
+        summary = {}
+        runtime.stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -270,26 +279,47 @@ def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> 
         stop.wait(args.interval)
 
 
-def _run_dashboard(runtime: Any, pump: Any, stop: threading.Event) -> None:
+class _QuitDuringStartup(Exception):
+    """The operator quit the dashboard before the site was read."""
+
+
+def _run_dashboard(runtime: Any, make_pump: Any, stop: threading.Event) -> Any:
+    """The dashboard, drawn at once; the site starts behind it (see twin.tui.startup).
+
+    Returns the sink feeder once the collector polls (None when the operator quit
+    before that); raises what stopped the start-up.
+    """
     from twin.tui.app import DARK, TwinApp
+    from twin.tui.startup import Startup
 
     # One alarm store: the dashboard shows (and acks/shelves in) the feeder's own
     # SiteMetrics and AlarmEngine; the feeder updates them under the shared lock.
     lock = threading.RLock()
+    made: dict[str, Any] = {}
 
     def feed() -> None:
+        pump = made["pump"]
         while not stop.wait(1.0):
             with lock:
                 pump.tick()
 
-    feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
-    feeder.start()
+    def begin() -> Any:
+        runtime.begin()
+        made["pump"] = pump = make_pump()
+        made["feeder"] = feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
+        feeder.start()
+        return runtime.source(metrics=pump.metrics, alarms=pump.alarms, drive=False, lock=lock)
+
+    startup = Startup(runtime.site.name, begin, runtime.progress, runtime.started)
     try:
-        source = runtime.source(metrics=pump.metrics, alarms=pump.alarms, drive=False, lock=lock)
-        TwinApp(source, theme=DARK).run()
+        TwinApp(startup=startup, theme=DARK).run()
     finally:
         stop.set()
-        feeder.join(timeout=10)
+        if "feeder" in made:
+            made["feeder"].join(timeout=10)
+    if startup.error is not None:
+        raise startup.error
+    return made.get("pump")
 
 
 def _missed_polls(runtime: Any) -> int:
@@ -374,11 +404,23 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from twin.runtime import SiteRuntime
     from twin.tui.app import DARK, LIGHT, TwinApp
+    from twin.tui.startup import Startup
 
     log_file = logs.configure(args.log or logs.default_file("dashboard"))
+    runtime = SiteRuntime(args.site, speed=args.speed, log_file=log_file)
+
+    def begin() -> Any:
+        runtime.begin()
+        return runtime.source()
+
+    startup = Startup(runtime.site.name, begin, runtime.progress, runtime.started)
     try:
-        with SiteRuntime(args.site, speed=args.speed, log_file=log_file) as runtime:
-            TwinApp(runtime.source(), theme=LIGHT if args.light else DARK).run()
+        TwinApp(startup=startup, theme=LIGHT if args.light else DARK).run()
+        if startup.error is not None:
+            print(f"twin dashboard: error: {startup.error}", file=sys.stderr)
+            return 1
     finally:
+        with contextlib.suppress(Exception):
+            runtime.stop()
         logs.report("dashboard", log_file)
     return 0

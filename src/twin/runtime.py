@@ -25,33 +25,34 @@ import time
 import tomllib
 from collections.abc import Awaitable, Coroutine
 from concurrent.futures import Future
+from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from twin.collect.scheduler import Collector
-from twin.devices.cli import load_sim_scenario
 from twin.devices.faults import DeviceFault
 from twin.devices.process import SimulationFailed, SimulationProcess
-from twin.devices.registry import rows, write_csv
-from twin.devices.runner import Options, Simulation
-from twin.errors import ConfigError
 from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
 from twin.paths import data_path
-from twin.plant.scenarios import make_event
 from twin.points.registry import Registry, parse_registry
 from twin.site import alarm_rules_path, load_site
 from twin.tui.model import FrozenClock, LiveSource
 from twin.tui.records import ScenarioInfo
+
+if TYPE_CHECKING:
+    from twin.devices.runner import Simulation
 
 T = TypeVar("T")
 
 
 def registry_of(sim: Simulation, host: str, ports: list[int]) -> Registry:
     """The collector's registry of a simulation's devices (as ``twin points`` writes it)."""
+    from twin.devices.registry import rows, write_csv
+
     assert sim.inventory is not None
     out = io.StringIO()
     write_csv(rows(sim.inventory, host, ports), out)
@@ -77,6 +78,11 @@ class SiteRuntime:
         opcua_port: int | None = None,
     ) -> None:
         self.site = load_site(site)
+        # The child is spawned from a start-up thread while a dashboard may already own
+        # the terminal: Textual swaps sys.stderr for one without a file descriptor,
+        # which multiprocessing's resource tracker would hand its own child. Started
+        # here, on the caller's thread, it is running before any screen is drawn.
+        resource_tracker.ensure_running()
         self.process = SimulationProcess(
             site,
             speed=speed,
@@ -94,6 +100,7 @@ class SiteRuntime:
         self.state: LiveState | None = None
         self.started_at = time.monotonic()
         self.phase = "not started"
+        self._stopped = False
 
     @property
     def plant_t_s(self) -> float:
@@ -128,6 +135,8 @@ class SiteRuntime:
         self.started_at = time.monotonic()
         self.phase = "building the plant and serving its devices"
         text = self.process.start()
+        if self._stopped:  # stopped while the child was starting (the operator quit)
+            raise SimulationFailed("stopped during start-up")
         registry = parse_registry(text, Path(f"<{self.process.site_name}>"))
         self.phase = "starting the collector"
         self.thread.start()
@@ -189,6 +198,7 @@ class SiteRuntime:
         return state is not None and bool(((state.good_ts > 0) | (state.bad_ts > 0)).all())
 
     def stop(self) -> None:
+        self._stopped = True
         try:
             if self.thread.is_alive() and self.collector is not None:
                 self.call(self.collector.stop(), timeout=30)
@@ -232,14 +242,19 @@ class SiteRuntime:
 
     def start_scenario(self, name: str) -> str:
         """Run a scenario's timeline from now, checked here first against this site's devices."""
+        # Read here with tomllib, not the plant's scenario model: the reading side does
+        # not import the plant (its fluid tables take seconds to load); the child
+        # validates the events and logs what it refuses.
+        path = data_path("sim", "scenarios") / f"{name}.toml"
         try:
-            plan, faults, _ = load_sim_scenario(name)
-        except ConfigError as error:
-            raise ValueError(str(error)) from error
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ValueError(f"{path}: {error}") from error
         assert self.state is not None
         devices = {p.device for p in self.state.points}
-        named = [getattr(e, "target", None) for e in plan.events] + [f.device for f in faults]  # type: ignore[attr-defined]
-        missing = sorted({d for d in named if d is not None and d not in devices})
+        named = [e.get("target") for e in data.get("events", [])]
+        named += [f.get("device") for f in data.get("device_faults", [])]
+        missing = sorted({d for d in named if isinstance(d, str) and d not in devices})
         if missing:
             raise ValueError(f"scenario {name} names devices this site lacks: {', '.join(missing)}")
         self.process.start_scenario(name)
@@ -303,6 +318,9 @@ def frozen_source(
     events: tuple[str, ...] = ("pump_trip", "utility_loss"),
 ) -> LiveSource:
     """A deterministic source: ``steps`` plant seconds, values at fixed times, frozen clock."""
+    from twin.devices.runner import Options, Simulation
+    from twin.plant.scenarios import make_event
+
     sim = Simulation(load_site(site), Options(modbus_port=0, opcua_port=None))
     sim.setup()
     assert sim.inventory is not None and sim.plant is not None

@@ -40,6 +40,7 @@ from twin.tui.screens.views import (
     num,
     pue_text,
 )
+from twin.tui.startup import Startup
 from twin.tui.widgets.table import LiveTable
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -70,9 +71,19 @@ class TwinApp(App[None]):
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
     view: reactive[str] = reactive("overview")
 
-    def __init__(self, source: Source, tick_s: float | None = 1.0, theme: str = DARK) -> None:
+    def __init__(
+        self,
+        source: Source | None = None,
+        tick_s: float | None = 1.0,
+        theme: str = DARK,
+        startup: Startup | None = None,
+    ) -> None:
         super().__init__()
-        self.source = source
+        if source is None and startup is None:
+            raise ValueError("a dashboard needs a source or a start-up that makes one")
+        self.source: Source = source  # type: ignore[assignment]  # None only until start-up
+        self.startup = startup if source is None else None
+        self.starting = self.startup is not None  # progress in the banner until all read
         self.tick_s = tick_s
         self.theme = theme
         self.frame_times: list[float] = []  # seconds spent applying each snapshot
@@ -98,12 +109,21 @@ class TwinApp(App[None]):
         yield Static(id="title-bar")
         yield Static(id="alarm-banner")
         yield Tabs(*(Tab(label, id=f"tab-{name}") for name, (label, _) in VIEWS.items()))
-        with ContentSwitcher(initial="overview", id="views"):
+        with ContentSwitcher(initial="startup" if self.startup else "overview", id="views"):
+            yield Static(id="startup", classes="startup")
             for name, (_, cls) in VIEWS.items():
                 yield cls(id=name)
         yield Footer()
 
     async def on_mount(self) -> None:
+        if self.startup is not None:
+            self.startup.start()
+            await self.show_startup()
+            self._startup_timer = self.set_interval(0.25, self.show_startup)
+            return
+        await self.begin_ticks()
+
+    async def begin_ticks(self) -> None:
         await self.refresh_now()
         # Everything alive now (registry, live state, widgets) lives as long as the app:
         # frozen, the cyclic GC's full collections walk only what later ticks allocate
@@ -111,6 +131,45 @@ class TwinApp(App[None]):
         gc.freeze()
         if self.tick_s:
             self.set_interval(self.tick_s, self.tick)
+
+    # --------------------------------------------------------------- start-up
+
+    async def show_startup(self) -> None:
+        """Draw the start-up's progress; take its source the moment there is one."""
+        startup = self.startup
+        if startup is None:
+            return
+        if startup.error is not None:
+            self._startup_timer.stop()
+            self.query_one("#startup", Static).update(
+                f"[b $twin-alarm]start-up failed:[/] {startup.error}"
+            )
+            self.exit(message=f"start-up failed: {startup.error}")
+            return
+        lines = startup.lines()
+        elapsed = time.monotonic() - startup.started
+        self.query_one("#title-bar", Static).update(
+            f"[b]twin[/b] · {startup.site} · starting ({elapsed:.0f} s)", layout=False
+        )
+        self.query_one("#alarm-banner", Static).update(
+            f"[$twin-info]start-up:[/] {lines[-1] if lines else ''}", layout=False
+        )
+        if self.source is None and startup.source is not None:
+            self.source = startup.source
+            self.query_one(ContentSwitcher).current = self.view
+            await self.begin_ticks()
+        elif self.source is None:
+            self.query_one("#startup", Static).update(
+                f"[b]Starting {startup.site}[/b]\n\n"
+                + "\n".join(lines)
+                + "\n\n[$twin-muted]the views open as soon as the collector polls[/]"
+            )
+        if self.source is not None and startup.finished():
+            self._startup_timer.stop()
+            self.starting = False
+            self.startup = None
+            if self.snapshot is not None:
+                self.watch_snapshot(self.snapshot)
 
     # ------------------------------------------------------------------ ticks
 
@@ -141,7 +200,8 @@ class TwinApp(App[None]):
             f"IT {num(o.it_kw, ',.0f', 'kW')} · alarms {alarms}{flood}",
             layout=False,  # one line, height fixed by CSS: no screen reflow every second
         )
-        self.query_one("#alarm-banner", Static).update(self.banner(snap), layout=False)
+        if not self.starting:
+            self.query_one("#alarm-banner", Static).update(self.banner(snap), layout=False)
         self.ticks += 1
         self.frame_times.append(time.perf_counter() - started)
         del self.frame_times[:-1000]
@@ -167,6 +227,9 @@ class TwinApp(App[None]):
             self.view = event.tab.id.removeprefix("tab-")
 
     def watch_view(self, view: str) -> None:
+        if self.source is None:  # still starting: the view opens with the first snapshot
+            self.query_one(Tabs).active = f"tab-{view}"
+            return
         if self.snapshot is not None:
             self.query_one(f"#{view}", View).show(self.snapshot)
         self.query_one(ContentSwitcher).current = view
@@ -181,6 +244,8 @@ class TwinApp(App[None]):
         return self.query_one(f"#{self.view}", View)
 
     def action_filter(self) -> None:
+        if not self._has_source():
+            return
         view = self.current_view()
         if isinstance(view, FilteredView):
             view.open_filter()
@@ -216,7 +281,14 @@ class TwinApp(App[None]):
 
     # --------------------------------------------------------------- alarms
 
+    def _has_source(self) -> bool:
+        if self.source is None:
+            self.notify("still starting: the site is not read yet", severity="warning")
+        return self.source is not None
+
     def _alarm(self) -> str | None:
+        if not self._has_source():
+            return None
         if self.view != "alarms":
             self.notify("alarms are acknowledged on the Alarms view (key 5)", severity="warning")
             return None
@@ -265,6 +337,8 @@ class TwinApp(App[None]):
     # ------------------------------------------------------------ commands
 
     def action_setpoint(self, point: str | None = None) -> None:
+        if not self._has_source():
+            return
         setpoints = self.source.setpoints()
         if not setpoints:
             self.notify("this site has no writable setpoints", severity="warning")
@@ -299,6 +373,9 @@ class TwinApp(App[None]):
             self.notify(str(error), severity="error")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        if self.source is None:
+            yield SystemCommand("Quit", "Quit the dashboard", self.exit)
+            return
         for name, (label, _) in VIEWS.items():
             yield SystemCommand(
                 f"Show {label[2:]}",
