@@ -20,6 +20,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
@@ -188,6 +189,13 @@ class TwinApp(App[None]):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        try:
+            self._apply(snap)
+        except NoMatches:  # a tick's snapshot landing while the app shuts down
+            if not self._exit:
+                raise
+
+    def _apply(self, snap: Snapshot) -> None:
         started = time.perf_counter()
         self.current_view().show(snap)
         o = snap.overview

@@ -50,7 +50,7 @@ DARK_PALETTE = Palette(
     urgent_bg="#B3261E",
 )
 LIGHT_PALETTE = Palette(
-    ok="#1B6B34",
+    ok="#145A2A",
     warn="#7A4B00",
     alarm="#A8001C",
     info="#00558A",

@@ -64,7 +64,8 @@ PRIMARY_ROLES = (
     "cooling_kw",
 )
 COLLAPSE_OVER = 16  # members of one class in one area shown as one summary row
-MAX_DETAILS = 6  # readings on a device's line (the detail column is ~80 wide)
+MAX_DETAILS = 6  # readings on a device's line
+DETAIL_WIDTH = 64  # characters: the State column stays on a 120-column screen
 RANK = {"ok": 0, "off": 0, "no data": 1, "warn": 2, "alarm": 3}
 
 
@@ -217,9 +218,20 @@ def device_formatter(layout: DeviceLayout, depth_of: dict[str, int]) -> Callable
             state = "off"
         pct = v[1] if v[1] == v[1] else None
         load = fmt_value(v[0], primary_unit) if has_primary else ""
-        return TreeRow(key, depth, label, load, pct, " · ".join(flags + parts), state)
+        return TreeRow(key, depth, label, load, pct, clip(flags + parts), state)
 
     return fmt
+
+
+def clip(parts: list[str], width: int = DETAIL_WIDTH) -> str:
+    """Parts joined while they fit (flags come first, so trouble is never cut off)."""
+    out = ""
+    for part in parts:
+        joined = f"{out} · {part}" if out else part
+        if len(joined) > width and out:
+            return f"{out} …"
+        out = joined
+    return out
 
 
 @dataclass
