@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -77,7 +78,10 @@ async def test_no_view_shows_a_placeholder_number(phase: str) -> None:
     for view, text in seen.items():
         bad = PLACEHOLDER.findall(text)
         assert not bad, f"{phase}, {view}: {bad}\n{text}"
-    if phase == "nothing read":
+    if phase == "nothing read":  # nothing is known: no zero may stand in for a value
+        for view, text in seen.items():
+            zeros = re.findall(r"(?<![\d.,])0(?:\.0+)? ?(?:kW|°C|%|L/h|kg/s)", text)
+            assert not zeros, f"{view}: {zeros}\n{text}"
         assert "no reading yet" in seen["power"] and "no reading yet" in seen["cooling"]
         assert "no active alarm" in seen["overview"]
     if phase == "utility loss":

@@ -99,7 +99,7 @@ class TwinApp(App[None]):
         return palette(dark).variables()
 
     def watch_theme(self) -> None:
-        if not self.is_mounted:
+        if not self.screen_stack:  # set in __init__: nothing drawn yet
             return
         for view in self.query(View):
             view.restyle()
@@ -219,7 +219,7 @@ class TwinApp(App[None]):
         a = snap.newest_alarm
         if a is None:
             return "[$twin-ok]no active alarm[/]"
-        value = alarm_value(a.value, a.unit)
+        value = alarm_value(a.value, a.unit) if a.unit else ""  # a bit's 1 says nothing
         more = sum(snap.alarm_counts.values()) - 1
         others = f" · {more} more (5: Alarms)" if more > 0 else ""
         return (

@@ -302,7 +302,7 @@ class LiveSource:
             return "free cooling (no chillers)"
         running_values = ext[self._chiller_running]
         if np.isnan(running_values).all():
-            return "cooling mode not read yet"
+            return "not read yet"
         running = int(np.sum(running_values > 0.5))
         economiser = int(np.sum(ext[self._chiller_economiser] > 0.5))
         plural = "s" * (running > 1)
@@ -357,27 +357,26 @@ class LiveSource:
         dev = self._point_device
         bad = np.bincount(dev, weights=quality == Quality.BAD, minlength=n) > 0
         not_good = np.bincount(dev, weights=quality != Quality.GOOD, minlength=n) > 0
-        label = np.where(bad, 2, np.where(not_good, 1, 0))
-        last_good = np.maximum.reduceat(self.state.good_ts[self._device_order], self._device_starts)
-        names = ("good", "stale", "bad")
-        counts = {k: int(c) for k, c in zip(names, np.bincount(label, minlength=3), strict=True)}
+        order, starts = self._device_order, self._device_starts
+        last_good = np.maximum.reduceat(self.state.good_ts[order], starts)
+        last_bad = np.maximum.reduceat(self.state.bad_ts[order], starts)
+        # A device none of whose points has answered yet is "not read", not stale.
+        label = np.where(
+            (last_good == 0) & (last_bad == 0), 3, np.where(bad, 2, np.where(not_good, 1, 0))
+        )
+        names = ("good", "stale", "bad", "not read")
+        counts = {k: int(c) for k, c in zip(names, np.bincount(label, minlength=4), strict=True)}
         rows = self._device_rows
         keys = self._device_keys
+        names_of, info = self._device_names, self._device_info
         for i, (q, t) in enumerate(zip(label.tolist(), last_good.tolist(), strict=True)):
-            latency, errors = stats.get(self._device_names[i], (None, 0))
+            latency, errors = stats.get(names_of[i], (None, 0))
             key = (q, t, latency, errors)
             if keys[i] != key:
                 keys[i] = key
-                equipment, protocol, address = self._device_info[i]
+                equipment, protocol, address = info[i]
                 rows[i] = DeviceRow(
-                    self._device_names[i],
-                    equipment,
-                    protocol,
-                    address,
-                    t,
-                    latency,
-                    errors,
-                    names[q],
+                    names_of[i], equipment, protocol, address, t, latency, errors, names[q]
                 )
         return tuple(rows), counts  # type: ignore[arg-type]
 

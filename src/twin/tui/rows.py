@@ -33,24 +33,27 @@ def unit_symbol(unit: str) -> str:
     return known.symbol if known is not None else unit
 
 
+def value_formatter(unit: str) -> Callable[[float], str]:
+    """``f(x)``: a finite value and its unit symbol, at the precision its unit deserves
+    (chosen once per column: a tick formats thousands of values)."""
+    symbol = unit_symbol(unit)
+    suffix = f" {symbol}" if symbol else ""
+    if symbol in ("°C", "K"):
+        return lambda x: f"{x:.1f}{suffix}"
+    if symbol in ("kW", "kWh", "L/h", "m³/h", "L/min", "r/min"):
+        return lambda x: f"{x:,.0f}{suffix}" if abs(x) >= 100 else f"{x:,.1f}{suffix}"
+    if symbol == "%":
+        return lambda x: f"{x:.0f}{suffix}"
+    if symbol == "kg/s":
+        return lambda x: f"{x:,.1f}{suffix}"
+    return lambda x: f"{x:,.0f}{suffix}" if float(x).is_integer() else f"{x:.3g}{suffix}"
+
+
 def fmt_value(x: float, unit: str = "") -> str:
     """A value and its unit symbol, at the precision its unit deserves; "—" when unknown."""
-    if x != x or x is None or math.isinf(x):
+    if x is None or x != x or math.isinf(x):
         return NO_VALUE
-    symbol = unit_symbol(unit)
-    if symbol in ("°C", "K"):
-        text = f"{x:.1f}"
-    elif symbol in ("kW", "kWh", "L/h", "m³/h", "L/min", "r/min"):
-        text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
-    elif symbol == "%":
-        text = f"{x:.0f}"
-    elif symbol == "kg/s":
-        text = f"{x:,.1f}"
-    elif float(x).is_integer():
-        text = f"{x:,.0f}"
-    else:
-        text = f"{x:.3g}"
-    return f"{text} {symbol}" if symbol else text
+    return value_formatter(unit)(x)
 
 
 def field_of(p: PointDef) -> str:

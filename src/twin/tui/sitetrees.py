@@ -14,7 +14,7 @@ import numpy as np
 
 from twin.points.registry import PointDef
 from twin.tui.records import TreeRow
-from twin.tui.rows import RowGroup, field_of, fmt_value, label_of
+from twin.tui.rows import RowGroup, field_of, fmt_value, label_of, value_formatter
 from twin.tui.trees import (
     COLLAPSE_OVER,
     DeviceLayout,
@@ -171,7 +171,8 @@ class SiteTrees:
         if not len(idx):
             return ""
         values = self.ext[idx]
-        return fmt_value(float(np.nansum(values)), "kW") if np.isfinite(values).any() else "—"
+        seen = values[~np.isnan(values)]
+        return fmt_value(float(seen.sum()), "kW") if len(seen) else "—"
 
     def _bucket(self, key: str, bucket: str, devices: list[str], lay: DeviceLayout) -> Summary:
         primary = self._primary_idx(devices)
@@ -180,15 +181,15 @@ class SiteTrees:
         def summary(children: list[TreeRow]) -> TreeRow:
             detail, state, pct = counts_text(children, noun), worst(children), None
             info = self.systems.get(bucket) if lay.system else None
-            if info is not None:
-                redundancy = info["redundancy"]
-                if info["quality"] != "good":
-                    redundancy += f" ({info['quality']})"
-                detail = (
-                    f"{redundancy} · headroom {fmt_value(info['headroom_kw'], 'kW')} · {detail}"
-                )
-                if info["capacity_kw"] > 0:
+            if info is not None and state != "no data":
+                # Redundancy and headroom as the metrics judge them, only when they
+                # could judge (a capacity, good inputs): never a made-up 0 kW.
+                if info["quality"] == "good" and info["capacity_kw"] > 0:
+                    headroom = fmt_value(info["headroom_kw"], "kW")
+                    detail = f"{info['redundancy']} · headroom {headroom} · {detail}"
                     pct = 100 * info["load_kw"] / info["capacity_kw"]
+                else:
+                    detail = f"redundancy {info['redundancy']} ({info['quality']}) · {detail}"
                 if info["redundancy"] in ("N", "overloaded") and state == "ok":
                     state = "warn"
             label = bucket if lay.system else f"{bucket} ({len(devices)})"
@@ -222,29 +223,34 @@ class SiteTrees:
         has_primary = first.primary is not None and first.primary.unit == "kW"
         label = f"{bucket} ({len(devices)})"
 
+        hot_cols = [col for col, _, _ in hot]
+        hot_words = [(f"max {text} ", value_formatter(unit)) for _, text, unit in hot]
+        total = value_formatter("kW")
+
         def row() -> TreeRow:
             m = self.ext[idx]
-            if np.isnan(m).all():
+            seen = ~np.isnan(m)
+            if not seen.any():
                 return TreeRow(key, 2, label, "—", None, "no reading yet", "no data")
             levels = self.levels[numbers]
             faulted = (m[:, faults] > 0.5).any(axis=1) | (levels >= 2)
             warned = ((m[:, warns] > 0.5).any(axis=1) | (levels >= 1)) & ~faulted
             parts = [f"{len(devices)} devices"]
-            for col, text, unit in hot:
-                values = m[:, col]
-                if np.isfinite(values).any():
-                    parts.append(f"max {text} {fmt_value(float(np.nanmax(values)), unit)}")
-            if faulted.any():
-                parts.append(f"{int(faulted.sum())} alarm")
-            if warned.any():
-                parts.append(f"{int(warned.sum())} warn")
-            state = "alarm" if faulted.any() else "warn" if warned.any() else "ok"
-            values = m[:, 0]
-            load = (
-                fmt_value(float(np.nansum(values)), "kW")
-                if has_primary and np.isfinite(values).any()
-                else ""
-            )
+            if hot_cols:  # fmax ignores NaN: a column never read stays NaN
+                for (words, value), x in zip(
+                    hot_words, np.fmax.reduce(m[:, hot_cols], axis=0).tolist(), strict=True
+                ):
+                    if x == x:
+                        parts.append(words + value(x))
+            n_faulted, n_warned = int(faulted.sum()), int(warned.sum())
+            if n_faulted:
+                parts.append(f"{n_faulted} alarm")
+            if n_warned:
+                parts.append(f"{n_warned} warn")
+            state = "alarm" if n_faulted else "warn" if n_warned else "ok"
+            load = ""
+            if has_primary and seen[:, 0].any():
+                load = total(float(m[seen[:, 0], 0].sum()))
             return TreeRow(key, 2, label, load, None, " · ".join(parts), state)
 
         return row

@@ -41,6 +41,7 @@ class Startup:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="twin-startup", daemon=True)
         self._thread.start()
 

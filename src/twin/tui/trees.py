@@ -31,9 +31,9 @@ from twin.tui.rows import (
     bit_kind,
     bit_words,
     field_of,
-    fmt_value,
     is_bit,
     label_of,
+    value_formatter,
 )
 
 POWER_ROLES = frozenset(
@@ -65,7 +65,7 @@ PRIMARY_ROLES = (
 )
 COLLAPSE_OVER = 16  # members of one class in one area shown as one summary row
 MAX_DETAILS = 6  # readings on a device's line
-DETAIL_WIDTH = 64  # characters: the State column stays on a 120-column screen
+DETAIL_WIDTH = 72  # characters: the line fits a 120-column screen
 RANK = {"ok": 0, "off": 0, "no data": 1, "warn": 2, "alarm": 3}
 
 
@@ -169,14 +169,16 @@ def find_parents(layouts: dict[str, DeviceLayout]) -> None:
 def device_formatter(layout: DeviceLayout, depth_of: dict[str, int]) -> Callable:
     """The formatter of one device shape: values [primary, pct, details, bits, alarm, runtime]."""
     n_details = len(layout.details)
-    units = [p.unit for p in layout.details]
-    labels = [label_of(field_of(p)) for p in layout.details]
+    details = [(f"{label_of(field_of(p))} ", value_formatter(p.unit)) for p in layout.details]
     kinds = [kind for _, kind in layout.bits]
     words = [bit_words(field_of(p), kind) for p, kind in layout.bits]
     has_primary = layout.primary is not None
-    primary_unit = layout.primary.unit if layout.primary is not None else ""
+    primary = value_formatter(layout.primary.unit if layout.primary is not None else "")
     has_run = "run" in kinds
     end_bits = 2 + n_details + len(kinds)
+
+    bit_specs = list(zip(kinds, words, strict=True))
+    start_bits = 2 + n_details
 
     def fmt(key: str, label: str, v: list[float]) -> TreeRow:
         readings = v[:end_bits]
@@ -184,30 +186,30 @@ def device_formatter(layout: DeviceLayout, depth_of: dict[str, int]) -> Callable
         depth = depth_of[key]
         if all(x != x for x in readings):
             return TreeRow(key, depth, label, NO_VALUE, None, "no reading yet", "no data")
-        parts = []
         state = "ok"
         flags = []
         running = None
-        for kind, text, x in zip(kinds, words, v[2 + n_details : end_bits], strict=True):
+        for (kind, text), x in zip(bit_specs, v[start_bits:end_bits]):  # noqa: B905
             if x != x:
                 continue
-            on = x > 0.5
             if kind == "run":
-                running = running or on
-            elif kind == "ok" and not on:
+                running = running or x > 0.5
+            elif kind == "ok":
+                if x < 0.5:
+                    flags.append(text)
+                    if state == "ok":
+                        state = "warn"
+            elif x > 0.5:
                 flags.append(text)
-                state = "warn" if state == "ok" else state
-            elif on and kind == "fault":
-                flags.append(text)
-                state = "alarm"
-            elif on and kind == "warn":
-                flags.append(text)
-                state = "warn" if state != "alarm" else state
-            elif on and kind == "info":
-                flags.append(text)
-        for text, unit, x in zip(labels, units, v[2 : 2 + n_details], strict=True):
-            if x == x:
-                parts.append(f"{text} {fmt_value(x, unit)}")
+                if kind == "fault":
+                    state = "alarm"
+                elif kind == "warn" and state != "alarm":
+                    state = "warn"
+        parts = [
+            text + value(x)
+            for (text, value), x in zip(details, v[2:start_bits])  # noqa: B905
+            if x == x
+        ]
         if runtime == runtime:
             parts.append(f"runtime {runtime:,.0f} min")
         if alarm_level >= 2:
@@ -217,7 +219,7 @@ def device_formatter(layout: DeviceLayout, depth_of: dict[str, int]) -> Callable
         if state == "ok" and has_run and running is False:
             state = "off"
         pct = v[1] if v[1] == v[1] else None
-        load = fmt_value(v[0], primary_unit) if has_primary else ""
+        load = (primary(v[0]) if v[0] == v[0] else NO_VALUE) if has_primary else ""
         return TreeRow(key, depth, label, load, pct, clip(flags + parts), state)
 
     return fmt
@@ -225,6 +227,9 @@ def device_formatter(layout: DeviceLayout, depth_of: dict[str, int]) -> Callable
 
 def clip(parts: list[str], width: int = DETAIL_WIDTH) -> str:
     """Parts joined while they fit (flags come first, so trouble is never cut off)."""
+    joined = " · ".join(parts)
+    if len(joined) <= width:
+        return joined
     out = ""
     for part in parts:
         joined = f"{out} · {part}" if out else part
@@ -249,13 +254,11 @@ class Node:
 
 
 def worst(rows: Sequence[TreeRow]) -> str:
-    states = [r.state for r in rows]
+    states = {r.state for r in rows}
     if not states:
         return "ok"
-    if all(s == "off" for s in states):
-        return "off"
-    if all(s == "no data" for s in states):
-        return "no data"
+    if states == {"off"} or states == {"no data"}:
+        return states.pop()
     return max(states, key=RANK.__getitem__)
 
 

@@ -47,6 +47,7 @@ def look(dark: bool) -> Look:
             "good": Text("good", style=c.ok),
             "stale": Text("stale", style=c.warn),
             "bad": Text("bad", style=f"bold {c.alarm}"),
+            "not read": Text("not read", style=c.muted),
         },
         priority={
             "urgent": f"bold {c.urgent_fg} on {c.urgent_bg}",
@@ -242,7 +243,8 @@ class OverviewView(View):
             "ov-status",
             f"[b]Alarms[/b]{flood}\n{counts}\n[b]Devices[/b]\n"
             f"[$twin-ok]good {d.get('good', 0)}[/]  [$twin-warn]stale {d.get('stale', 0)}[/]  "
-            f"[$twin-alarm]bad {d.get('bad', 0)}[/]",
+            f"[$twin-alarm]bad {d.get('bad', 0)}[/]"
+            + (f"  [$twin-muted]not read {d['not read']}[/]" if d.get("not read") else ""),
         )
         for widget_id, data in (
             ("tr-pue", o.trend_pue),
@@ -261,7 +263,7 @@ def tree_cells(row: TreeRow, styles: dict[str, str]) -> tuple[str | Text, ...]:
     indent = "  " * row.depth + ("└ " if row.depth else "")
     pct = "" if row.pct is None or math.isnan(row.pct) else f"{row.pct:5.1f} %"
     state = Text(row.state, style=styles.get(row.state, ""))
-    return (indent + row.label, row.load, pct, row.detail, state)
+    return (indent + row.label, row.load, pct, state, row.detail)
 
 
 class TreeView(FilteredView):
@@ -275,7 +277,8 @@ class TreeView(FilteredView):
     def compose(self) -> ComposeResult:
         yield Static(id=f"{self.attribute}-head", classes="view-head")
         yield from self.compose_filter()
-        yield LiveTable(("Node", "Load", "% cap", "Detail", "State"))
+        # State before Detail: the detail may run past a narrow screen, the state may not.
+        yield LiveTable(("Node", "Load", "% cap", "State", "Detail"), min_widths={"State": 7})
 
     def show(self, snap: Snapshot) -> None:
         rows = getattr(snap, self.attribute)
@@ -454,7 +457,8 @@ class DevicesView(FilteredView):
         self.set_text(
             "devices-head",
             f"[b]Devices[/b] ({len(snap.devices)})  good {c.get('good', 0)} · "
-            f"stale {c.get('stale', 0)} · bad {c.get('bad', 0)}",
+            f"stale {c.get('stale', 0)} · bad {c.get('bad', 0)}"
+            + (f" · not read yet {c['not read']}" if c.get("not read") else ""),
         )
 
     @property
