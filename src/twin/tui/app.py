@@ -149,9 +149,10 @@ class TwinApp(App[None]):
             return
         lines = startup.lines()
         elapsed = time.monotonic() - startup.started
-        self.query_one("#title-bar", Static).update(
-            f"[b]twin[/b] · {startup.site} · starting ({elapsed:.0f} s)", layout=False
-        )
+        if self.source is None:  # once the views show, each tick writes the title
+            self.query_one("#title-bar", Static).update(
+                f"[b]twin[/b] · {startup.site} · starting ({elapsed:.0f} s)", layout=False
+            )
         self.query_one("#alarm-banner", Static).update(
             f"[$twin-info]start-up:[/] {lines[-1] if lines else ''}", layout=False
         )
@@ -191,9 +192,8 @@ class TwinApp(App[None]):
             return
         try:
             self._apply(snap)
-        except NoMatches:  # a tick's snapshot landing while the app shuts down
-            if not self._exit:
-                raise
+        except NoMatches:  # a tick's snapshot landing while the app tears its widgets down
+            return
 
     def _apply(self, snap: Snapshot) -> None:
         started = time.perf_counter()

@@ -49,6 +49,19 @@ def value_formatter(unit: str) -> Callable[[float], str]:
     return lambda x: f"{x:,.0f}{suffix}" if float(x).is_integer() else f"{x:.3g}{suffix}"
 
 
+def display_step(unit: str) -> str:
+    """How :func:`value_formatter` rounds a unit: ``one`` (0.1), ``zero`` (1), ``big``
+    (1 from 100 up, else 0.1) or ``exact`` (unknown: compared as it is)."""
+    symbol = unit_symbol(unit)
+    if symbol in ("°C", "K", "kg/s"):
+        return "one"
+    if symbol in ("kW", "kWh", "L/h", "m³/h", "L/min", "r/min"):
+        return "big"
+    if symbol == "%":
+        return "zero"
+    return "exact"
+
+
 def fmt_value(x: float, unit: str = "") -> str:
     """A value and its unit symbol, at the precision its unit deserves; "—" when unknown."""
     if x is None or x != x or math.isinf(x):
@@ -133,29 +146,51 @@ class RowGroup:
         labels: Sequence[str],
         idx: np.ndarray,
         fmt: Formatter,
+        steps: Sequence[str] | None = None,
     ) -> None:
         self.keys = list(keys)
         self.labels = list(labels)
         self.idx = idx
         self.fmt = fmt
+        # Columns compared at the precision they are shown (display_step): a reading
+        # whose shown digits did not move keeps its row, so the table redraws nothing.
+        steps = list(steps or [])
+        self._one = [j for j, s in enumerate(steps) if s == "one"]
+        self._zero = [j for j, s in enumerate(steps) if s == "zero"]
+        self._big = [j for j, s in enumerate(steps) if s == "big"]
         self._last: np.ndarray | None = None
         self._rows: list[TreeRow] = []
 
     def values(self, ext: np.ndarray) -> np.ndarray:
         return ext[self.idx]
 
+    def _shown(self, m: np.ndarray) -> np.ndarray:
+        if not (self._one or self._zero or self._big):
+            return m
+        q = m.copy()
+        if self._one:
+            q[:, self._one] = np.round(m[:, self._one], 1)
+        if self._zero:
+            q[:, self._zero] = np.round(m[:, self._zero])
+        if self._big:
+            big = m[:, self._big]
+            q[:, self._big] = np.where(np.abs(big) >= 100, np.round(big), np.round(big, 1))
+        return q
+
     def rows(self, ext: np.ndarray, extra: np.ndarray | None = None) -> list[TreeRow]:
         m = ext[self.idx]
+        q = self._shown(m)
         if extra is not None:
             m = np.column_stack([m, extra])
+            q = np.column_stack([q, extra])
         last = self._last
-        if last is None or last.shape != m.shape:
+        if last is None or last.shape != q.shape:
             changed = np.arange(len(self.keys))
             self._rows = [None] * len(self.keys)  # type: ignore[list-item]
         else:
-            same = (m == last) | (np.isnan(m) & np.isnan(last))
+            same = (q == last) | (np.isnan(q) & np.isnan(last))
             changed = np.flatnonzero(~same.all(axis=1))
         for i, vals in zip(changed.tolist(), m[changed].tolist(), strict=True):
             self._rows[i] = self.fmt(self.keys[i], self.labels[i], vals)
-        self._last = m
+        self._last = q
         return self._rows

@@ -14,7 +14,14 @@ import numpy as np
 
 from twin.points.registry import PointDef
 from twin.tui.records import TreeRow
-from twin.tui.rows import RowGroup, field_of, fmt_value, label_of, value_formatter
+from twin.tui.rows import (
+    RowGroup,
+    display_step,
+    field_of,
+    fmt_value,
+    label_of,
+    value_formatter,
+)
 from twin.tui.trees import (
     COLLAPSE_OVER,
     DeviceLayout,
@@ -135,11 +142,14 @@ class SiteTrees:
                     and d not in self._top
                 )
                 labels.append(d.removeprefix(f"{parent}-") if nested else d)
+            steps = [display_step(first.primary.unit) if first.primary else "exact", "one"]
+            steps += [display_step(p.unit) for p in first.details]
             group = RowGroup(
                 devices,
                 labels,
                 self._idx(devices, self._fields(first)),
                 device_formatter(first, self.depth_of),
+                steps,
             )
             numbers = np.array([self.device_number[d] for d in devices], dtype=np.int64)
             self.groups.append((group, numbers))

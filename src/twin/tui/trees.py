@@ -157,13 +157,15 @@ def layout_device(points: Sequence[PointDef], site: str) -> DeviceLayout:
 
 def find_parents(layouts: dict[str, DeviceLayout]) -> None:
     """A device whose name is another's plus ``-…`` hangs under the longest such one."""
-    names = sorted(layouts, key=len, reverse=True)
     for name, layout in layouts.items():
-        for other in names:
-            if len(other) < len(name) and name.startswith(f"{other}-"):
-                if layouts[other].trees & layout.trees:
-                    layout.parent = other
+        cut = name.rfind("-")
+        while cut > 0:  # the longest prefix first: hall-1-hvdc-A1-pdu1 → hall-1-hvdc-A1
+            other = layouts.get(name[:cut])
+            if other is not None:
+                if other.trees & layout.trees:
+                    layout.parent = other.name
                 break
+            cut = name.rfind("-", 0, cut)
 
 
 def device_formatter(layout: DeviceLayout, depth_of: dict[str, int]) -> Callable:
