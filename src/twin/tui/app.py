@@ -148,7 +148,7 @@ class TwinApp(App[None]):
             self.exit(message=f"start-up failed: {startup.error}")
             return
         lines = startup.lines()
-        elapsed = time.monotonic() - startup.started
+        elapsed = startup.elapsed()
         if self.source is None:  # once the views show, each tick writes the title
             self.query_one("#title-bar", Static).update(
                 f"[b]twin[/b] · {startup.site} · starting ({elapsed:.0f} s)", layout=False

@@ -30,6 +30,7 @@ class Startup:
         begin: Callable[[], Source],
         progress: Callable[[], tuple[str, ...]],
         finished: Callable[[], bool],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.site = site
         self._begin = begin
@@ -37,11 +38,12 @@ class Startup:
         self._finished = finished
         self.source: Source | None = None
         self.error: BaseException | None = None
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.started = time.monotonic()
+        self.started = self.clock()
         self._thread = threading.Thread(target=self._run, name="twin-startup", daemon=True)
         self._thread.start()
 
@@ -57,6 +59,10 @@ class Startup:
             return self._progress()
         except Exception as error:  # progress is advisory: never stop the screen for it
             return (f"starting {self.site} ({error})",)
+
+    def elapsed(self) -> float:
+        """Seconds since the start-up began [s]."""
+        return self.clock() - self.started
 
     def finished(self) -> bool:
         return self.source is not None and self._finished()
