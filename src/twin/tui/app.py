@@ -28,19 +28,8 @@ from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 from twin.tui.palette import palette
 from twin.tui.records import Snapshot, Source
 from twin.tui.screens.dialogs import HelpScreen, SetpointScreen, ShelveScreen
-from twin.tui.screens.views import (
-    PRIORITY_MARKUP,
-    STATE_WORDS,
-    VIEWS,
-    AlarmsView,
-    DevicesView,
-    FilteredView,
-    View,
-    alarm_value,
-    clock,
-    num,
-    pue_text,
-)
+from twin.tui.screens.text import PRIORITY_MARKUP, STATE_WORDS, alarm_value, clock, num, pue_text
+from twin.tui.screens.views import VIEWS, AlarmsView, DevicesView, FilteredView, View
 from twin.tui.startup import Startup
 from twin.tui.widgets.table import LiveTable
 

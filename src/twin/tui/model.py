@@ -30,14 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.live.alarms import AlarmEngine, AlarmState, load_rules
+from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.metrics import Snapshot as MetricsSnapshot
 from twin.live.metrics import Value as MetricValue
 from twin.live.state import LiveState
 from twin.paths import data_path
-from twin.points.quality import Quality
 from twin.points.registry import PointDef, Registry
+from twin.tui.alarmrows import alarm_rows
+from twin.tui.commands import SourceCommands
+from twin.tui.devices import DeviceTable
 from twin.tui.records import (
     PRIORITIES,
     TREND_POINTS,
@@ -54,7 +56,7 @@ from twin.tui.records import (
     Source,
     TreeRow,
 )
-from twin.tui.rows import field_of, fmt_value, unit_symbol
+from twin.tui.rows import field_of, fmt_value
 from twin.tui.sitetrees import SiteTrees
 from twin.tui.trees import counts_text, worst
 
@@ -75,16 +77,6 @@ __all__ = [
     "TreeRow",
 ]
 
-EVENTS: list[tuple[str, str]] = [
-    ("utility_loss", "Utility loss (both feeds, 120 s)"),
-    ("pump_trip", "Pump trip (first CDU, pump 1, 300 s)"),
-    ("tower_fan_failure", "Tower fan failure (cell 1, 300 s)"),
-    ("load_step", "Load step (IT load x1.2, 300 s)"),
-]
-FAULT_KINDS = ("offline", "slow", "frozen", "exception", "bad_quality", "garbage")
-ANNUNCIATED = (AlarmState.UNACKED, AlarmState.ACKED, AlarmState.RTN_UNACKED)
-LEVEL = {"urgent": 2.0, "high": 2.0, "medium": 1.0, "low": 1.0}
-
 
 def default_rules_path(site: str) -> Path | None:
     """The site's own alarm rules, ``configs/alarms/<site>.toml``, if shipped."""
@@ -101,17 +93,7 @@ def _reason(value: MetricValue | None) -> str:
     return str(getattr(value, "reason", "") or "") if value is not None else ""
 
 
-def _alarm_text(alarm: object) -> str:
-    """The engine's message for the operator (its own wording, whatever it provides)."""
-    for attribute in ("text", "message"):
-        text = getattr(alarm, attribute, None)
-        if isinstance(text, str) and text:
-            return text
-    rule = alarm.rule  # type: ignore[attr-defined]
-    return rule.message or rule.name
-
-
-class LiveSource:
+class LiveSource(SourceCommands):
     """The view model over the live layer: state, site metrics and the alarm engine.
 
     ``metrics`` and ``alarms`` are the live layer's own objects (``twin run`` passes
@@ -167,7 +149,8 @@ class LiveSource:
             self._by_device.setdefault(p.device, []).append(p)
         self._ext = np.full(len(pts) + 1, np.nan)
         self._metrics_snapshot: MetricsSnapshot | None = None
-        self._build_devices()
+        self.device_table = DeviceTable(state, self._by_device, stats)
+        self._device_number = self.device_table.number
         self._build_racks()
         self._build_overview()
         self.trees = SiteTrees(
@@ -198,27 +181,6 @@ class LiveSource:
                 next((p.index for p in self._by_device[d] if p.role == role), self._nan_slot)
             )
         return np.array(out, dtype=np.int64)
-
-    def _build_devices(self) -> None:
-        devices = list(self._by_device)
-        self._device_names = devices
-        number = {d: i for i, d in enumerate(devices)}
-        self._device_number = number
-        self._point_device = np.array([number[p.device] for p in self.state.points], dtype=np.int64)
-        self._device_order = np.argsort(self._point_device, kind="stable")
-        counts = np.bincount(self._point_device, minlength=len(devices))
-        self._device_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        info = []
-        for d in devices:
-            first = self._by_device[d][0]
-            if first.modbus:
-                protocol, address = "modbus-tcp", f"{first.host}:{first.port}/{first.unit_id}"
-            else:
-                protocol, address = "opc-ua", first.opcua_endpoint or ""
-            info.append((first.equipment, protocol, address))
-        self._device_info = info
-        self._device_rows: list[DeviceRow | None] = [None] * len(devices)
-        self._device_keys: list[tuple | None] = [None] * len(devices)
 
     def _build_racks(self) -> None:
         """Racks: devices that carry both a rack-inlet and an IT-input role."""
@@ -351,74 +313,6 @@ class LiveSource:
             pue_reason=_reason(m.pue),
         )
 
-    def _devices(self, quality: np.ndarray) -> tuple[tuple[DeviceRow, ...], dict[str, int]]:
-        stats = self.stats() if self.stats else {}
-        n = len(self._device_names)
-        dev = self._point_device
-        bad = np.bincount(dev, weights=quality == Quality.BAD, minlength=n) > 0
-        not_good = np.bincount(dev, weights=quality != Quality.GOOD, minlength=n) > 0
-        order, starts = self._device_order, self._device_starts
-        last_good = np.maximum.reduceat(self.state.good_ts[order], starts)
-        last_bad = np.maximum.reduceat(self.state.bad_ts[order], starts)
-        # A device none of whose points has answered yet is "not read", not stale.
-        label = np.where(
-            (last_good == 0) & (last_bad == 0), 3, np.where(bad, 2, np.where(not_good, 1, 0))
-        )
-        names = ("good", "stale", "bad", "not read")
-        counts = {k: int(c) for k, c in zip(names, np.bincount(label, minlength=4), strict=True)}
-        rows = self._device_rows
-        keys = self._device_keys
-        names_of, info = self._device_names, self._device_info
-        for i, (q, t) in enumerate(zip(label.tolist(), last_good.tolist(), strict=True)):
-            latency, errors = stats.get(names_of[i], (None, 0))
-            key = (q, t, latency, errors)
-            if keys[i] != key:
-                keys[i] = key
-                equipment, protocol, address = info[i]
-                rows[i] = DeviceRow(
-                    names_of[i], equipment, protocol, address, t, latency, errors, names[q]
-                )
-        return tuple(rows), counts  # type: ignore[arg-type]
-
-    def _alarm_rows(self) -> tuple[tuple[AlarmRow, ...], dict[str, int], AlarmRow | None]:
-        with self.lock:
-            alarms = [a for a in list(self.alarms.alarms.values()) if a.state != AlarmState.NORMAL]
-        counts = {p: 0 for p in PRIORITIES}
-        rows = []
-        levels = self.trees.levels
-        levels[:] = 0.0
-        by_name = self.registry.by_name
-        newest: AlarmRow | None = None
-        for a in alarms:
-            state = a.state
-            point = by_name.get(a.source)
-            unit = getattr(a, "unit", None)
-            unit = unit_symbol(unit if isinstance(unit, str) else point.unit if point else "")
-            value = a.value if a.value is not None and math.isfinite(a.value) else None
-            row = AlarmRow(
-                a.key,
-                a.rule.priority,
-                state.value,
-                a.since,
-                a.source,
-                value,
-                _alarm_text(a),
-                a.shelved_until if state == AlarmState.SHELVED else None,
-                unit,
-            )
-            rows.append(row)
-            if state in ANNUNCIATED:
-                counts[a.rule.priority] += 1
-            if state in (AlarmState.UNACKED, AlarmState.ACKED):
-                device = point.device if point is not None else a.source
-                number = self._device_number.get(device)
-                if number is not None:
-                    levels[number] = max(levels[number], LEVEL.get(a.rule.priority, 1.0))
-                if newest is None or (row.ts, row.id) > (newest.ts, newest.id):
-                    newest = row
-        rows.sort(key=lambda r: (PRIORITIES.index(r.priority), -r.ts, r.id))
-        return tuple(rows), counts, newest
-
     def _runtime(self) -> None:
         runtime = self.trees.runtime
         runtime[:] = np.nan
@@ -456,12 +350,14 @@ class LiveSource:
         self._metrics_snapshot = m
         values, quality = self.state.values(now)
         self._ext = ext = np.append(values, np.nan)
-        alarms, counts, newest = self._alarm_rows()
+        alarms, counts, newest = alarm_rows(
+            self.alarms, self.lock, self.registry, self._device_number, self.trees.levels
+        )
         self._runtime()
         self.trees.systems = m.systems if m is not None else {}
         trees = self.trees.rows(ext)
         flood = self.alarms.flood(now)
-        devices, device_counts = self._devices(quality)
+        devices, device_counts = self.device_table.rows(quality)
         racks = Racks(
             self._rack_names,
             self._rack_halls,
@@ -487,80 +383,6 @@ class LiveSource:
             simulated=self.simulated,
             newest_alarm=newest,
         )
-
-    def ack(self, alarm_id: str) -> None:
-        with self.lock:
-            self.alarms.alarms[alarm_id].acknowledge(self.clock())
-
-    def shelve(self, alarm_id: str, seconds: float) -> None:
-        with self.lock:
-            self.alarms.alarms[alarm_id].shelve(self.clock(), seconds)
-
-    def unshelve(self, alarm_id: str) -> None:
-        with self.lock:
-            self.alarms.alarms[alarm_id].unshelve(self.clock())
-
-    def setpoints(self) -> list[Setpoint]:
-        values, _ = self.state.values(self.clock())
-        return [
-            Setpoint(
-                p.name,
-                p.device,
-                p.unit,
-                p.write_min,
-                p.write_max,
-                float(values[p.index]) if math.isfinite(values[p.index]) else math.nan,
-                p.description,
-            )
-            for p in self.state.points
-            if p.writable and p.register_type in ("holding_register", "coil")
-        ]
-
-    def read(self, point: str) -> float | None:
-        return self.state.sample(point, self.clock()).value
-
-    async def write_setpoint(self, point: str, value: float) -> None:
-        p = self.registry.by_name.get(point)
-        if p is None or not p.writable:
-            raise SetpointRefused(f"{point} is not a writable point")
-        if not math.isfinite(value):
-            raise SetpointRefused("not a number")
-        if (p.write_min is not None and value < p.write_min) or (
-            p.write_max is not None and value > p.write_max
-        ):
-            raise SetpointRefused(
-                f"{value:g} {p.unit} is outside [{p.write_min:g}, {p.write_max:g}]"
-            )
-        if self.writer is None:
-            raise SetpointRefused("read-only source: no collector to write through")
-        try:
-            await self.writer(point, value)
-        except Exception as error:  # the collector's or the device's refusal
-            raise SetpointRefused(str(error) or type(error).__name__) from error
-
-    def events(self) -> list[tuple[str, str]]:
-        return EVENTS if self.control else []
-
-    def start_event(self, kind: str) -> str:
-        if self.control is None:
-            raise RuntimeError("not a simulated site")
-        return self.control.start_event(kind)
-
-    def scenarios(self) -> list[ScenarioInfo]:
-        return self.control.scenarios() if self.control else []
-
-    def start_scenario(self, name: str) -> str:
-        if self.control is None:
-            raise RuntimeError("not a simulated site")
-        return self.control.start_scenario(name)
-
-    def fault_kinds(self) -> tuple[str, ...]:
-        return FAULT_KINDS if self.control else ()
-
-    def inject_fault(self, device: str, kind: str) -> str:
-        if self.control is None:
-            raise RuntimeError("not a simulated site")
-        return self.control.inject_fault(device, kind)
 
     def device_names(self) -> Iterable[str]:
         return self._by_device.keys()
