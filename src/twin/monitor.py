@@ -83,9 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
+    """OPC UA client settings from the command line and the environment."""
     from twin.collect.opcua import OpcUaOptions
 
-    """OPC UA client settings from the command line and the environment."""
     password = os.environ.get("OPCUA_PASSWORD")
     if args.opcua_user and not password:
         raise ValueError("--opcua-user needs the password in $OPCUA_PASSWORD")
