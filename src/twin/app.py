@@ -137,12 +137,13 @@ class LatencyProbe:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # Only what checks the command line is imported before the dashboard draws: the
+    # collector, the live metrics and the sink feeder load behind the first frame.
+    from multiprocessing import resource_tracker
+
     from twin.devices.process import SimulationFailed
-    from twin.live.alarms import AlarmEngine, load_rules
-    from twin.live.metrics import SiteMetrics
-    from twin.runtime import SiteRuntime
+    from twin.live.alarms import load_rules
     from twin.sinks.cli import SinkConfigError, sink_from_args
-    from twin.sinks.feeder import SinkFeeder
     from twin.site import alarm_rules_path, load_site
 
     site = load_site(args.site)
@@ -160,16 +161,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     interactive = sys.stdout.isatty() and not args.headless and not args.json
     log_file = logs.configure(args.log or (logs.default_file("run") if interactive else None))
-    runtime = SiteRuntime(
-        args.site,
-        speed=args.speed,
-        interval_s=args.interval,
-        scenario=scenario,
-        log_file=log_file,
-        opcua_port=args.opcua,
-    )
-    probe = LatencyProbe(runtime)
-    runtime.after_step.append(probe.after_step)
+    # Running before any screen owns the terminal (see SiteRuntime.__init__).
+    resource_tracker.ensure_running()
+    made: dict[str, Any] = {}
+
+    def make_runtime() -> Any:
+        from twin.runtime import SiteRuntime
+
+        runtime = SiteRuntime(
+            args.site,
+            speed=args.speed,
+            interval_s=args.interval,
+            scenario=scenario,
+            log_file=log_file,
+            opcua_port=args.opcua,
+        )
+        probe = LatencyProbe(runtime)
+        runtime.after_step.append(probe.after_step)
+        made["runtime"], made["probe"] = runtime, probe
+        return runtime
+
+    def make_pump() -> Any:
+        from twin.live.alarms import AlarmEngine
+        from twin.live.metrics import SiteMetrics
+        from twin.sinks.feeder import SinkFeeder
+
+        state = made["runtime"].state
+        metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
+        alarms = AlarmEngine(rules, state, metrics)
+        return SinkFeeder(state, metrics, alarms, sink, site.name)
+
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -178,31 +199,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = None
     failed: Exception | None = None
     try:
-        runtime.start()
-        assert runtime.state is not None
-        state = runtime.state
-        metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
-        alarms = AlarmEngine(rules, state, metrics)
-        pump = SinkFeeder(state, metrics, alarms, sink, site.name)
-        if interactive:
-            _run_dashboard(runtime, pump, stop)
+        if interactive:  # the dashboard draws at once and shows the start-up
+            pump = _run_dashboard(site.name, make_runtime, make_pump, stop)
         else:
-            _run_headless(runtime, pump, stop, args)
+            make_runtime().start()
+            pump = make_pump()
+            _run_headless(made["runtime"], pump, stop, args)
+        if pump is None:  # quit before the collector polled: nothing was collected
+            raise _QuitDuringStartup
+        runtime = made["runtime"]
         snapshot = pump.tick()
         rss = _rss_mb(runtime)  # before the simulation process exits
         runtime.stop()
         sink.flush(timeout=30)
         counters["spooled"] = pump.spooled
-        summary = _summary(runtime, snapshot, alarms, sink, counters, probe)
+        summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
         summary["rss_mb"] = rss
     except (SimulationFailed, TimeoutError) as error:
         failed = error
+    except _QuitDuringStartup:
+        summary = {}
+        if "runtime" in made:
+            made["runtime"].stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if summary is None:  # stopped by an error: still close sockets and the spool cleanly
+        if summary is None and "runtime" in made:  # stopped by an error: still close cleanly
             with contextlib.suppress(Exception):
-                runtime.stop()
+                made["runtime"].stop()
         sink.close()
         if interactive:
             logs.report("run", log_file)
@@ -270,26 +294,57 @@ def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> 
         stop.wait(args.interval)
 
 
-def _run_dashboard(runtime: Any, pump: Any, stop: threading.Event) -> None:
+class _QuitDuringStartup(Exception):
+    """The operator quit the dashboard before the site was read."""
+
+
+def _run_dashboard(site: str, make_runtime: Any, make_pump: Any, stop: threading.Event) -> Any:
+    """The dashboard, drawn at once; the site starts behind it (see twin.tui.startup).
+
+    ``make_runtime`` builds the site runtime (on the start-up thread: its imports
+    come after the first frame). Returns the sink feeder once the collector polls
+    (None when the operator quit before that); raises what stopped the start-up.
+    """
     from twin.tui.app import DARK, TwinApp
+    from twin.tui.startup import Startup
 
     # One alarm store: the dashboard shows (and acks/shelves in) the feeder's own
     # SiteMetrics and AlarmEngine; the feeder updates them under the shared lock.
     lock = threading.RLock()
+    made: dict[str, Any] = {}
 
     def feed() -> None:
+        pump = made["pump"]
         while not stop.wait(1.0):
             with lock:
                 pump.tick()
 
-    feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
-    feeder.start()
+    def begin() -> Any:
+        runtime = made["runtime"] = make_runtime()
+        runtime.begin()
+        made["pump"] = pump = make_pump()
+        made["feeder"] = feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
+        feeder.start()
+        return runtime.source(metrics=pump.metrics, alarms=pump.alarms, drive=False, lock=lock)
+
+    def progress() -> tuple[str, ...]:
+        runtime = made.get("runtime")
+        return runtime.progress() if runtime is not None else (f"site {site} · loading",)
+
+    def finished() -> bool:
+        runtime = made.get("runtime")
+        return runtime is not None and runtime.started()
+
+    startup = Startup(site, begin, progress, finished)
     try:
-        source = runtime.source(metrics=pump.metrics, alarms=pump.alarms, drive=False, lock=lock)
-        TwinApp(source, theme=DARK).run()
+        TwinApp(startup=startup, theme=DARK).run()
     finally:
         stop.set()
-        feeder.join(timeout=10)
+        if "feeder" in made:
+            made["feeder"].join(timeout=10)
+    if startup.error is not None and "pump" not in made:
+        raise startup.error
+    return made.get("pump")
 
 
 def _missed_polls(runtime: Any) -> int:
@@ -375,11 +430,23 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from twin.runtime import SiteRuntime
     from twin.tui.app import DARK, LIGHT, TwinApp
+    from twin.tui.startup import Startup
 
     log_file = logs.configure(args.log or logs.default_file("dashboard"))
+    runtime = SiteRuntime(args.site, speed=args.speed, log_file=log_file)
+
+    def begin() -> Any:
+        runtime.begin()
+        return runtime.source()
+
+    startup = Startup(runtime.site.name, begin, runtime.progress, runtime.started)
     try:
-        with SiteRuntime(args.site, speed=args.speed, log_file=log_file) as runtime:
-            TwinApp(runtime.source(), theme=LIGHT if args.light else DARK).run()
+        TwinApp(startup=startup, theme=LIGHT if args.light else DARK).run()
+        if startup.error is not None:
+            print(f"twin dashboard: error: {startup.error}", file=sys.stderr)
+            return 1
     finally:
+        with contextlib.suppress(Exception):
+            runtime.stop()
         logs.report("dashboard", log_file)
     return 0

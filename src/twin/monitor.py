@@ -16,14 +16,16 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twin.argtypes import positive_float
-from twin.collect.opcua import OpcUaOptions
-from twin.collect.scheduler import Collector, CollectorOptions
-from twin.live.metrics import SiteMetrics
-from twin.live.state import LiveState
-from twin.points.registry import load_registry
-from twin.sinks.feeder import SinkFeeder
+
+# Every command's parser is built from this module: what monitoring itself needs
+# (asyncua alone takes a second to import) loads when a monitor runs, so `twin run`
+# draws its first frame without it.
+if TYPE_CHECKING:
+    from twin.collect.opcua import OpcUaOptions
+    from twin.live.state import LiveState
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -82,6 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
     """OPC UA client settings from the command line and the environment."""
+    from twin.collect.opcua import OpcUaOptions
+
     password = os.environ.get("OPCUA_PASSWORD")
     if args.opcua_user and not password:
         raise ValueError("--opcua-user needs the password in $OPCUA_PASSWORD")
@@ -101,6 +105,7 @@ def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
+    from twin.points.registry import load_registry
     from twin.sinks.cli import SinkConfigError, sink_from_args
 
     try:
@@ -150,7 +155,11 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     """
     import threading
 
+    from twin.collect.scheduler import Collector, CollectorOptions
     from twin.live.alarms import AlarmEngine
+    from twin.live.metrics import SiteMetrics
+    from twin.live.state import LiveState
+    from twin.sinks.feeder import SinkFeeder
     from twin.tui.app import DARK, TwinApp
     from twin.tui.model import LiveSource
 
@@ -205,6 +214,11 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
 
 
 async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:  # type: ignore[no-untyped-def]
+    from twin.collect.scheduler import Collector, CollectorOptions
+    from twin.live.metrics import SiteMetrics
+    from twin.live.state import LiveState
+    from twin.sinks.feeder import SinkFeeder
+
     state = LiveState(registry, interval_s=args.interval)
     metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
     alarms = None

@@ -22,31 +22,37 @@ import asyncio
 import io
 import threading
 import time
+import tomllib
 from collections.abc import Awaitable, Coroutine
 from concurrent.futures import Future
+from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from twin.collect.scheduler import Collector
 from twin.devices.faults import DeviceFault
 from twin.devices.process import SimulationFailed, SimulationProcess
-from twin.devices.registry import rows, write_csv
-from twin.devices.runner import Options, Simulation
 from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
-from twin.plant.scenarios import make_event
+from twin.paths import data_path
 from twin.points.registry import Registry, parse_registry
 from twin.site import alarm_rules_path, load_site
 from twin.tui.model import FrozenClock, LiveSource
+from twin.tui.records import ScenarioInfo
+
+if TYPE_CHECKING:
+    from twin.devices.runner import Simulation
 
 T = TypeVar("T")
 
 
 def registry_of(sim: Simulation, host: str, ports: list[int]) -> Registry:
     """The collector's registry of a simulation's devices (as ``twin points`` writes it)."""
+    from twin.devices.registry import rows, write_csv
+
     assert sim.inventory is not None
     out = io.StringIO()
     write_csv(rows(sim.inventory, host, ports), out)
@@ -72,6 +78,11 @@ class SiteRuntime:
         opcua_port: int | None = None,
     ) -> None:
         self.site = load_site(site)
+        # The child is spawned from a start-up thread while a dashboard may already own
+        # the terminal: Textual swaps sys.stderr for one without a file descriptor,
+        # which multiprocessing's resource tracker would hand its own child. Started
+        # here, on the caller's thread, it is running before any screen is drawn.
+        resource_tracker.ensure_running()
         self.process = SimulationProcess(
             site,
             speed=speed,
@@ -87,6 +98,9 @@ class SiteRuntime:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="site")
         self.collector: Collector | None = None
         self.state: LiveState | None = None
+        self.started_at = time.monotonic()
+        self.phase = "not started"
+        self._stopped = False
 
     @property
     def plant_t_s(self) -> float:
@@ -107,8 +121,24 @@ class SiteRuntime:
         unavailable (NaN on the wire) before its first poll, and the dashboard
         shows such a point as bad rather than never starting.
         """
+        self.begin()
+        self.wait_read(timeout)
+        return self
+
+    def begin(self) -> SiteRuntime:
+        """Serve the devices and start polling; return once the collector polls.
+
+        The slow part of a start (building the plant and its gear in the child) is
+        here; :meth:`progress` says where it is from any thread, so a dashboard can
+        draw at once and show it.
+        """
+        self.started_at = time.monotonic()
+        self.phase = "building the plant and serving its devices"
         text = self.process.start()
+        if self._stopped:  # stopped while the child was starting (the operator quit)
+            raise SimulationFailed("stopped during start-up")
         registry = parse_registry(text, Path(f"<{self.process.site_name}>"))
+        self.phase = "starting the collector"
         self.thread.start()
 
         async def go() -> None:
@@ -122,6 +152,11 @@ class SiteRuntime:
             self.process.go()
 
         self.call(go())
+        self.phase = "reading every point"
+        return self
+
+    def wait_read(self, timeout: float = 60.0) -> None:
+        """Wait until every point has been answered once (good or bad)."""
         deadline = time.monotonic() + timeout
         assert self.state is not None
         while ((self.state.good_ts == 0) & (self.state.bad_ts == 0)).any():
@@ -135,9 +170,35 @@ class SiteRuntime:
             if not self.process.alive:
                 raise SimulationFailed(self.process.failure or "the simulation process exited")
             time.sleep(0.05)
-        return self
+        self.phase = "running"
+
+    def progress(self) -> tuple[str, ...]:
+        """Start-up progress, one line per stage: what runs now and what is done."""
+        elapsed = time.monotonic() - self.started_at
+        lines = [f"site {self.site.name} · {elapsed:.0f} s since start · {self.phase}"]
+        state = self.state
+        if state is None:
+            lines.append("plant and gateways: being built in the simulation process")
+            return tuple(lines)
+        points = state.points
+        gateways = {(p.host, p.port) for p in points if p.modbus}
+        lines.append(f"plant built · gateways bound {len(gateways)}/{len(gateways)}")
+        read = (state.good_ts > 0) | (state.bad_ts > 0)
+        devices = {p.device for p in points}
+        answered = {points[i].device for i in np.flatnonzero(read)}
+        lines.append(
+            f"points answered {int(read.sum()):,}/{len(points):,} · "
+            f"devices answering {len(answered):,}/{len(devices):,}"
+        )
+        return tuple(lines)
+
+    def started(self) -> bool:
+        """Every point answered once (start-up is over)."""
+        state = self.state
+        return state is not None and bool(((state.good_ts > 0) | (state.bad_ts > 0)).all())
 
     def stop(self) -> None:
+        self._stopped = True
         try:
             if self.thread.is_alive() and self.collector is not None:
                 self.call(self.collector.stop(), timeout=30)
@@ -164,6 +225,40 @@ class SiteRuntime:
     def start_event(self, kind: str) -> str:
         self.process.start_event(kind)
         return f"{kind.replace('_', ' ')} started"
+
+    def scenarios(self) -> list[ScenarioInfo]:
+        """Every shipped scenario (``sim/scenarios/**``), by the name ``--scenario`` takes."""
+        folder = data_path("sim", "scenarios")
+        out = []
+        for path in sorted(folder.rglob("*.toml")):
+            try:
+                description = str(tomllib.loads(path.read_text()).get("description", ""))
+            except (OSError, tomllib.TOMLDecodeError):
+                description = "(unreadable: starting it says why)"
+            out.append(
+                ScenarioInfo(path.relative_to(folder).with_suffix("").as_posix(), description)
+            )
+        return out
+
+    def start_scenario(self, name: str) -> str:
+        """Run a scenario's timeline from now, checked here first against this site's devices."""
+        # Read here with tomllib, not the plant's scenario model: the reading side does
+        # not import the plant (its fluid tables take seconds to load); the child
+        # validates the events and logs what it refuses.
+        path = data_path("sim", "scenarios") / f"{name}.toml"
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ValueError(f"{path}: {error}") from error
+        assert self.state is not None
+        devices = {p.device for p in self.state.points}
+        named = [e.get("target") for e in data.get("events", [])]
+        named += [f.get("device") for f in data.get("device_faults", [])]
+        missing = sorted({d for d in named if isinstance(d, str) and d not in devices})
+        if missing:
+            raise ValueError(f"scenario {name} names devices this site lacks: {', '.join(missing)}")
+        self.process.start_scenario(name)
+        return f"scenario {name} started: its first event now"
 
     def inject_fault(self, device: str, kind: str) -> str:
         fault = DeviceFault(device=device, kind=kind, duration_s=120)  # type: ignore[arg-type]
@@ -223,6 +318,9 @@ def frozen_source(
     events: tuple[str, ...] = ("pump_trip", "utility_loss"),
 ) -> LiveSource:
     """A deterministic source: ``steps`` plant seconds, values at fixed times, frozen clock."""
+    from twin.devices.runner import Options, Simulation
+    from twin.plant.scenarios import make_event
+
     sim = Simulation(load_site(site), Options(modbus_port=0, opcua_port=None))
     sim.setup()
     assert sim.inventory is not None and sim.plant is not None

@@ -54,6 +54,10 @@ def test_twin_run_in_tmux(tmp_path: Path) -> None:
     )
     tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "45", command)
     try:
+        # The first frame is the start-up screen, drawn while the site is still being
+        # built (bench/first_frame.py times it): not a blank terminal.
+        pane = wait_pane(session, "twin ·")
+        assert "starting" in pane and "Starting aidc-10mw" in pane, pane
         pane = wait_pane(session, "PUE", "Overview")
         assert "aidc-10mw" in pane
         tmux("send-keys", "-t", session, "5")

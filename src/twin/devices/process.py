@@ -239,6 +239,10 @@ class SimulationProcess:
         """Start a plant event now (dashboard defaults: ``twin.plant.scenarios.make_event``)."""
         self._send(("event", kind))
 
+    def start_scenario(self, name: str) -> None:
+        """Run a scenario file's timeline from now (its first event at once)."""
+        self._send(("scenario", name))
+
     def inject_fault(self, device: str, kind: str, duration_s: float = 120.0) -> None:
         """Put a device fault in force now for ``duration_s`` of plant time."""
         self._send(("fault", device, kind, duration_s))
@@ -324,6 +328,25 @@ def _build(
     return sim
 
 
+def start_scenario_now(sim: Any, name: str) -> None:
+    """Schedule a scenario's events and device faults with its first one now.
+
+    A shipped scenario starts its story ten minutes in (a settled plant first); an
+    operator who picks it on a running site wants the story, not the wait.
+    """
+    from twin.devices.cli import load_sim_scenario
+    from twin.plant import scenarios
+
+    plan, faults, path = load_sim_scenario(name)
+    lead = min([e.at_s for e in plan.events] + [f.at_s for f in faults], default=0.0)
+    events = [e.model_copy(update={"at_s": e.at_s - lead}) for e in plan.events]
+    plan = plan.model_copy(update={"events": events})  # type: ignore[attr-defined]
+    scenarios.attach(sim.plant, plan, path)
+    sim.faults.schedule(
+        [f.model_copy(update={"at_s": f.at_s - lead}) for f in faults], sim.plant.t_s
+    )
+
+
 async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
     from twin.devices.faults import DeviceFault
     from twin.devices.registry import rows, write_csv
@@ -369,6 +392,8 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
                 go.set()
             elif message[0] == "event":
                 plant.command("event", event=make_event(plant, message[1]))
+            elif message[0] == "scenario":
+                start_scenario_now(sim, message[1])
             elif message[0] == "fault":
                 _, device, kind, duration = message
                 sim.inject(DeviceFault(device=device, kind=kind, duration_s=duration))

@@ -10,6 +10,7 @@ network: the setpoint write is awaited from a worker and runs on the collector's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Iterable
@@ -19,13 +20,18 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
-from twin.tui.model import Snapshot, Source
+from twin.tui.palette import palette
+from twin.tui.records import Snapshot, Source
 from twin.tui.screens.dialogs import HelpScreen, SetpointScreen, ShelveScreen
+from twin.tui.screens.text import PRIORITY_MARKUP, STATE_WORDS, alarm_value, clock, num, pue_text
 from twin.tui.screens.views import VIEWS, AlarmsView, DevicesView, FilteredView, View
+from twin.tui.startup import Startup
+from twin.tui.widgets.table import LiveTable
 
 DARK, LIGHT = "textual-dark", "textual-light"
 
@@ -43,6 +49,11 @@ class TwinApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "setpoint", "Setpoint"),
+        # Alarm keys work on the Alarms view wherever the focus is (the view's own
+        # bindings show them in the footer once its table has the focus).
+        Binding("a", "ack", "Acknowledge", show=False),
+        Binding("s", "shelve", "Shelve", show=False),
+        Binding("u", "unshelve", "Unshelve", show=False),
         Binding("t", "toggle_theme", "Theme"),
         Binding("q", "quit", "Quit"),
     ]
@@ -50,23 +61,59 @@ class TwinApp(App[None]):
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
     view: reactive[str] = reactive("overview")
 
-    def __init__(self, source: Source, tick_s: float | None = 1.0, theme: str = DARK) -> None:
+    def __init__(
+        self,
+        source: Source | None = None,
+        tick_s: float | None = 1.0,
+        theme: str = DARK,
+        startup: Startup | None = None,
+    ) -> None:
         super().__init__()
-        self.source = source
+        if source is None and startup is None:
+            raise ValueError("a dashboard needs a source or a start-up that makes one")
+        self.source: Source = source  # type: ignore[assignment]  # None only until start-up
+        self.startup = startup if source is None else None
+        self.starting = self.startup is not None  # progress in the banner until all read
         self.tick_s = tick_s
         self.theme = theme
         self.frame_times: list[float] = []  # seconds spent applying each snapshot
         self.ticks = 0
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The dashboard's state colours for the theme on screen (twin.tui.palette)."""
+        dark = True
+        # Before the theme is set (App.__init__ reads the CSS variables): the dark one.
+        with contextlib.suppress(Exception):
+            dark = self.current_theme.dark
+        return palette(dark).variables()
+
+    def watch_theme(self) -> None:
+        if not self.screen_stack:  # set in __init__: nothing drawn yet
+            return
+        for view in self.query(View):
+            view.restyle()
+        if self.snapshot is not None:
+            self.current_view().show(self.snapshot)
+
     def compose(self) -> ComposeResult:
         yield Static(id="title-bar")
+        yield Static(id="alarm-banner")
         yield Tabs(*(Tab(label, id=f"tab-{name}") for name, (label, _) in VIEWS.items()))
-        with ContentSwitcher(initial="overview", id="views"):
+        with ContentSwitcher(initial="startup" if self.startup else "overview", id="views"):
+            yield Static(id="startup", classes="startup")
             for name, (_, cls) in VIEWS.items():
                 yield cls(id=name)
         yield Footer()
 
     async def on_mount(self) -> None:
+        if self.startup is not None:
+            self.startup.start()
+            await self.show_startup()
+            self._startup_timer = self.set_interval(0.25, self.show_startup)
+            return
+        await self.begin_ticks()
+
+    async def begin_ticks(self) -> None:
         await self.refresh_now()
         # Everything alive now (registry, live state, widgets) lives as long as the app:
         # frozen, the cyclic GC's full collections walk only what later ticks allocate
@@ -74,6 +121,46 @@ class TwinApp(App[None]):
         gc.freeze()
         if self.tick_s:
             self.set_interval(self.tick_s, self.tick)
+
+    # --------------------------------------------------------------- start-up
+
+    async def show_startup(self) -> None:
+        """Draw the start-up's progress; take its source the moment there is one."""
+        startup = self.startup
+        if startup is None:
+            return
+        if startup.error is not None:
+            self._startup_timer.stop()
+            self.query_one("#startup", Static).update(
+                f"[b $twin-alarm]start-up failed:[/] {startup.error}"
+            )
+            self.exit(message=f"start-up failed: {startup.error}")
+            return
+        lines = startup.lines()
+        elapsed = startup.elapsed()
+        if self.source is None:  # once the views show, each tick writes the title
+            self.query_one("#title-bar", Static).update(
+                f"[b]twin[/b] · {startup.site} · starting ({elapsed:.0f} s)", layout=False
+            )
+        self.query_one("#alarm-banner", Static).update(
+            f"[$twin-info]start-up:[/] {lines[-1] if lines else ''}", layout=False
+        )
+        if self.source is None and startup.source is not None:
+            self.source = startup.source
+            self.query_one(ContentSwitcher).current = self.view
+            await self.begin_ticks()
+        elif self.source is None:
+            self.query_one("#startup", Static).update(
+                f"[b]Starting {startup.site}[/b]\n\n"
+                + "\n".join(lines)
+                + "\n\n[$twin-muted]the views open as soon as the collector polls[/]"
+            )
+        if self.source is not None and startup.finished():
+            self._startup_timer.stop()
+            self.starting = False
+            self.startup = None
+            if self.snapshot is not None:
+                self.watch_snapshot(self.snapshot)
 
     # ------------------------------------------------------------------ ticks
 
@@ -92,22 +179,43 @@ class TwinApp(App[None]):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        try:
+            self._apply(snap)
+        except NoMatches:  # a tick's snapshot landing while the app tears its widgets down
+            return
+
+    def _apply(self, snap: Snapshot) -> None:
         started = time.perf_counter()
         self.current_view().show(snap)
         o = snap.overview
         stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(snap.ts))
         alarms = sum(v for v in snap.alarm_counts.values())
-        flood = " [b white on red] FLOOD [/]" if snap.flood else ""
+        flood = " [b $twin-urgent-fg on $twin-urgent-bg] FLOOD [/]" if snap.flood else ""
         sim = " · simulated" if snap.simulated else ""
-        pue = "—" if o.pue != o.pue else f"{o.pue:.3f}"
         self.query_one("#title-bar", Static).update(
-            f"[b]twin[/b] · {snap.site}{sim} · {stamp} · PUE [b]{pue}[/b] · "
-            f"IT {o.it_kw:,.0f} kW · alarms {alarms}{flood}",
+            f"[b]twin[/b] · {snap.site}{sim} · {stamp} · PUE {pue_text(o)} · "
+            f"IT {num(o.it_kw, ',.0f', 'kW')} · alarms {alarms}{flood}",
             layout=False,  # one line, height fixed by CSS: no screen reflow every second
         )
+        if not self.starting:
+            self.query_one("#alarm-banner", Static).update(self.banner(snap), layout=False)
         self.ticks += 1
         self.frame_times.append(time.perf_counter() - started)
         del self.frame_times[:-1000]
+
+    def banner(self, snap: Snapshot) -> str:
+        """The newest annunciated alarm, above every view; or that there is none."""
+        a = snap.newest_alarm
+        if a is None:
+            return "[$twin-ok]no active alarm[/]"
+        value = alarm_value(a.value, a.unit) if a.unit else ""  # a bit's 1 says nothing
+        more = sum(snap.alarm_counts.values()) - 1
+        others = f" · {more} more (5: Alarms)" if more > 0 else ""
+        return (
+            f"[{PRIORITY_MARKUP[a.priority]}] {a.priority.upper()} [/] "
+            f"{clock(a.ts)} {STATE_WORDS.get(a.state, a.state)} · {a.message}"
+            f"{' · ' + value if value else ''} · {a.point}{others}"
+        )
 
     # ---------------------------------------------------------------- views
 
@@ -116,10 +224,15 @@ class TwinApp(App[None]):
             self.view = event.tab.id.removeprefix("tab-")
 
     def watch_view(self, view: str) -> None:
+        if self.source is None:  # still starting: the view opens with the first snapshot
+            self.query_one(Tabs).active = f"tab-{view}"
+            return
         if self.snapshot is not None:
             self.query_one(f"#{view}", View).show(self.snapshot)
         self.query_one(ContentSwitcher).current = view
         self.query_one(Tabs).active = f"tab-{view}"
+        if view in ("alarms", "devices"):  # their keys act on the selected row
+            self.query_one(f"#{view}", View).query_one(LiveTable).focus()
 
     def action_show(self, view: str) -> None:
         self.view = view
@@ -128,6 +241,8 @@ class TwinApp(App[None]):
         return self.query_one(f"#{self.view}", View)
 
     def action_filter(self) -> None:
+        if not self._has_source():
+            return
         view = self.current_view()
         if isinstance(view, FilteredView):
             view.open_filter()
@@ -149,7 +264,7 @@ class TwinApp(App[None]):
                 )
             )
         keys += [
-            ("Everywhere", "ctrl+p", "Command palette (views, events, faults, theme)"),
+            ("Everywhere", "ctrl+p", "Command palette (views, scenarios, faults, theme)"),
             ("Everywhere", "tab", "Next widget (tabs, lists, filter)"),
             ("Lists", "↑ ↓ pgup pgdn", "Move the selection"),
             ("Lists", "esc", "Clear the filter"),
@@ -157,23 +272,44 @@ class TwinApp(App[None]):
             ("Alarms", "s", "Shelve the selected alarm (15 min, 1 h, 8 h)"),
             ("Alarms", "u", "Unshelve the selected alarm"),
             ("Racks", "← → ↑ ↓", "Select a rack"),
-            ("Racks", "c", "Colour by inlet / coolant return / power"),
+            ("Racks", "c", "Colour basis: cold plate / coolant return / inlet / power"),
         ]
         self.push_screen(HelpScreen(keys))
 
     # --------------------------------------------------------------- alarms
 
+    def _has_source(self) -> bool:
+        if self.source is None:
+            self.notify("still starting: the site is not read yet", severity="warning")
+        return self.source is not None
+
     def _alarm(self) -> str | None:
+        if not self._has_source():
+            return None
+        if self.view != "alarms":
+            self.notify("alarms are acknowledged on the Alarms view (key 5)", severity="warning")
+            return None
         alarm = self.query_one(AlarmsView).selected
         if alarm is None:
             self.notify("no alarm selected", severity="warning")
         return alarm
 
+    def _alarm_words(self, alarm: str) -> str:
+        snap = self.snapshot
+        row = next((a for a in snap.alarms if a.id == alarm), None) if snap else None
+        return row.message if row is not None else alarm
+
     def action_ack(self) -> None:
         alarm = self._alarm()
-        if alarm is not None:
+        if alarm is None:
+            return
+        try:
             self.source.ack(alarm)
-            self.load_snapshot()
+        except KeyError:
+            self.notify("that alarm is gone", severity="warning")
+            return
+        self.notify(f"acknowledged: {self._alarm_words(alarm)}")
+        self.load_snapshot()
 
     def action_shelve(self) -> None:
         alarm = self._alarm()
@@ -183,7 +319,7 @@ class TwinApp(App[None]):
         def done(seconds: float | None) -> None:
             if seconds:
                 self.source.shelve(alarm, seconds)
-                self.notify(f"{alarm} shelved for {seconds / 60:g} min")
+                self.notify(f"shelved for {seconds / 60:g} min: {self._alarm_words(alarm)}")
                 self.load_snapshot()
 
         self.push_screen(ShelveScreen(alarm), done)
@@ -192,11 +328,14 @@ class TwinApp(App[None]):
         alarm = self._alarm()
         if alarm is not None:
             self.source.unshelve(alarm)
+            self.notify(f"unshelved: {self._alarm_words(alarm)}")
             self.load_snapshot()
 
     # ------------------------------------------------------------ commands
 
     def action_setpoint(self, point: str | None = None) -> None:
+        if not self._has_source():
+            return
         setpoints = self.source.setpoints()
         if not setpoints:
             self.notify("this site has no writable setpoints", severity="warning")
@@ -214,6 +353,12 @@ class TwinApp(App[None]):
         except (ValueError, RuntimeError) as error:  # e.g. the simulation process is gone
             self.notify(str(error), severity="error")
 
+    def start_scenario(self, name: str) -> None:
+        try:
+            self.notify(self.source.start_scenario(name))
+        except (ValueError, RuntimeError) as error:
+            self.notify(str(error), severity="error")
+
     def inject_fault(self, kind: str) -> None:
         device = self.query_one(DevicesView).selected
         if device is None:
@@ -225,6 +370,9 @@ class TwinApp(App[None]):
             self.notify(str(error), severity="error")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        if self.source is None:
+            yield SystemCommand("Quit", "Quit the dashboard", self.exit)
+            return
         for name, (label, _) in VIEWS.items():
             yield SystemCommand(
                 f"Show {label[2:]}",
@@ -243,10 +391,16 @@ class TwinApp(App[None]):
                 f"Write {s.point} [{s.low:g}, {s.high:g}] {s.unit}",
                 partial(self.action_setpoint, s.point),
             )
+        for scenario in self.source.scenarios():
+            yield SystemCommand(
+                f"Scenario: {scenario.name}",
+                f"{scenario.description} (simulated site; its timeline starts now)",
+                partial(self.start_scenario, scenario.name),
+            )
         for kind, label in self.source.events():
             yield SystemCommand(
-                f"Start event: {label}",
-                "Simulated site: a plant event now",
+                f"Scenario event now: {label}",
+                "Simulated site: one plant event at once",
                 partial(self.start_event, kind),
             )
         for kind in self.source.fault_kinds():

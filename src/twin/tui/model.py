@@ -1,10 +1,5 @@
 """The dashboard's view model: what the screens show, read from :mod:`twin.live` only.
 
-A :class:`Source` hands the app one immutable :class:`Snapshot` per refresh tick and
-takes the operator's few commands (acknowledge, shelve, setpoint write, and on a
-simulated site a scenario event or a device fault). Screens never see a device, a
-socket or the plant; they render snapshots.
-
 :class:`LiveSource` is the adapter over the live layer: a
 :class:`~twin.live.state.LiveState` (latest values, qualities, rings), the site's
 :class:`~twin.live.metrics.SiteMetrics` (PUE by category, energy windows, pPUE, WUE,
@@ -13,13 +8,15 @@ CUE, redundancy, battery runtime) and its :class:`~twin.live.alarms.AlarmEngine`
 acknowledging or shelving from a screen changes the engine's alarm, the same one
 ``twin run`` sends to the sinks.
 
-Per tick the work is vectorised: every row of the power and cooling trees, every rack
-and every device has its registry indices resolved once, at start; a tick gathers
-values with one fancy index per kind of row and re-formats only rows whose inputs
-changed.
+What is drawn is laid out from the registry's columns (``equipment``, ``area``,
+``hall``, ``group``, ``role``, units), never from device names: the trees in
+:mod:`twin.tui.sitetrees`, the racks here (a device with a rack-inlet and an
+IT-input role). Per tick the work is vectorised: indices are resolved once, a tick
+gathers values with one fancy index per kind of row and re-formats only rows whose
+inputs changed.
 
-The setpoint write is the one back-edge (docs/architecture.md §1): it goes to the collector's own
-protocol write, never to the plant's memory.
+The setpoint write is the one back-edge (docs/architecture.md §1): it goes to the
+collector's own protocol write, never to the plant's memory.
 """
 
 from __future__ import annotations
@@ -28,175 +25,57 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from twin.live.alarms import AlarmEngine, AlarmState, load_rules
+from twin.live.alarms import AlarmEngine, load_rules
 from twin.live.metrics import SiteMetrics
 from twin.live.metrics import Snapshot as MetricsSnapshot
 from twin.live.metrics import Value as MetricValue
 from twin.live.state import LiveState
 from twin.paths import data_path
-from twin.points.quality import Quality
 from twin.points.registry import PointDef, Registry
+from twin.tui.alarmrows import alarm_rows
+from twin.tui.commands import SourceCommands
+from twin.tui.devices import DeviceTable
+from twin.tui.records import (
+    PRIORITIES,
+    TREND_POINTS,
+    AlarmRow,
+    DeviceRow,
+    FrozenClock,
+    Overview,
+    Racks,
+    ScenarioInfo,
+    Setpoint,
+    SetpointRefused,
+    SimControl,
+    Snapshot,
+    Source,
+    TreeRow,
+)
+from twin.tui.rows import field_of, fmt_value
+from twin.tui.sitetrees import SiteTrees
+from twin.tui.trees import counts_text, worst
 
-# ----------------------------------------------------------------------------- records
-
-PRIORITIES = ("urgent", "high", "medium", "low")  # the alarm engine's, most urgent first
-TREND_POINTS = 60
-
-
-@dataclass(frozen=True, slots=True)
-class Overview:
-    pue: float
-    pue_quality: str  # good / stale / bad (of the metric, from its points)
-    pue_category: str
-    pue_windows: tuple[tuple[str, float, str], ...]  # (window, energy-based PUE, quality)
-    it_kw: float
-    facility_kw: float
-    cooling_kw: float
-    power_loss_kw: float
-    ppue_cooling: float
-    ppue_power: float
-    wue_l_per_kwh: float
-    cue_kg_per_kwh: float
-    t_dry_c: float
-    t_wet_c: float
-    cooling_mode: str
-    trend_pue: tuple[float, ...] = ()
-    trend_it_kw: tuple[float, ...] = ()
-    trend_facility_kw: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmRow:
-    id: str  # the engine's alarm key, ``rule:source``
-    priority: str
-    state: str  # the engine's state: unacked, acked, rtn_unacked, shelved, suppressed…
-    ts: float  # time of the last state change
-    point: str
-    value: float | None
-    message: str
-    shelved_until: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    name: str
-    equipment: str
-    protocol: str
-    address: str
-    last_good: float  # UNIX s, 0 = never
-    latency_ms: float | None
-    errors: int
-    quality: str
-
-
-@dataclass(frozen=True, slots=True)
-class TreeRow:
-    """One line of a one-line diagram, already flattened (depth = indentation)."""
-
-    key: str
-    depth: int
-    label: str
-    load: str
-    pct: float | None
-    detail: str
-    state: str  # ok / warn / alarm / off
-
-
-@dataclass(frozen=True, slots=True)
-class Racks:
-    names: tuple[str, ...]
-    halls: tuple[str, ...]
-    inlet_c: np.ndarray
-    return_c: np.ndarray
-    power_kw: np.ndarray
-    liquid: np.ndarray  # bool: cold-plate rack
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    ts: float
-    site: str
-    overview: Overview
-    alarms: tuple[AlarmRow, ...]
-    alarm_counts: dict[str, int]
-    flood: bool
-    alarm_rate: float  # alarms annunciated in the last 10 minutes
-    devices: tuple[DeviceRow, ...]
-    device_counts: dict[str, int]
-    power: tuple[TreeRow, ...]
-    cooling: tuple[TreeRow, ...]
-    racks: Racks
-    simulated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Setpoint:
-    point: str
-    device: str
-    unit: str
-    low: float | None
-    high: float | None
-    value: float | None
-    description: str = ""
-
-
-class SetpointRefused(Exception):
-    """A write the range check, the collector or the device refused."""
-
-
-class Source(Protocol):
-    """What the dashboard reads and the few things it may ask for."""
-
-    simulated: bool
-
-    def snapshot(self) -> Snapshot: ...
-
-    def ack(self, alarm_id: str) -> None: ...
-
-    def shelve(self, alarm_id: str, seconds: float) -> None: ...
-
-    def unshelve(self, alarm_id: str) -> None: ...
-
-    def setpoints(self) -> list[Setpoint]: ...
-
-    def read(self, point: str) -> float | None: ...
-
-    async def write_setpoint(self, point: str, value: float) -> None: ...
-
-    def events(self) -> list[tuple[str, str]]: ...
-
-    def start_event(self, kind: str) -> str: ...
-
-    def fault_kinds(self) -> tuple[str, ...]: ...
-
-    def inject_fault(self, device: str, kind: str) -> str: ...
-
-
-# ----------------------------------------------------------------------- sim control
-
-
-class SimControl(Protocol):
-    """Scenario events and device faults on a simulated site (absent on real gear)."""
-
-    def start_event(self, kind: str) -> str: ...
-
-    def inject_fault(self, device: str, kind: str) -> str: ...
-
-
-EVENTS: list[tuple[str, str]] = [
-    ("utility_loss", "Utility loss (both feeds, 120 s)"),
-    ("pump_trip", "Pump trip (first CDU, pump 1, 300 s)"),
-    ("tower_fan_failure", "Tower fan failure (cell 1, 300 s)"),
-    ("load_step", "Load step (IT load x1.2, 300 s)"),
+__all__ = [
+    "PRIORITIES",
+    "AlarmRow",
+    "DeviceRow",
+    "FrozenClock",
+    "LiveSource",
+    "Overview",
+    "Racks",
+    "ScenarioInfo",
+    "Setpoint",
+    "SetpointRefused",
+    "SimControl",
+    "Snapshot",
+    "Source",
+    "TreeRow",
 ]
-FAULT_KINDS = ("offline", "slow", "frozen", "exception", "bad_quality", "garbage")
 
 
 def default_rules_path(site: str) -> Path | None:
@@ -205,76 +84,16 @@ def default_rules_path(site: str) -> Path | None:
     return path if path.is_file() else None
 
 
-# ------------------------------------------------------------------ row groups
-
-
-def _fmt(x: float, spec: str) -> str:
-    return "—" if x != x else format(x, spec)
-
-
-def _bit(x: float) -> bool:
-    return x > 0.5  # NaN (bad or never read) is not set
-
-
 def _mv(value: MetricValue | None) -> float:
     return math.nan if value is None or value.value is None else float(value.value)
 
 
-Formatter = Callable[[str, str, list[float]], TreeRow]
+def _reason(value: MetricValue | None) -> str:
+    """Why a metric is not good, when the metrics layer says (``Value.reason``)."""
+    return str(getattr(value, "reason", "") or "") if value is not None else ""
 
 
-class RowGroup:
-    """Rows of one kind (all transformers, all CDUs…) and the points each row reads.
-
-    ``names[i]`` lists the points row ``i`` shows, resolved to registry indices once
-    (a missing point reads NaN). :meth:`rows` gathers every row's values with one
-    fancy index and formats again only the rows whose values changed.
-    """
-
-    def __init__(
-        self,
-        index: dict[str, int],
-        nan_slot: int,
-        keys: Sequence[str],
-        labels: Sequence[str],
-        names: Sequence[Sequence[str]],
-        fmt: Formatter,
-    ) -> None:
-        self.keys = list(keys)
-        self.labels = list(labels)
-        width = max((len(n) for n in names), default=0)
-        self.idx = np.full((len(self.keys), width), nan_slot, dtype=np.int64)
-        for i, row in enumerate(names):
-            for j, name in enumerate(row):
-                self.idx[i, j] = index.get(name, nan_slot)
-        self.fmt = fmt
-        self._last: np.ndarray | None = None
-        self._rows: list[TreeRow] = []
-
-    def values(self, ext: np.ndarray) -> np.ndarray:
-        return ext[self.idx]
-
-    def rows(self, ext: np.ndarray, extra: np.ndarray | None = None) -> list[TreeRow]:
-        m = ext[self.idx]
-        if extra is not None:
-            m = np.column_stack([m, extra])
-        last = self._last
-        if last is None or last.shape != m.shape:
-            changed = np.arange(len(self.keys))
-            self._rows = [None] * len(self.keys)  # type: ignore[list-item]
-        else:
-            same = (m == last) | (np.isnan(m) & np.isnan(last))
-            changed = np.flatnonzero(~same.all(axis=1))
-        for i, vals in zip(changed.tolist(), m[changed].tolist(), strict=True):
-            self._rows[i] = self.fmt(self.keys[i], self.labels[i], vals)
-        self._last = m
-        return self._rows
-
-
-# ------------------------------------------------------------------------ the adapter
-
-
-class LiveSource:
+class LiveSource(SourceCommands):
     """The view model over the live layer: state, site metrics and the alarm engine.
 
     ``metrics`` and ``alarms`` are the live layer's own objects (``twin run`` passes
@@ -328,533 +147,150 @@ class LiveSource:
         self._by_device: dict[str, list[PointDef]] = {}
         for p in pts:
             self._by_device.setdefault(p.device, []).append(p)
-        self._build_devices()
+        self._ext = np.full(len(pts) + 1, np.nan)
+        self._metrics_snapshot: MetricsSnapshot | None = None
+        self.device_table = DeviceTable(state, self._by_device, stats)
+        self._device_number = self.device_table.number
         self._build_racks()
         self._build_overview()
-        self._build_power()
-        self._build_cooling()
+        self.trees = SiteTrees(
+            self._by_device,
+            state.index,
+            self._nan_slot,
+            self.site,
+            {"power": self._power_root, "cooling": self._cooling_root},
+        )
 
     # ------------------------------------------------------------ index building
 
-    def _devices_of(self, *equipment: str) -> list[str]:
-        return [d for d, pts in self._by_device.items() if pts[0].equipment in equipment]
-
-    def _group(
-        self,
-        keys: Sequence[str],
-        names: Sequence[Sequence[str]],
-        fmt: Formatter,
-        labels: Sequence[str] | None = None,
-    ) -> RowGroup:
-        return RowGroup(self.state.index, self._nan_slot, keys, labels or list(keys), names, fmt)
-
-    def _fields(self, devices: Sequence[str], fields: Sequence[str]) -> list[list[str]]:
-        return [[f"{d}.{f}" for f in fields] for d in devices]
-
-    def _idx(self, names: Sequence[str]) -> np.ndarray:
+    def _idx(self, names: Iterable[str]) -> np.ndarray:
         return np.array([self.state.index.get(n, self._nan_slot) for n in names], dtype=np.int64)
 
-    def _build_devices(self) -> None:
-        devices = list(self._by_device)
-        self._device_names = devices
-        number = {d: i for i, d in enumerate(devices)}
-        self._point_device = np.array([number[p.device] for p in self.state.points], dtype=np.int64)
-        self._device_order = np.argsort(self._point_device, kind="stable")
-        counts = np.bincount(self._point_device, minlength=len(devices))
-        self._device_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        info = []
+    def _field_idx(self, devices: Iterable[str], *candidates: str) -> np.ndarray:
+        """Per device, its first point among ``candidates`` (field names), else the NaN slot."""
+        out = []
         for d in devices:
-            first = self._by_device[d][0]
-            if first.modbus:
-                protocol, address = "modbus-tcp", f"{first.host}:{first.port}/{first.unit_id}"
-            else:
-                protocol, address = "opc-ua", first.opcua_endpoint or ""
-            info.append((first.equipment, protocol, address))
-        self._device_info = info
-        self._device_rows: list[DeviceRow | None] = [None] * len(devices)
-        self._device_keys: list[tuple | None] = [None] * len(devices)
+            fields = {field_of(p): p.index for p in self._by_device[d]}
+            out.append(next((fields[c] for c in candidates if c in fields), self._nan_slot))
+        return np.array(out, dtype=np.int64)
+
+    def _role_idx(self, devices: Iterable[str], role: str) -> np.ndarray:
+        out = []
+        for d in devices:
+            out.append(
+                next((p.index for p in self._by_device[d] if p.role == role), self._nan_slot)
+            )
+        return np.array(out, dtype=np.int64)
 
     def _build_racks(self) -> None:
-        racks = self._devices_of("rack", "gpu-rack")
+        """Racks: devices that carry both a rack-inlet and an IT-input role."""
+        racks = [
+            d
+            for d, pts in self._by_device.items()
+            if {"rack_inlet_c", "it_input_kw"} <= {p.role for p in pts}
+        ]
         first = [self._by_device[d][0] for d in racks]
         self._rack_names = tuple(racks)
-        self._rack_halls = tuple(p.hall or p.area for p in first)
-        self._rack_liquid = np.array([p.equipment == "gpu-rack" for p in first], dtype=bool)
-        self._rack_inlet = self._idx([f"{d}.t_inlet_c" for d in racks])
-        self._rack_return = self._idx([f"{d}.t_coolant_return_c" for d in racks])
-        self._rack_power = self._idx([f"{d}.power_kw" for d in racks])
+        self._rack_halls = tuple(p.hall or p.area or self.site for p in first)
+        self._rack_inlet = self._role_idx(racks, "rack_inlet_c")
+        self._rack_power = self._role_idx(racks, "it_input_kw")
+        self._rack_return = self._field_idx(racks, "t_coolant_return_c", "t_return_c")
+        self._rack_plate = self._field_idx(racks, "t_cold_plate_c", "t_plate_c")
+        self._rack_liquid = (self._rack_return != self._nan_slot) | (
+            self._rack_plate != self._nan_slot
+        )
 
     def _build_overview(self) -> None:
-        chillers = self._devices_of("chiller")
+        chillers = [d for d, pts in self._by_device.items() if pts[0].equipment == "chiller"]
         self._chillers = len(chillers)
-        self._chiller_running = self._idx([f"{c}.running" for c in chillers])
-        self._chiller_economiser = self._idx([f"{c}.status.economiser_mode" for c in chillers])
-        self._outdoor = self._idx(["site-meter.t_outdoor_dry_c", "site-meter.t_outdoor_wet_c"])
-
-    # ------------------------------------------------------------ power tree
-
-    def _build_power(self) -> None:
-        site = self.site
-        entries: list[tuple[RowGroup, int] | Callable[[], TreeRow]] = []
-
-        def site_row(key: str, label: str, v: list[float]) -> TreeRow:
-            facility, utility, generator = v
-            return TreeRow(
-                key,
-                0,
-                label,
-                f"{_fmt(facility, ',.0f')} kW",
-                None,
-                f"utility {_fmt(utility, ',.0f')} kW · generator {_fmt(generator, ',.0f')} kW",
-                "ok",
-            )
-
-        meter = self._group(
-            ["site"],
-            self._fields(
-                ["site-meter"], ("facility_power_kw", "utility_power_kw", "generator_power_kw")
-            ),
-            site_row,
-            [site],
+        self._chiller_running = self._field_idx(chillers, "running", "status.running")
+        self._chiller_economiser = self._field_idx(
+            chillers, "status.economiser_mode", "economiser_mode"
         )
-        self._power_groups = [meter]
-        entries.append((meter, 0))
-
-        def feed_row(key: str, label: str, v: list[float]) -> TreeRow:
-            ok = _bit(v[0])
-            return TreeRow(
-                key, 1, label, "", None, "utility" if ok else "LOST", "ok" if ok else "alarm"
-            )
-
-        feeds = self._group(
-            ["feed-A", "feed-B"],
-            [["site-meter.feed_a_ok"], ["site-meter.feed_b_ok"]],
-            feed_row,
-            ["Feed A", "Feed B"],
+        outdoor = {field_of(p): p.index for p in self.state.points}
+        self._outdoor = np.array(
+            [outdoor.get(f, self._nan_slot) for f in ("t_outdoor_dry_c", "t_outdoor_wet_c")],
+            dtype=np.int64,
         )
+        roles: dict[str, list[int]] = {}
+        for p in self.state.points:
+            if p.role:
+                roles.setdefault(p.role, []).append(p.index)
+        self._role_points = {r: np.array(ix, dtype=np.int64) for r, ix in roles.items()}
 
-        def ats_row(key: str, label: str, v: list[float]) -> TreeRow:
-            load, on_gen = v
-            gen = _bit(on_gen)
-            return TreeRow(
-                key,
-                2,
-                label,
-                f"{_fmt(load, ',.0f')} kW",
-                None,
-                "on generator" if gen else "on utility",
-                "warn" if gen else "ok",
-            )
+    # -------------------------------------------------------------- tree roots
 
-        atses = [a for a in ("ats-A", "ats-B") if a in self._by_device]
-        ats = self._group(atses, self._fields(atses, ("load_kw", "on_generator")), ats_row)
+    def _role_sum(self, role: str) -> float:
+        idx = self._role_points.get(role)
+        if idx is None:
+            return math.nan
+        values = self._ext[idx]
+        return float(np.nansum(values)) if np.isfinite(values).any() else math.nan
 
-        def tx_row(key: str, label: str, v: list[float]) -> TreeRow:
-            load, pct, loss, energised = v
-            eff = 100 * (1 - loss / load) if load > 0 else math.nan
-            return TreeRow(
-                key,
-                3,
-                label,
-                f"{_fmt(load, ',.0f')} kW",
-                pct,
-                f"eff {_fmt(eff, '5.1f')} %",
-                "ok" if _bit(energised) else "off",
-            )
-
-        transformers = self._devices_of("transformer")
-        txs = self._group(
-            transformers,
-            self._fields(transformers, ("load_kw", "load_pct", "loss_kw", "energised")),
-            tx_row,
-        )
-        self._power_groups += [feeds, ats, txs]
-        for f, feed in enumerate("AB"):
-            entries.append((feeds, f))
-            if f"ats-{feed}" in atses:
-                entries.append((ats, atses.index(f"ats-{feed}")))
-            entries += [(txs, i) for i, t in enumerate(transformers) if t.startswith(f"tx-{feed}")]
-
-        generators = self._devices_of("generator")
-        gen_power = self._idx([f"{g}.power_kw" for g in generators])
-        gen_running = self._idx([f"{g}.running" for g in generators])
-        if generators:
-
-            def generators_row() -> TreeRow:
-                ext = self._ext
-                running = int(np.sum(ext[gen_running] > 0.5))
-                total = float(np.nansum(ext[gen_power]))
-                return TreeRow(
-                    "generators",
-                    1,
-                    "Generators",
-                    f"{total:,.0f} kW",
-                    None,
-                    f"{running}/{len(generators)} running",
-                    "warn" if running else "ok",
-                )
-
-            entries.append(generators_row)
-
-        # UPS / HVDC systems, grouped as the metrics group them (redundancy, headroom).
-        units = self._devices_of("ups", "hvdc")
-        unit_fields = (
-            "output_kw",
-            "input_kw",
-            "battery_soc_pct",
-            "on_battery",
-            "fault",
-            "load_pct",
-            "online",
+    def _power_root(self, children: list[TreeRow]) -> TreeRow:
+        m = self._metrics_snapshot
+        parts = []
+        for role, words in (("utility_kw", "utility"), ("generator_kw", "generator")):
+            value = self._role_sum(role)
+            if value == value:
+                parts.append(f"{words} {fmt_value(value, 'kW')}")
+        it = _mv(m.it_kw) if m else math.nan
+        if it == it:
+            parts.append(f"IT {fmt_value(it, 'kW')}")
+        parts.append(counts_text(children, "areas"))
+        facility = _mv(m.facility_kw) if m else self._role_sum("facility_kw")
+        return TreeRow(
+            "power",
+            0,
+            self.site,
+            fmt_value(facility, "kW"),
+            None,
+            " · ".join(parts),
+            worst(children),
         )
 
-        def unit_row(key: str, label: str, v: list[float]) -> TreeRow:
-            out, inp, soc, on_batt, fault, pct, _online, runtime = v
-            eff = 100 * out / inp if inp > 0 else math.nan
-            batt = _bit(on_batt)
-            mode = "ON BATTERY" if batt else "online"
-            minutes = "" if runtime != runtime else f" · {runtime:,.0f} min"
-            return TreeRow(
-                key,
-                2,
-                label,
-                f"{_fmt(out, ',.0f')} kW",
-                pct,
-                f"eff {_fmt(eff, '5.1f')} % · SoC {_fmt(soc, '3.0f')} %{minutes} · {mode}",
-                "alarm" if _bit(fault) else "warn" if batt else "ok",
-            )
-
-        self._units = self._group(units, self._fields(units, unit_fields), unit_row)
-        self._unit_names = units
-
-        def pdu_row(key: str, label: str, v: list[float]) -> TreeRow:
-            power, pct, loss = v
-            return TreeRow(
-                key,
-                3,
-                label,
-                f"{_fmt(power, ',.0f')} kW",
-                pct,
-                f"loss {_fmt(loss, '.1f')} kW",
-                "ok",
-            )
-
-        pdus = self._devices_of("pdu")
-        parent = {}
-        for pdu in pdus:  # a PDU hangs under the longest unit name it starts with
-            owner = max((u for u in units if pdu.startswith(f"{u}-")), key=len, default=None)
-            if owner is not None:
-                parent[pdu] = owner
-        children: dict[str, list[int]] = {}
-        shown_pdus = [p for p in pdus if p in parent]
-        for i, p in enumerate(shown_pdus):
-            children.setdefault(parent[p], []).append(i)
-        pdu_group = self._group(
-            shown_pdus,
-            self._fields(shown_pdus, ("power_kw", "load_pct", "loss_kw")),
-            pdu_row,
-            [p.removeprefix(f"{parent[p]}-") for p in shown_pdus],
+    def _cooling_root(self, children: list[TreeRow]) -> TreeRow:
+        cooling = self._role_sum("cooling_kw")
+        detail = f"{self._mode()} · {counts_text(children, 'areas')}"
+        return TreeRow(
+            "cooling", 0, "Cooling", fmt_value(cooling, "kW"), None, detail, worst(children)
         )
-        self._power_groups += [self._units, pdu_group]
-
-        systems: dict[str, list[int]] = {}
-        for i, u in enumerate(units):
-            first = self._by_device[u][0]
-            name = (first.group or first.hall or "site").partition("/")[0]
-            systems.setdefault(name, []).append(i)
-        online_col = unit_fields.index("online")
-        for name, members in systems.items():
-            member_idx = self._units.idx[members, online_col]
-
-            def system_row(name: str = name, member_idx: np.ndarray = member_idx) -> TreeRow:
-                online = int(np.sum(self._ext[member_idx] > 0.5))
-                total = len(member_idx)
-                info = self._metrics_snapshot.systems.get(name) if self._metrics_snapshot else None
-                if info is None:
-                    redundancy, headroom, state = "—", "", "ok"
-                else:
-                    redundancy = info["redundancy"]
-                    headroom = f" · headroom {info['headroom_kw']:,.0f} kW"
-                    state = "warn" if redundancy in ("N", "overloaded") else "ok"
-                    if info["quality"] != "good":
-                        redundancy += f" ({info['quality']})"
-                if online < total:
-                    state = "warn"
-                load = "" if info is None else f"{info['load_kw']:,.0f} kW"
-                pct = (
-                    100 * info["load_kw"] / info["capacity_kw"]
-                    if info is not None and info["capacity_kw"] > 0
-                    else None
-                )
-                return TreeRow(
-                    name,
-                    1,
-                    name,
-                    load,
-                    pct,
-                    f"{redundancy}{headroom} · {online}/{total} online",
-                    state,
-                )
-
-            entries.append(system_row)
-            for i in members:
-                entries.append((self._units, i))
-                entries += [(pdu_group, j) for j in children.get(units[i], [])]
-        self._power_entries = entries
-
-    def _unit_runtime(self) -> np.ndarray:
-        runtime = self._metrics_snapshot.battery_runtime_min if self._metrics_snapshot else {}
-        return np.array([_mv(runtime.get(u)) for u in self._unit_names], dtype=float)
-
-    # ---------------------------------------------------------- cooling tree
-
-    def _build_cooling(self) -> None:
-        entries: list[tuple[RowGroup, int] | Callable[[], TreeRow]] = []
-        towers = self._devices_of("tower", "drycooler")
-        pumps = self._devices_of("pump")
-        if towers or pumps:
-            fw = TreeRow(
-                "fw",
-                0,
-                "Facility water loop",
-                "",
-                None,
-                "ASHRAE W45: facility water supply ≤ 45 °C",
-                "ok",
-            )
-            entries.append(lambda: fw)
-
-        def tower_row(key: str, label: str, v: list[float]) -> TreeRow:
-            fan_kw, speed, t_out, t_in, t_wb, fault = v
-            return TreeRow(
-                key,
-                1,
-                label,
-                f"{_fmt(fan_kw, ',.1f')} kW",
-                speed,
-                f"out {_fmt(t_out, '4.1f')} °C · in {_fmt(t_in, '4.1f')} °C · approach "
-                f"{_fmt(t_out - t_wb, '4.1f')} K",
-                "alarm" if _bit(fault) else "ok",
-            )
-
-        # A tower's approach is to the wet bulb, a dry cooler's to the dry bulb.
-        air = {"tower": "t_wet_bulb_c", "drycooler": "t_dry_bulb_c"}
-        tower_fields = [
-            [
-                f"{d}.{f}"
-                for f in (
-                    "fan_power_kw",
-                    "fan_speed_pct",
-                    "t_water_out_c",
-                    "t_water_in_c",
-                    air[self._by_device[d][0].equipment],
-                    "fan_fault",
-                )
-            ]
-            for d in towers
-        ]
-        tower_group = self._group(towers, tower_fields, tower_row)
-        entries += [(tower_group, i) for i in range(len(towers))]
-
-        def pump_row(key: str, label: str, v: list[float]) -> TreeRow:
-            power, speed, flow, running = v
-            return TreeRow(
-                key,
-                1,
-                label,
-                f"{_fmt(power, ',.1f')} kW",
-                speed,
-                f"flow {_fmt(flow, ',.0f')} m³/h",
-                "ok" if _bit(running) else "off",
-            )
-
-        pump_group = self._group(
-            pumps, self._fields(pumps, ("power_kw", "speed_pct", "flow_m3_h", "running")), pump_row
-        )
-        entries += [(pump_group, i) for i in range(len(pumps))]
-
-        def cdu_row(key: str, label: str, v: list[float]) -> TreeRow:
-            heat, speed, sup, ret, setp, flow, valve, high, f1, f2 = v
-            fault = _bit(f1) or _bit(f2)
-            return TreeRow(
-                key,
-                1,
-                label,
-                f"{_fmt(heat, ',.0f')} kW",
-                speed,
-                f"sup {_fmt(sup, '4.1f')} (set {_fmt(setp, '4.1f')}) · ret {_fmt(ret, '4.1f')} °C"
-                f" · {_fmt(flow, '5.1f')} kg/s · valve {_fmt(valve, '3.0f')} %",
-                "alarm" if fault else "warn" if _bit(high) else "ok",
-            )
-
-        cdus = self._devices_of("cdu")
-        cdu_group = self._group(
-            cdus,
-            self._fields(
-                cdus,
-                (
-                    "heat_kw",
-                    "pump_speed_pct",
-                    "t_supply_c",
-                    "t_return_c",
-                    "t_supply_set_c",
-                    "flow_kg_s",
-                    "valve_pct",
-                    "status.supply_high",
-                    "status.pump1_fault",
-                    "status.pump2_fault",
-                ),
-            ),
-            cdu_row,
-        )
-        entries += [(cdu_group, i) for i in range(len(cdus))]
-        if cdus:
-            halls = dict.fromkeys(self._by_device[c][0].hall for c in cdus)
-            rack_halls = np.array(self._rack_halls, dtype=object)
-            for hall in halls:
-                sel = (rack_halls == hall) & self._rack_liquid
-                if not sel.any():
-                    continue
-                ret_idx, power_idx, count = self._rack_return[sel], self._rack_power[sel], sel.sum()
-
-                def racks_row(
-                    hall: str | None = hall,
-                    ret_idx: np.ndarray = ret_idx,
-                    power_idx: np.ndarray = power_idx,
-                    count: int = int(count),
-                ) -> TreeRow:
-                    ret = self._ext[ret_idx]
-                    top = float(np.nanmax(ret)) if np.isfinite(ret).any() else math.nan
-                    return TreeRow(
-                        f"{hall}-racks",
-                        2,
-                        f"{hall} cold-plate racks ({count})",
-                        f"{np.nansum(self._ext[power_idx]):,.0f} kW",
-                        None,
-                        f"return max {_fmt(top, '4.1f')} °C · ASHRAE W32/W45 TCS",
-                        "ok",
-                    )
-
-                entries.append(racks_row)
-
-        chillers = self._devices_of("chiller")
-        if chillers:
-            chw = TreeRow("chw", 0, "Chilled water", "", None, "", "ok")
-            entries.append(lambda: chw)
-
-        def chiller_row(key: str, label: str, v: list[float]) -> TreeRow:
-            power, pct, chw_s, chw_r, cw_s, cw_r, tripped, running = v
-            return TreeRow(
-                key,
-                1,
-                label,
-                f"{_fmt(power, ',.0f')} kW",
-                pct,
-                f"chw {_fmt(chw_s, '4.1f')}/{_fmt(chw_r, '4.1f')} °C · cw "
-                f"{_fmt(cw_s, '4.1f')}/{_fmt(cw_r, '4.1f')} °C",
-                "alarm" if _bit(tripped) else "ok" if _bit(running) else "off",
-            )
-
-        chiller_group = self._group(
-            chillers,
-            self._fields(
-                chillers,
-                (
-                    "power_kw",
-                    "load_pct",
-                    "t_chw_supply_c",
-                    "t_chw_return_c",
-                    "t_cw_supply_c",
-                    "t_cw_return_c",
-                    "tripped",
-                    "running",
-                ),
-            ),
-            chiller_row,
-        )
-        entries += [(chiller_group, i) for i in range(len(chillers))]
-        crahs = self._devices_of("crah")
-        if crahs:
-            air = TreeRow(
-                "air", 0, "Air side (CRAH)", "", None, "ASHRAE A1 recommended inlet 18-27 °C", "ok"
-            )
-            entries.append(lambda: air)
-
-        def crah_row(key: str, label: str, v: list[float]) -> TreeRow:
-            heat, speed, hall_air, valve, setp = v
-            return TreeRow(
-                key,
-                1,
-                label,
-                f"{_fmt(heat, ',.0f')} kW",
-                speed,
-                f"hall air {_fmt(hall_air, '4.1f')} °C · valve {_fmt(valve, '3.0f')} % · set "
-                f"{_fmt(setp, '4.1f')} °C",
-                "ok",
-            )
-
-        crah_group = self._group(
-            crahs,
-            self._fields(
-                crahs,
-                ("heat_kw", "fan_speed_pct", "t_hall_air_c", "valve_pct", "t_supply_air_set_c"),
-            ),
-            crah_row,
-        )
-        entries += [(crah_group, i) for i in range(len(crahs))]
-        self._cooling_groups = [tower_group, pump_group, cdu_group, chiller_group, crah_group]
-        self._cooling_entries = entries
 
     # ------------------------------------------------------------ per tick
 
-    _ext: np.ndarray = np.zeros(1)
-    _metrics_snapshot: MetricsSnapshot | None = None
-
-    @staticmethod
-    def _assemble(
-        entries: list[tuple[RowGroup, int] | Callable[[], TreeRow]],
-        rows_of: dict[int, list[TreeRow]],
-    ) -> tuple[TreeRow, ...]:
-        out = []
-        for entry in entries:
-            if isinstance(entry, tuple):
-                out.append(rows_of[id(entry[0])][entry[1]])
-            else:
-                out.append(entry())
-        return tuple(out)
-
-    def _power(self) -> tuple[TreeRow, ...]:
-        rows_of = {id(g): g.rows(self._ext) for g in self._power_groups if g is not self._units}
-        rows_of[id(self._units)] = self._units.rows(self._ext, self._unit_runtime())
-        return self._assemble(self._power_entries, rows_of)
-
-    def _cooling(self) -> tuple[TreeRow, ...]:
-        rows_of = {id(g): g.rows(self._ext) for g in self._cooling_groups}
-        return self._assemble(self._cooling_entries, rows_of)
-
-    def _overview(self, m: MetricsSnapshot | None) -> Overview:
+    def _mode(self) -> str:
         ext = self._ext
         if self._chillers == 0:
-            mode = "free cooling (no chillers)"
-        else:
-            running = int(np.sum(ext[self._chiller_running] > 0.5))
-            economiser = int(np.sum(ext[self._chiller_economiser] > 0.5))
-            plural = "s" * (running > 1)
-            if running == 0:
-                mode = "free cooling"
-            elif economiser:
-                mode = f"partial free cooling ({running} chiller{plural})"
-            else:
-                mode = f"mechanical ({running} chiller{plural})"
-        t_dry, t_wet = (float(x) for x in ext[self._outdoor])
+            return "free cooling (no chillers)"
+        running_values = ext[self._chiller_running]
+        if np.isnan(running_values).all():
+            return "not read yet"
+        running = int(np.sum(running_values > 0.5))
+        economiser = int(np.sum(ext[self._chiller_economiser] > 0.5))
+        plural = "s" * (running > 1)
+        if running == 0:
+            return "free cooling"
+        if economiser:
+            return f"partial free cooling ({running} chiller{plural})"
+        return f"mechanical ({running} chiller{plural})"
+
+    def _overview(self, m: MetricsSnapshot | None) -> Overview:
+        mode = self._mode()
+        t_dry, t_wet = (float(x) for x in self._ext[self._outdoor])
         trend = list(self._trend)
         if m is None:
             nan = math.nan
             return Overview(
-                nan, "bad", "none", (), nan, nan, nan, nan, nan, nan, nan, nan, t_dry, t_wet, mode
-            )
+                nan, "bad", "none", (), nan, nan, nan, nan, nan, nan, nan, nan, t_dry, t_wet, mode,
+                pue_reason="no metrics yet",
+            )  # fmt: skip
         it = _mv(m.it_kw)
         ppue_cooling, ppue_power = _mv(m.ppue_cooling), _mv(m.ppue_power)
+
+        def series(column: int) -> tuple[float, ...]:
+            # A sparkline needs numbers: an unknown instant is left out, not drawn as 0.
+            return tuple(t[column] for t in trend if t[column] == t[column])
+
         return Overview(
             pue=_mv(m.pue),
             pue_quality=m.pue.quality.label,
@@ -871,64 +307,20 @@ class LiveSource:
             t_dry_c=t_dry,
             t_wet_c=t_wet,
             cooling_mode=mode,
-            trend_pue=tuple(0.0 if t[1] != t[1] else t[1] for t in trend),
-            trend_it_kw=tuple(0.0 if t[2] != t[2] else t[2] for t in trend),
-            trend_facility_kw=tuple(0.0 if t[3] != t[3] else t[3] for t in trend),
+            trend_pue=series(1),
+            trend_it_kw=series(2),
+            trend_facility_kw=series(3),
+            pue_reason=_reason(m.pue),
         )
 
-    def _devices(self, quality: np.ndarray) -> tuple[tuple[DeviceRow, ...], dict[str, int]]:
-        stats = self.stats() if self.stats else {}
-        n = len(self._device_names)
-        dev = self._point_device
-        bad = np.bincount(dev, weights=quality == Quality.BAD, minlength=n) > 0
-        not_good = np.bincount(dev, weights=quality != Quality.GOOD, minlength=n) > 0
-        label = np.where(bad, 2, np.where(not_good, 1, 0))
-        last_good = np.maximum.reduceat(self.state.good_ts[self._device_order], self._device_starts)
-        names = ("good", "stale", "bad")
-        counts = {k: int(c) for k, c in zip(names, np.bincount(label, minlength=3), strict=True)}
-        rows = self._device_rows
-        keys = self._device_keys
-        for i, (q, t) in enumerate(zip(label.tolist(), last_good.tolist(), strict=True)):
-            latency, errors = stats.get(self._device_names[i], (None, 0))
-            key = (q, t, latency, errors)
-            if keys[i] != key:
-                keys[i] = key
-                equipment, protocol, address = self._device_info[i]
-                rows[i] = DeviceRow(
-                    self._device_names[i],
-                    equipment,
-                    protocol,
-                    address,
-                    t,
-                    latency,
-                    errors,
-                    names[q],
-                )
-        return tuple(rows), counts  # type: ignore[arg-type]
-
-    def _alarm_rows(self, now: float) -> tuple[tuple[AlarmRow, ...], dict[str, int]]:
-        with self.lock:
-            alarms = [a for a in list(self.alarms.alarms.values()) if a.state != AlarmState.NORMAL]
-        counts = {p: 0 for p in PRIORITIES}
-        rows = []
-        for a in alarms:
-            state = a.state
-            if state in (AlarmState.UNACKED, AlarmState.ACKED, AlarmState.RTN_UNACKED):
-                counts[a.rule.priority] += 1
-            rows.append(
-                AlarmRow(
-                    a.key,
-                    a.rule.priority,
-                    state.value,
-                    a.since,
-                    a.source,
-                    a.value,
-                    a.rule.message or a.rule.name,
-                    a.shelved_until if state == AlarmState.SHELVED else None,
-                )
-            )
-        rows.sort(key=lambda r: (PRIORITIES.index(r.priority), -r.ts, r.id))
-        return tuple(rows), counts
+    def _runtime(self) -> None:
+        runtime = self.trees.runtime
+        runtime[:] = np.nan
+        m = self._metrics_snapshot
+        for device, value in m.battery_runtime_min.items() if m else ():
+            number = self._device_number.get(device)
+            if number is not None:
+                runtime[number] = _mv(value)
 
     # ------------------------------------------------------------------ public
 
@@ -957,11 +349,15 @@ class LiveSource:
         self._record_trend(m)
         self._metrics_snapshot = m
         values, quality = self.state.values(now)
-        self._ext = np.append(values, np.nan)
-        alarms, counts = self._alarm_rows(now)
+        self._ext = ext = np.append(values, np.nan)
+        alarms, counts, newest = alarm_rows(
+            self.alarms, self.lock, self.registry, self._device_number, self.trees.levels
+        )
+        self._runtime()
+        self.trees.systems = m.systems if m is not None else {}
+        trees = self.trees.rows(ext)
         flood = self.alarms.flood(now)
-        devices, device_counts = self._devices(quality)
-        ext = self._ext
+        devices, device_counts = self.device_table.rows(quality)
         racks = Racks(
             self._rack_names,
             self._rack_halls,
@@ -969,6 +365,7 @@ class LiveSource:
             ext[self._rack_return],
             ext[self._rack_power],
             self._rack_liquid,
+            ext[self._rack_plate],
         )
         return Snapshot(
             ts=now,
@@ -980,87 +377,12 @@ class LiveSource:
             alarm_rate=flood["per_10min"],
             devices=devices,
             device_counts=device_counts,
-            power=self._power(),
-            cooling=self._cooling(),
+            power=trees["power"],
+            cooling=trees["cooling"],
             racks=racks,
             simulated=self.simulated,
+            newest_alarm=newest,
         )
-
-    def ack(self, alarm_id: str) -> None:
-        with self.lock:
-            self.alarms.alarms[alarm_id].acknowledge(self.clock())
-
-    def shelve(self, alarm_id: str, seconds: float) -> None:
-        with self.lock:
-            self.alarms.alarms[alarm_id].shelve(self.clock(), seconds)
-
-    def unshelve(self, alarm_id: str) -> None:
-        with self.lock:
-            self.alarms.alarms[alarm_id].unshelve(self.clock())
-
-    def setpoints(self) -> list[Setpoint]:
-        values, _ = self.state.values(self.clock())
-        return [
-            Setpoint(
-                p.name,
-                p.device,
-                p.unit,
-                p.write_min,
-                p.write_max,
-                float(values[p.index]) if math.isfinite(values[p.index]) else math.nan,
-                p.description,
-            )
-            for p in self.state.points
-            if p.writable and p.register_type in ("holding_register", "coil")
-        ]
-
-    def read(self, point: str) -> float | None:
-        return self.state.sample(point, self.clock()).value
-
-    async def write_setpoint(self, point: str, value: float) -> None:
-        p = self.registry.by_name.get(point)
-        if p is None or not p.writable:
-            raise SetpointRefused(f"{point} is not a writable point")
-        if not math.isfinite(value):
-            raise SetpointRefused("not a number")
-        if (p.write_min is not None and value < p.write_min) or (
-            p.write_max is not None and value > p.write_max
-        ):
-            raise SetpointRefused(
-                f"{value:g} {p.unit} is outside [{p.write_min:g}, {p.write_max:g}]"
-            )
-        if self.writer is None:
-            raise SetpointRefused("read-only source: no collector to write through")
-        try:
-            await self.writer(point, value)
-        except Exception as error:  # the collector's or the device's refusal
-            raise SetpointRefused(str(error) or type(error).__name__) from error
-
-    def events(self) -> list[tuple[str, str]]:
-        return EVENTS if self.control else []
-
-    def start_event(self, kind: str) -> str:
-        if self.control is None:
-            raise RuntimeError("not a simulated site")
-        return self.control.start_event(kind)
-
-    def fault_kinds(self) -> tuple[str, ...]:
-        return FAULT_KINDS if self.control else ()
-
-    def inject_fault(self, device: str, kind: str) -> str:
-        if self.control is None:
-            raise RuntimeError("not a simulated site")
-        return self.control.inject_fault(device, kind)
 
     def device_names(self) -> Iterable[str]:
         return self._by_device.keys()
-
-
-@dataclass
-class FrozenClock:
-    """A settable clock for deterministic snapshots."""
-
-    now: float = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
-
-    def __call__(self) -> float:
-        return self.now

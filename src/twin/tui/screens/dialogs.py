@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from twin.tui.model import Setpoint, SetpointRefused
+from twin.tui.records import Setpoint, SetpointRefused
 
 
 class HelpScreen(ModalScreen[None]):
@@ -107,7 +107,7 @@ class SetpointScreen(ModalScreen[None]):
         try:
             value = float(text)
         except ValueError:
-            self._result(f"[red]refused: {text!r} is not a number[/]")
+            self._result(f"[$twin-alarm]refused: {text!r} is not a number[/]")
             return
         if (
             not math.isfinite(value)
@@ -115,7 +115,7 @@ class SetpointScreen(ModalScreen[None]):
             or (s.high is not None and value > s.high)
         ):
             self._result(
-                f"[b red]refused: {value:g} {s.unit} is outside [{s.low:g}, {s.high:g}][/]"
+                f"[b $twin-alarm]refused: {value:g} {s.unit} is outside [{s.low:g}, {s.high:g}][/]"
             )
             return
         if self.pending != value:
@@ -134,7 +134,9 @@ class SetpointScreen(ModalScreen[None]):
         try:
             await self.app.source.write_setpoint(s.point, value)  # type: ignore[attr-defined]
         except SetpointRefused as refusal:
-            self._result(f"[b red]refused: {refusal}[/]")
+            self._result(f"[b $twin-alarm]refused: {refusal}[/]")
             return
-        self._result(f"[green]written: {s.point} = {value:g} {s.unit} (accepted by the device)[/]")
+        self._result(
+            f"[$twin-ok]written: {s.point} = {value:g} {s.unit} (accepted by the device)[/]"
+        )
         self.app.notify(f"{s.point} = {value:g} {s.unit} written")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import math
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -14,41 +12,22 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Input, Sparkline, Static
 
-from twin.tui.model import PRIORITIES, DeviceRow, Snapshot, TreeRow
+from twin.tui.records import PRIORITIES, DeviceRow, Snapshot, TreeRow
+from twin.tui.screens.text import (
+    FLOOD,
+    PRIORITY_MARKUP,
+    STATE_WIDTH,
+    STATE_WORDS,
+    Look,
+    alarm_value,
+    clock,
+    look,
+    num,
+    pue_text,
+    window_text,
+)
 from twin.tui.widgets.rackmap import RackMap
 from twin.tui.widgets.table import LiveTable
-
-STATE_STYLE = {"ok": "green", "warn": "yellow", "alarm": "bold red", "off": "dim"}
-# Shared cell values: one Text per quality, never mutated (DataTable only reads cells).
-QUALITY_TEXT = {
-    "good": Text("good", style="green"),
-    "stale": Text("stale", style="yellow"),
-    "bad": Text("bad", style="bold red"),
-}
-PRIORITY_STYLE = {
-    "urgent": "bold white on red",
-    "high": "bold red",
-    "medium": "yellow",
-    "low": "cyan",
-}
-
-
-def num(x: float, fmt: str = ",.0f", unit: str = "") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:{fmt}}{(' ' + unit) if unit else ''}"
-
-
-def window_text(value: float, quality: str) -> str:
-    """An energy-based PUE window: its value once the window is covered, else "filling"."""
-    if quality == "good":
-        return num(value, ".3f")
-    return "[dim]filling[/]" if quality == "stale" else "—"
-
-
-@functools.lru_cache(maxsize=4096)
-def clock(ts: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "never"
 
 
 class View(Vertical):
@@ -58,6 +37,17 @@ class View(Vertical):
 
     def show(self, snap: Snapshot) -> None:
         raise NotImplementedError
+
+    @property
+    def look(self) -> Look:
+        return look(self.app.current_theme.dark)
+
+    def restyle(self) -> None:
+        """The theme changed: cells styled with the old palette are drawn again."""
+        for table in self.query(LiveTable):
+            table.invalidate()
+        for cells in getattr(self, "_cell_formatters", ()):
+            cells.memo.clear()
 
     def set_text(self, widget_id: str, text: str) -> None:
         """Update a Static only when its text changed (no needless repaint)."""
@@ -145,13 +135,12 @@ class OverviewView(View):
 
     def show(self, snap: Snapshot) -> None:
         o = snap.overview
-        stale = "" if o.pue_quality == "good" else f" [yellow]({o.pue_quality})[/]"
         windows = " · ".join(
             f"{name} {window_text(value, quality)}" for name, value, quality in o.pue_windows
         )
         self.set_text(
             "ov-pue",
-            f"[b]PUE[/b]  [b reverse] {num(o.pue, '.3f')} [/]{stale}  {o.pue_category}\n"
+            f"[b]PUE[/b]  {pue_text(o, big=True)}  {o.pue_category}\n"
             f"trailing {windows or '—'}\n"
             f"pPUE cooling {num(o.ppue_cooling, '.3f')} · power {num(o.ppue_power, '.3f')}\n"
             f"CUE {num(o.cue_kg_per_kwh, '.3f', 'kgCO2e/kWh')}",
@@ -170,15 +159,16 @@ class OverviewView(View):
             f"cooling mode: {o.cooling_mode}\nWUE {num(o.wue_l_per_kwh, '.2f', 'L/kWh')}",
         )
         counts = "  ".join(
-            f"[{PRIORITY_STYLE[p]}]{p} {snap.alarm_counts.get(p, 0)}[/]" for p in PRIORITIES
+            f"[{PRIORITY_MARKUP[p]}]{p} {snap.alarm_counts.get(p, 0)}[/]" for p in PRIORITIES
         )
         d = snap.device_counts
-        flood = "  [b white on red] ALARM FLOOD [/]" if snap.flood else ""
+        flood = f"  {FLOOD} ALARM FLOOD [/]" if snap.flood else ""
         self.set_text(
             "ov-status",
             f"[b]Alarms[/b]{flood}\n{counts}\n[b]Devices[/b]\n"
-            f"[green]good {d.get('good', 0)}[/]  [yellow]stale {d.get('stale', 0)}[/]  "
-            f"[red]bad {d.get('bad', 0)}[/]",
+            f"[$twin-ok]good {d.get('good', 0)}[/]  [$twin-warn]stale {d.get('stale', 0)}[/]  "
+            f"[$twin-alarm]bad {d.get('bad', 0)}[/]"
+            + (f"  [$twin-muted]not read {d['not read']}[/]" if d.get("not read") else ""),
         )
         for widget_id, data in (
             ("tr-pue", o.trend_pue),
@@ -193,11 +183,11 @@ class OverviewView(View):
 # ------------------------------------------------------------------- power/cooling
 
 
-def tree_cells(row: TreeRow) -> tuple[str | Text, ...]:
+def tree_cells(row: TreeRow, styles: dict[str, str]) -> tuple[str | Text, ...]:
     indent = "  " * row.depth + ("└ " if row.depth else "")
     pct = "" if row.pct is None or math.isnan(row.pct) else f"{row.pct:5.1f} %"
-    state = Text(row.state, style=STATE_STYLE.get(row.state, ""))
-    return (indent + row.label, row.load, pct, row.detail, state)
+    state = Text(row.state, style=styles.get(row.state, ""))
+    return (indent + row.label, row.load, pct, state, row.detail)
 
 
 class TreeView(FilteredView):
@@ -205,12 +195,14 @@ class TreeView(FilteredView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cells = RowCells(tree_cells)
+        self.cells = RowCells(lambda row: tree_cells(row, self.look.state))
+        self._cell_formatters = [self.cells]
 
     def compose(self) -> ComposeResult:
         yield Static(id=f"{self.attribute}-head", classes="view-head")
         yield from self.compose_filter()
-        yield LiveTable(("Node", "Load", "% cap", "Detail", "State"))
+        # State before Detail: the detail may run past a narrow screen, the state may not.
+        yield LiveTable(("Node", "Load", "% cap", "State", "Detail"), min_widths={"State": 7})
 
     def show(self, snap: Snapshot) -> None:
         rows = getattr(snap, self.attribute)
@@ -288,27 +280,31 @@ class AlarmsView(FilteredView):
         yield Static(id="alarms-head", classes="view-head")
         yield from self.compose_filter()
         yield LiveTable(
-            ("Priority", "State", "Time", "Point", "Value", "Message"), id="alarm-table"
+            ("Priority", "State", "Time", "Point", "Value", "Message"),
+            id="alarm-table",
+            min_widths={"State": STATE_WIDTH, "Priority": len("urgent")},
         )
 
     def show(self, snap: Snapshot) -> None:
         rows = []
+        priority_style = self.look.priority
         for a in snap.alarms:
-            if not self.keep(a.id, a.priority, a.state, a.message):
+            state = (
+                f"shelved to {clock(a.shelved_until or 0)}"
+                if a.state == "shelved"
+                else STATE_WORDS.get(a.state, a.state)
+            )
+            if not self.keep(a.id, a.priority, state, a.message, a.point):
                 continue
-            state = a.state if a.state != "shelved" else f"shelved to {clock(a.shelved_until or 0)}"
-            value = "" if a.value is None else f"{a.value:g}"
             rows.append(
                 (
                     a.id,
                     (
-                        Text(a.priority, style=PRIORITY_STYLE[a.priority]),
-                        Text(
-                            state, style="bold" if a.state in ("unacked", "rtn_unacked") else "dim"
-                        ),
+                        Text(a.priority, style=priority_style[a.priority]),
+                        Text(state, style="bold" if a.state in ("unacked", "rtn_unacked") else ""),
                         clock(a.ts),
                         a.point,
-                        value,
+                        alarm_value(a.value, a.unit),
                         a.message,
                     ),
                 )
@@ -316,8 +312,11 @@ class AlarmsView(FilteredView):
         self.query_one(LiveTable).apply(rows)
         counts = " · ".join(f"{p} {snap.alarm_counts.get(p, 0)}" for p in PRIORITIES)
         rate = f" · {snap.alarm_rate:g} in 10 min"
-        flood = "  [b white on red] ALARM FLOOD: >10 alarms in 10 min [/]" if snap.flood else ""
-        self.set_text("alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{rate}{flood}")
+        flood = f"  {FLOOD} ALARM FLOOD: >10 alarms in 10 min [/]" if snap.flood else ""
+        keys = "  [$twin-muted]a acknowledge · s shelve · u unshelve[/]" if snap.alarms else ""
+        self.set_text(
+            "alarms-head", f"[b]Alarms[/b] ({len(snap.alarms)})  {counts}{rate}{flood}{keys}"
+        )
 
     @property
     def selected(self) -> str | None:
@@ -327,7 +326,7 @@ class AlarmsView(FilteredView):
 # ----------------------------------------------------------------------- devices
 
 
-def device_cells(d: DeviceRow) -> tuple[str | Text, ...]:
+def device_cells(d: DeviceRow, quality: dict[str, Text], bad: str) -> tuple[str | Text, ...]:
     latency = "—" if d.latency_ms is None else f"{d.latency_ms:.1f} ms"
     return (
         d.name,
@@ -337,14 +336,17 @@ def device_cells(d: DeviceRow) -> tuple[str | Text, ...]:
         clock(d.last_good),
         latency,
         str(d.errors),
-        QUALITY_TEXT.get(d.quality) or Text(d.quality, style="bold red"),
+        quality.get(d.quality) or Text(d.quality, style=bad),
     )
 
 
 class DevicesView(FilteredView):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cells = RowCells(device_cells, key="name")
+        self.cells = RowCells(
+            lambda d: device_cells(d, self.look.quality, self.look.state["alarm"]), key="name"
+        )
+        self._cell_formatters = [self.cells]
 
     def compose(self) -> ComposeResult:
         yield Static(id="devices-head", classes="view-head")
@@ -364,7 +366,8 @@ class DevicesView(FilteredView):
         self.set_text(
             "devices-head",
             f"[b]Devices[/b] ({len(snap.devices)})  good {c.get('good', 0)} · "
-            f"stale {c.get('stale', 0)} · bad {c.get('bad', 0)}",
+            f"stale {c.get('stale', 0)} · bad {c.get('bad', 0)}"
+            + (f" · not read yet {c['not read']}" if c.get("not read") else ""),
         )
 
     @property

@@ -21,14 +21,25 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from twin.tui.model import Racks
+from twin.tui.records import Racks
 
-# quantity → (label, unit, bucket edges); ASHRAE A1 recommended inlet 18-27 °C,
-# allowable to 32 °C; cold-plate return (W45 loops) hot above ~50 °C.
+# quantity → (label, unit, bucket edges). ASHRAE A1 recommended inlet 18-27 °C,
+# allowable to 32 °C; a cold plate runs at 40-65 °C under load and the shipped rules
+# alarm at 80 °C (configs/alarms: cold-plate-high); a W45 loop returns at ~45 °C.
 METRICS: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "inlet": ("inlet", "°C", (18.0, 24.0, 27.0, 32.0)),
-    "return": ("coolant return", "°C", (35.0, 42.0, 48.0, 55.0)),
+    "plate": ("cold plate", "°C", (40.0, 65.0, 72.0, 78.0)),
+    "return": ("coolant return", "°C", (30.0, 50.0, 55.0, 60.0)),
     "power": ("power", "kW", (10.0, 40.0, 80.0, 120.0)),
+}
+# Colour bases the operator cycles through with ``c``: what a cold-plate rack and an
+# air-cooled rack are coloured by. The first is the default: a liquid-cooled rack by
+# what its cooling is (the plate), an air-cooled one by its inlet air.
+BASES: dict[str, tuple[str, str]] = {
+    "plate": ("plate", "inlet"),
+    "return": ("return", "inlet"),
+    "inlet": ("inlet", "inlet"),
+    "power": ("power", "power"),
 }
 PALETTE = ("#3b6fd9", "#2e9e5b", "#c9b83a", "#e07b29", "#d8342c")  # cold … hot
 NO_DATA = "#555555"
@@ -43,13 +54,13 @@ class RackMap(ScrollView, can_focus=True):
         Binding("right", "move(1)", "Next rack", show=False),
         Binding("up", "move_row(-1)", "Rack above", show=False),
         Binding("down", "move_row(1)", "Rack below", show=False),
-        Binding("c", "cycle_metric", "Colour by"),
+        Binding("c", "cycle_metric", "Colour basis"),
     ]
     DEFAULT_CSS = """
     RackMap { height: 1fr; }
     """
 
-    metric: reactive[str] = reactive("inlet")
+    metric: reactive[str] = reactive("plate")  # a key of BASES
     selected: reactive[int] = reactive(0)
 
     class Selected(Message):
@@ -69,17 +80,30 @@ class RackMap(ScrollView, can_focus=True):
 
     # ---------------------------------------------------------------- data
 
-    def values(self) -> np.ndarray:
+    def quantity(self, name: str) -> np.ndarray:
         assert self.racks is not None
         r = self.racks
-        return {"inlet": r.inlet_c, "return": r.return_c, "power": r.power_kw}[self.metric]
+        if name == "plate":  # a rack without a plate sensor: its coolant return
+            plate = r.plate_c if len(r.plate_c) == len(r.names) else np.full(len(r.names), np.nan)
+            return np.where(np.isnan(plate), r.return_c, plate)
+        return {"inlet": r.inlet_c, "return": r.return_c, "power": r.power_kw}[name]
+
+    def bases(self) -> tuple[str, str]:
+        """(quantity of cold-plate racks, quantity of air-cooled racks) shown now."""
+        return BASES[self.metric]
 
     def _bucketise(self) -> np.ndarray:
-        values = self.values()
-        edges = np.array(METRICS[self.metric][2])
-        buckets = np.searchsorted(edges, np.nan_to_num(values, nan=-1e9)).astype(np.int8)
-        buckets[np.isnan(values)] = -1
-        return buckets
+        assert self.racks is not None
+        liquid_basis, air_basis = self.bases()
+        out = np.zeros(len(self.racks.names), dtype=np.int8)
+        liquid = np.asarray(self.racks.liquid, dtype=bool)
+        for basis, members in ((liquid_basis, liquid), (air_basis, ~liquid)):
+            values = self.quantity(basis)[members]
+            edges = np.array(METRICS[basis][2])
+            buckets = np.searchsorted(edges, np.nan_to_num(values, nan=-1e9)).astype(np.int8)
+            buckets[np.isnan(values)] = -1
+            out[members] = buckets
+        return out
 
     def show(self, racks: Racks) -> None:
         first = self.racks is None or racks.names != self.racks.names
@@ -138,7 +162,7 @@ class RackMap(ScrollView, can_focus=True):
     # ------------------------------------------------------------- actions
 
     def action_cycle_metric(self) -> None:
-        names = list(METRICS)
+        names = list(BASES)
         self.metric = names[(names.index(self.metric) + 1) % len(names)]
 
     def action_move(self, step: int) -> None:
@@ -181,14 +205,25 @@ class RackMap(ScrollView, can_focus=True):
             segments.append(Segment(" ", base))
         return Strip(segments).adjust_cell_length(self.virtual_size.width, base)
 
-    def legend(self) -> str:
-        label, unit, edges = METRICS[self.metric]
+    def _scale(self, basis: str) -> str:
+        label, unit, edges = METRICS[basis]
         parts = [f"< {edges[0]:g}"]
         parts += [f"{a:g}-{b:g}" for a, b in itertools.pairwise(edges)]
         parts.append(f"> {edges[-1]:g}")
-        return f"colour: {label} [{unit}]  " + "  ".join(
+        return f"{label} [{unit}] " + " ".join(
             f"[on {c}]  [/] {p}" for c, p in zip(PALETTE, parts, strict=True)
         )
+
+    def legend(self) -> str:
+        liquid_basis, air_basis = self.bases()
+        liquid = self.racks is not None and bool(np.any(self.racks.liquid))
+        air = self.racks is None or not bool(np.all(self.racks.liquid))
+        lines = []
+        if liquid:
+            lines.append(f"cold-plate racks by {self._scale(liquid_basis)}")
+        if air:
+            lines.append(f"air-cooled racks by {self._scale(air_basis)}")
+        return "\n".join(lines) + f"  [on {NO_DATA}]  [/] no reading  (c: colour basis)"
 
     def detail(self) -> str:
         if self.racks is None or not len(self.racks.names):
@@ -198,8 +233,15 @@ class RackMap(ScrollView, can_focus=True):
         def fmt(x: float, unit: str) -> str:
             return "—" if math.isnan(x) else f"{x:.1f} {unit}"
 
-        kind = "cold-plate" if r.liquid[i] else "air-cooled"
+        if r.liquid[i]:
+            plate = r.plate_c[i] if len(r.plate_c) == len(r.names) else math.nan
+            cooling = (
+                f"cold plate {fmt(plate, '°C')} · coolant return {fmt(r.return_c[i], '°C')} · "
+            )
+            kind = "cold-plate"
+        else:
+            cooling, kind = "", "air-cooled"
         return (
-            f"[b]{r.names[i]}[/b] ({r.halls[i]}, {kind})  inlet {fmt(r.inlet_c[i], '°C')} · "
-            f"coolant return {fmt(r.return_c[i], '°C')} · power {fmt(r.power_kw[i], 'kW')}"
+            f"[b]{r.names[i]}[/b] ({r.halls[i]}, {kind})  {cooling}inlet {fmt(r.inlet_c[i], '°C')}"
+            f" · power {fmt(r.power_kw[i], 'kW')}"
         )

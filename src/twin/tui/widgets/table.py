@@ -57,7 +57,13 @@ class LiveTable(DataTable):
     LiveTable { height: 1fr; }
     """
 
-    def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
+    def __init__(
+        self,
+        columns: Sequence[str],
+        min_widths: dict[str, int] | None = None,
+        **kwargs: object,
+    ) -> None:
+        self._min_widths = dict(min_widths or {})
         self._rows_version = 0  # bumped when rows are loaded: keys the line → row map
         self._offsets_of: tuple[int, int] | None = None
         self._offsets: list[tuple[RowKey, int]] = []
@@ -89,7 +95,17 @@ class LiveTable(DataTable):
 
     def on_mount(self) -> None:
         for name in self._column_names:
-            self.add_column(name, key=name)
+            # A column whose values change length in place (an alarm's state) is as
+            # wide as its widest value from the start: widths grow only on a reload.
+            self.add_column(name, key=name, width=None)
+            if name in self._min_widths:
+                column = self.columns[ColumnKey(name)]
+                column.content_width = max(column.content_width, self._min_widths[name])
+
+    def invalidate(self) -> None:
+        """Load every row again on the next :meth:`apply` (styles changed, not values:
+        Rich's ``Text`` equality ignores style, so the diff would keep the old cells)."""
+        self._order = []
 
     def apply(
         self,
