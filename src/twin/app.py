@@ -336,6 +336,9 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "sink": status.target,
         "alarms_active": len(alarms.active()),
         "alarms": sorted({a.rule.name for a in alarms.active()}),
+        "active_alarms": [a.json() for a in alarms.active()],
+        "comms_lost": alarms.comms_lost(),
+        "flood": alarms.flood()["flood"] > 0,
         "devices": {"ok": ok, "total": len(stats)},
         "latency_ms": {
             "p50": float(np.percentile(latency, 50)) if len(latency) else None,

@@ -43,6 +43,8 @@ class Binding:
     #: quantity → plant setpoint name (``SETPOINT_LIMITS`` key)
     setpoints: dict[str, str] = field(default_factory=dict)
     counters: dict[str, np.ndarray] = field(default_factory=dict)
+    #: quantity → nameplate per device, for the registry's ``rating`` column
+    ratings: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -246,6 +248,8 @@ class PowerSystems(Binding):
         # Load % is of the system's rated output (all installed modules), as a modular
         # UPS or rectifier frame reports it; modules asleep are still capacity.
         self.rated_w = systems.modules[self.index] * self.module_w
+        # Usable battery energy [kWh]: the collector's runtime estimate needs it.
+        self.ratings = {"battery_soc_pct": systems.battery_wh[self.index] / 1e3}
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings

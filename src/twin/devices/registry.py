@@ -23,6 +23,8 @@ site, hall         tags (hall is empty outside the halls)
 role               what the point is to the site metrics (:data:`ROLES`), e.g.
                    ``it_input_kw`` (PUE category 3), ``facility_kw``
 group              redundancy group ``<group>/<side>`` of UPS/HVDC systems and CDUs
+rating             nameplate of the quantity where the binding knows it (kWh of a
+                   UPS/HVDC battery on ``battery_soc_pct``: battery runtime)
 =================  ===========================================================
 """
 
@@ -51,6 +53,10 @@ ROLES: dict[tuple[str, str], str] = {
     ("hvdc", "load_pct"): "ups_load_pct",
     ("hvdc", "loss_kw"): "power_loss_kw",
     ("hvdc", "battery_soc_pct"): "battery_soc_pct",
+    # the paths facility metering may miss (twin.live.metrics: a PUE is not good then)
+    ("ups", "on_battery"): "on_battery",
+    ("hvdc", "on_battery"): "on_battery",
+    ("generator", "running"): "generator_running",
     ("pdu", "power_kw"): "pdu_output_kw",
     ("pdu", "loss_kw"): "power_loss_kw",
     ("transformer", "loss_kw"): "power_loss_kw",
@@ -138,7 +144,15 @@ def _row(
         "hall": device.area if device.area.startswith("hall") else "",
         "role": ROLES.get((device.equipment, point.name), "") if bit is None else "",
         "group": _group(device.name, device.equipment, device.area),
+        "rating": _rating(inventory, device.equipment, device.row, point, bit),
     }
+
+
+def _rating(inventory: Inventory, equipment: str, row: int, point: Point, bit: int | None) -> str:
+    ratings = inventory.bindings[equipment].ratings
+    if bit is not None or point.bits or point.source not in ratings:
+        return ""
+    return _number(float(ratings[point.source][row]))
 
 
 def _group(name: str, equipment: str, area: str) -> str:

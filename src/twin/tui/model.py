@@ -80,8 +80,10 @@ class AlarmRow:
     ts: float  # time of the last state change
     point: str
     value: float | None
-    message: str
+    message: str  # the operator's message, value and unit filled in (Alarm.message)
     shelved_until: float | None = None
+    unit: str = ""  # the unit of ``value`` as shown (°C, kW, K/min…)
+    first_out: str | None = None  # the id of the alarm this one is a consequence of
 
 
 @dataclass(frozen=True, slots=True)
@@ -923,8 +925,10 @@ class LiveSource:
                     a.since,
                     a.source,
                     a.value,
-                    a.rule.message or a.rule.name,
+                    a.message,
                     a.shelved_until if state == AlarmState.SHELVED else None,
+                    a.display_unit,
+                    a.cause.key if a.cause is not None else None,
                 )
             )
         rows.sort(key=lambda r: (PRIORITIES.index(r.priority), -r.ts, r.id))
