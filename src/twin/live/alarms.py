@@ -197,25 +197,42 @@ BUILTIN_RULES = (
 
 
 class Rules(Frozen):
-    rules: list[Rule]
+    #: rules files (relative to this one) whose rules come first: shared sections
+    include: list[str] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
 
 
-def load_rules(path: str | Path) -> list[Rule]:
-    """Read and check an alarm rules file (ConfigError naming file, key and line)."""
+def load_rules(path: str | Path, _seen: tuple[Path, ...] = ()) -> list[Rule]:
+    """Read and check an alarm rules file (ConfigError naming file, key and line).
+
+    ``include = ["power-events.toml"]`` takes the rules of another file first, so
+    the power events every site shares are written once.
+    """
     path = Path(path)
-    rules = load_toml_model(path, Rules).rules
-    names: set[str] = set()
+    data = load_toml_model(path, Rules)
+    rules: list[Rule] = []
+    for i, name in enumerate(data.include):
+        included = (path.parent / name).resolve()
+        if included in _seen or included == path.resolve():
+            raise ConfigError(path, f"include {name!r} includes itself", key=f"include.{i}")
+        if not included.is_file():
+            raise ConfigError(path, f"include {name!r}: no such file", key=f"include.{i}")
+        rules += load_rules(included, (*_seen, path.resolve()))
+    first_own = len(rules)
+    rules += data.rules
+    names: dict[str, int] = {}
     groups = {r.group for r in rules if r.group}
     for i, rule in enumerate(rules):
+        key = f"rules.{i - first_own}" if i >= first_own else "include"
         if rule.name in names:
-            raise ConfigError(path, f"rule {rule.name!r} is defined twice", key=f"rules.{i}.name")
-        names.add(rule.name)
+            raise ConfigError(path, f"rule {rule.name!r} is defined twice", key=f"{key}.name")
+        names[rule.name] = i
         if rule.suppressed_during is not None and rule.suppressed_during not in groups:
             raise ConfigError(
                 path,
                 f"suppressed_during names no group of these rules: {rule.suppressed_during!r}; "
                 f"groups: {', '.join(sorted(groups)) or 'none'}",
-                key=f"rules.{i}.suppressed_during",
+                key=f"{key}.suppressed_during",
             )
     return rules
 
