@@ -63,6 +63,9 @@ def test_built_in_comms_alarms_device_then_gateway_as_first_out() -> None:
         _read(state, every, T0 + k)
         engine.evaluate(T0 + k)
     assert gateway.state == AlarmState.RTN_UNACKED and not a1.active
+    # returned, they keep what they alarmed with, not the normal present
+    assert "2 of 2 devices" in gateway.message
+    assert "no fresh value for" in a1.message
     assert engine.comms_lost() == {"devices": [], "gateways": []}
 
 

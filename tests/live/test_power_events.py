@@ -140,7 +140,7 @@ def test_one_utility_loss_is_one_cause_with_its_consequences() -> None:
         assert alarm.state == AlarmState.UNACKED, key
         assert alarm.cause is first, key  # shown under the first-out
     assert site.alarm("ats-transfer:ats-A.position").message.startswith(
-        "ats-A transferred off utility (now open, transferring)"
+        "ats-A transferred off utility (open, transferring)"
     )
     battery = site.alarm("ups-on-battery:site")
     # 100 % of 250 kWh at 500 kW: 30 minutes
@@ -158,7 +158,7 @@ def test_one_utility_loss_is_one_cause_with_its_consequences() -> None:
     on_generator = site.alarm("on-generator:site")
     assert on_generator.state == AlarmState.UNACKED and on_generator.cause is first
     assert battery.state == AlarmState.RTN_UNACKED
-    assert "now on generator" in site.alarm("ats-transfer:ats-A.position").message
+    assert "(on generator)" in site.alarm("ats-transfer:ats-A.position").message
     # The cooling restarts: supply temperatures rise fast, an expected consequence.
     for k in range(30):
         site.values["hall-1-cdu1.t_supply_c"] = 35.0 + 0.2 * k
@@ -181,6 +181,8 @@ def test_one_utility_loss_is_one_cause_with_its_consequences() -> None:
             assert not alarm.active and alarm.state in (AlarmState.RTN_UNACKED,
                                                         AlarmState.NORMAL), alarm.key  # fmt: skip
     assert site.metrics.last.pue_instant.quality.label == "good"
+    # Returned, the transfer alarm still says what it alarmed with (its trip value).
+    assert "(on generator)" in site.alarm("ats-transfer:ats-A.position").message
 
 
 def test_consequences_stay_suppressed_for_the_hold_time_then_alarm_again() -> None:

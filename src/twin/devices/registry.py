@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
+from twin.devices.bindings import COOLING_PLANT, ELECTRICAL_ROOM
 from twin.devices.inventory import Inventory
 from twin.devices.profiles import Point
 from twin.points.registry import COLUMNS
@@ -111,6 +112,8 @@ def _row(
 ) -> dict[str, str]:
     device = inventory.device(device_name)
     profile = inventory.profiles[device.equipment]
+    equipment = profile.equipment_class
+    instance = inventory.bindings[device.equipment].names[device.row]
     multi = point.registers > 1 and point.type != "bool"
     name = f"{device.name}.{point.name}"
     description = point.description
@@ -121,7 +124,7 @@ def _row(
     return {
         "point": name,
         "device": device.name,
-        "equipment": device.equipment,
+        "equipment": equipment,
         "area": device.area,
         "description": description,
         "unit": point.unit if bit is None else "",
@@ -141,9 +144,9 @@ def _row(
         "range_low": _number(low),
         "range_high": _number(high),
         "site": inventory.site,
-        "hall": device.area if device.area.startswith("hall") else "",
-        "role": ROLES.get((device.equipment, point.name), "") if bit is None else "",
-        "group": _group(device.name, device.equipment, device.area),
+        "hall": "" if device.area in (ELECTRICAL_ROOM, COOLING_PLANT) else device.area,
+        "role": (point.role or ROLES.get((equipment, point.name), "")) if bit is None else "",
+        "group": _group(instance, equipment, device.area),
         "rating": _rating(inventory, device.equipment, device.row, point, bit),
     }
 

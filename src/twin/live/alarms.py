@@ -278,6 +278,7 @@ class Alarm:
     count: int = 0
     total: int = 0
     worst: str = ""
+    reason: str = ""  # why a device is silent, as of its latest tick in alarm
     #: what the message says the alarm is about
     device: str = ""
     description: str = ""
@@ -420,8 +421,8 @@ class Alarm:
         names = alarmtext.template_fields(template)
         if engine is not None and "runtime" in names:
             fields["runtime"] = alarmtext.format_minutes(engine.runtime_min(self))
-        if engine is not None and "reason" in names:
-            fields["reason"] = engine.comms_reason(self)
+        if "reason" in names:
+            fields["reason"] = self.reason or (engine.comms_reason(self) if engine else "")
         return alarmtext.fill(template, fields)
 
     def json(self) -> dict:
@@ -685,7 +686,10 @@ class AlarmEngine:
             alarm: Alarm, raw: bool, value: float | None, suppressed: bool,
             cause: Alarm | None = None,
         ) -> None:  # fmt: skip
-            alarm.value = value
+            # An alarm that has returned keeps the value it alarmed with (the trip
+            # value an alarm summary shows), not the normal one it reads now.
+            if raw or alarm.state is _NORMAL:
+                alarm.value = value
             if alarm.condition(raw, now, suppressed):
                 raised.append(alarm)
                 self._annunciated(alarm, now, cause)
@@ -810,8 +814,10 @@ class AlarmEngine:
             suppressed = self._suppressed(target.rule, values, quality, now)
             for g, alarm in zip(target.indices.tolist(), target.alarms, strict=True):
                 behind = self._gateway_of_device == g
-                alarm.count = int(np.count_nonzero(lost & behind))
-                down = alarm.count == int(np.count_nonzero(behind))
+                count = int(np.count_nonzero(lost & behind))
+                down = count == int(np.count_nonzero(behind))
+                if down or alarm.state is _NORMAL:
+                    alarm.count = count
                 was = alarm.state
                 feed(alarm, down, float(alarm.count), suppressed)
                 gateway_alarms[g] = alarm
@@ -823,6 +829,8 @@ class AlarmEngine:
                 d = device_index[alarm.source]
                 gateway = gateway_alarms.get(int(self._gateway_of_device[d]))
                 cause = gateway if gateway is not None and gateway.active else None
+                if lost[d]:  # the reason it alarmed with stays in its message
+                    alarm.reason = self.comms_reason(alarm)
                 feed(alarm, bool(lost[d]), None, suppressed, cause)
 
     def _regroup(self, gateway: Alarm, g: int, now: float) -> None:

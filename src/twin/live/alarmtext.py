@@ -26,6 +26,8 @@ not ``39.4201``.
 '9,494 kW'
 >>> format_value(0.524, "pct")
 '0.52 %'
+>>> format_value(0.0, "V")
+'0 V'
 >>> rate_unit("degC")
 'K/min'
 """
@@ -69,6 +71,8 @@ def rate_unit(unit: str) -> str:
 def format_number(value: float) -> str:
     """Three significant figures or whole units, as a panel meter would show."""
     magnitude = abs(value)
+    if value == 0:
+        return "0"
     if magnitude >= 100:
         return f"{value:,.0f}"
     if magnitude >= 1:
