@@ -265,3 +265,17 @@ def test_a_message_template_with_an_unknown_field_is_refused() -> None:
         Rule.model_validate(
             {"name": "x", "kind": "high", "points": "a", "limit": 1, "message": "{value:.1f}"}
         )
+
+
+def test_a_consequence_read_a_poll_before_its_cause_is_grouped_under_it() -> None:
+    site = Site()
+    site.run(5)
+    # The ATS is polled before the site meter: it shows open one tick before the loss.
+    site.values.update({"ats-A.position": 0.0, "ats-A.utility_available": 0.0})
+    site.run(1)
+    transfer = site.alarm("ats-transfer:ats-A.position")
+    assert transfer.state == AlarmState.UNACKED and transfer.cause is None
+    site.values.update(LOSS)
+    site.run(1)
+    assert transfer.cause is site.alarm(FEED_A)
+    assert site.engine.flood(site.t)["per_10min"] == 1.0

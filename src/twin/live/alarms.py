@@ -33,9 +33,10 @@ is the alarm's own device): generator not running *while the utility is lost*.
 First-out and suppression by design (ISA-18.2 §11, EEMUA 191 §6): rules of one
 ``group`` form one event. The first alarm of a quiet group from a rule marked
 ``cause = true`` is the *first-out*; every alarm of the group raised while that
-episode lasts (until none of the group is active) is annunciated as its
-consequence (:attr:`Alarm.cause`), shown under it and counted once in the flood
-rate. A rule with ``suppressed_during = "<group>"`` is suppressed while an
+episode lasts (until none of the group is active), or in the
+:data:`GROUP_WINDOW_S` before it (gear is polled device by device), is annunciated
+as its consequence (:attr:`Alarm.cause`), shown under it and counted once in the
+flood rate. A rule with ``suppressed_during = "<group>"`` is suppressed while an
 episode of that group lasts and ``suppress_hold_s`` after it: an expected,
 action-free consequence (the CDU supply temperature rising while cooling restarts
 on generator power) is kept off the operator's list, visible as suppressed.
@@ -87,6 +88,8 @@ AIR_CLASSES = {"recommended": 27.0, "A1": 32.0, "A2": 35.0, "A3": 40.0, "A4": 45
 WATER_CLASSES = {"W17": 17.0, "W27": 27.0, "W32": 32.0, "W40": 40.0, "W45": 45.0}
 PRIORITIES = ("low", "medium", "high", "urgent")
 FLOOD_WINDOW_S = 600.0
+#: A group member raised this long before its cause still counts as its consequence [s]
+GROUP_WINDOW_S = 10.0
 PUE_WINDOWS = ("pue", "15min", "1h", "24h")
 
 _WHEN = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
@@ -456,6 +459,7 @@ class _Target:
     raw: np.ndarray  # per matched point: the last raw condition (for hysteresis)
     when: list[np.ndarray] | None = None  # enabling points, one array per alarm (or one)
     when_test: tuple | None = None  # (operator, number)
+    devices: np.ndarray | None = None  # comms: each alarm's device position
 
 
 @dataclass
@@ -656,6 +660,19 @@ class AlarmEngine:
             elif rule.cause:
                 episode.first_out = alarm
                 episode.ended_at = None
+                # Gear is polled device by device: an ATS may be read open a poll before
+                # the meter that shows the feed lost. Those are consequences all the same.
+                for other in episode.members:
+                    if (
+                        other is not alarm
+                        and other.active
+                        and other.cause is None
+                        and other.state in ANNUNCIATED
+                        and now - other.since <= GROUP_WINDOW_S
+                    ):
+                        other.cause = alarm
+                        if other._entry is not None:
+                            other._entry[1] = True
         alarm.cause = cause
         entry = [now, cause is not None]
         alarm._entry = entry
@@ -690,6 +707,14 @@ class AlarmEngine:
             # value an alarm summary shows), not the normal one it reads now.
             if raw or alarm.state is _NORMAL:
                 alarm.value = value
+            if (
+                not raw
+                and not suppressed
+                and alarm.state is _NORMAL
+                and not alarm.active
+                and alarm.pending_since is None
+            ):
+                return  # quiet and staying so: nearly every alarm, every tick
             if alarm.condition(raw, now, suppressed):
                 raised.append(alarm)
                 self._annunciated(alarm, now, cause)
@@ -720,7 +745,9 @@ class AlarmEngine:
         kind = rule.kind
         previous = target.raw
         if kind == "state":
-            raw = np.where(good, np.isin(current, rule.states), previous)
+            states = rule.states
+            hit = current == states[0] if len(states) == 1 else np.isin(current, states)
+            raw = np.where(good, hit, previous)
         elif kind == "rate":
             raw = previous.copy()
             rates = np.full(len(indices), np.nan)
@@ -752,17 +779,18 @@ class AlarmEngine:
         if target.when is not None:
             alarm_raw &= self._enabled(target, values, good_all)
         site = rule.scope == "site"
-        for k, alarm in enumerate(target.alarms):
-            v = float(shown[k])
-            if site and not counts[k]:
+        for k, (alarm, r, v, c) in enumerate(
+            zip(target.alarms, alarm_raw.tolist(), shown.tolist(), counts.tolist(), strict=True)
+        ):
+            if site and not c:
                 # Cleared: the message keeps the figures it alarmed with (how many, the
                 # worst), as an alarm summary shows the trip value, not "0 of 20".
-                feed(alarm, bool(alarm_raw[k]), alarm.value, suppressed)
+                feed(alarm, r, alarm.value, suppressed)
                 continue
-            alarm.count = int(counts[k])
+            alarm.count = c
             if site:
                 alarm.worst = self._worst_source(target, k, raw, current, kind)
-            feed(alarm, bool(alarm_raw[k]), v if v == v else None, suppressed)
+            feed(alarm, r, v if v == v else None, suppressed)
 
     @staticmethod
     def _worst(kind: str, source_of, in_alarm, current, n: int) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -810,12 +838,14 @@ class AlarmEngine:
         lost = self._device_lost(now, good_all)
         device_index = self._device_index
         gateway_alarms: dict[int, Alarm] = {}
+        if self._gateways:
+            n = len(self._gateway_names)
+            silent = np.bincount(self._gateway_of_device, weights=lost, minlength=n).tolist()
         for target in self._gateways:
             suppressed = self._suppressed(target.rule, values, quality, now)
             for g, alarm in zip(target.indices.tolist(), target.alarms, strict=True):
-                behind = self._gateway_of_device == g
-                count = int(np.count_nonzero(lost & behind))
-                down = count == int(np.count_nonzero(behind))
+                count = int(silent[g])
+                down = count == alarm.total
                 if down or alarm.state is _NORMAL:
                     alarm.count = count
                 was = alarm.state
@@ -825,13 +855,18 @@ class AlarmEngine:
                     self._regroup(alarm, g, now)
         for target in self._comms:
             suppressed = self._suppressed(target.rule, values, quality, now)
-            for alarm in target.alarms:
-                d = device_index[alarm.source]
-                gateway = gateway_alarms.get(int(self._gateway_of_device[d]))
+            if target.devices is None:  # the device of each alarm, worked out once
+                target.devices = np.array([device_index[a.source] for a in target.alarms], int)
+            devices = target.devices
+            gateways = self._gateway_of_device[devices]
+            for alarm, down, g in zip(
+                target.alarms, lost[devices].tolist(), gateways.tolist(), strict=True
+            ):
+                gateway = gateway_alarms.get(g)
                 cause = gateway if gateway is not None and gateway.active else None
-                if lost[d]:  # the reason it alarmed with stays in its message
+                if down:  # the reason it alarmed with stays in its message
                     alarm.reason = self.comms_reason(alarm)
-                feed(alarm, bool(lost[d]), None, suppressed, cause)
+                feed(alarm, down, None, suppressed, cause)
 
     def _regroup(self, gateway: Alarm, g: int, now: float) -> None:
         """Device alarms raised just before their gateway's: consequences of it after all."""

@@ -222,6 +222,7 @@ class SiteMetrics:
         self._history: deque[tuple[float, float, float, float, float]] = deque()
         self._history_span = longest
         self.last: Snapshot | None = None
+        self._ts_range: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------- helpers
 
@@ -290,12 +291,28 @@ class SiteMetrics:
 
     def _spread_s(self, roles: list[str]) -> float:
         """Seconds between the oldest and newest reading among the inputs of a ratio."""
-        idx = [self.roles[r] for r in roles if r in self.roles]
-        if not idx:
+        ranges = [self._ts_range[r] for r in roles if r in self._ts_range]
+        if not ranges:
             return 0.0
-        ts = self.state.good_ts[np.concatenate(idx)]
-        ts = ts[ts > 0]
-        return float(ts.max() - ts.min()) if len(ts) else 0.0
+        return max(0.0, max(r[1] for r in ranges) - min(r[0] for r in ranges))
+
+    def _reading_times(self) -> None:
+        """Oldest and newest reading time of each power role (for :meth:`_spread_s`)."""
+        good_ts = self.state.good_ts
+        self._ts_range = {}
+        for role in (
+            "facility_kw",
+            "utility_kw",
+            "generator_kw",
+            *(c[0] for c in CATEGORIES.values()),
+        ):
+            idx = self.roles.get(role)
+            if idx is None or not len(idx):
+                continue
+            ts = good_ts[idx]
+            ts = ts[ts > 0]
+            if len(ts):
+                self._ts_range[role] = (float(ts.min()), float(ts.max()))
 
     def _instant(
         self, facility: Value, it: Value, it_role: str, excluded: str, doubt: Quality
@@ -323,6 +340,7 @@ class SiteMetrics:
     def update(self, now: float | None = None) -> Snapshot:
         now = time.time() if now is None else now
         values, quality = self.state.values(now)
+        self._reading_times()
         facility = self._facility(values, quality)
         excluded, doubt = self.excluded(values, quality)
         by_category = {}
