@@ -98,3 +98,14 @@ def test_a_bad_reply_is_its_reason() -> None:
     assert b1.message == (
         "No fresh data from b1: exception 4 (device failure). Check the device and its link"
     )
+
+
+def test_a_system_alarm_runs_the_same_states() -> None:
+    """A condition of the monitoring itself (a sink down) fed by its owner, not a rule."""
+    engine = AlarmEngine([], _state())
+    alarm = engine.system("sink-down", "influx", True, "connection refused", now=T0)
+    assert alarm.state == AlarmState.UNACKED and alarm.message == "influx: connection refused"
+    assert engine.flood(T0)["per_10min"] == 1.0
+    engine.system("sink-down", "influx", False, now=T0 + 5)
+    assert alarm.state == AlarmState.RTN_UNACKED
+    assert alarm.message == "influx: connection refused"  # what it alarmed with

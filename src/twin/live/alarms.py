@@ -105,7 +105,7 @@ _OPERATORS = {
 
 class Rule(Frozen):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    kind: Literal["high", "low", "rate", "state", "comms", "ashrae", "redundancy", "pue"]
+    kind: Literal["high", "low", "rate", "state", "comms", "ashrae", "redundancy", "pue", "system"]
     points: str | None = None
     role: str | None = None
     limit: float | None = None
@@ -379,7 +379,7 @@ class Alarm:
         """The unit of :attr:`value` as a screen shows it (``°C``, ``K/min``, ``%``)."""
         if self.rule.kind == "rate":
             return alarmtext.rate_unit(self.unit)
-        if self.rule.kind in ("state", "comms", "redundancy", "pue") or self.rule.labels:
+        if self.rule.kind in ("state", "comms", "redundancy", "pue", "system") or self.rule.labels:
             return ""
         return alarmtext.display_unit(self.unit)
 
@@ -945,6 +945,36 @@ class AlarmEngine:
             runtimes[d].value for d in devices if d in runtimes and runtimes[d].value is not None
         ]
         return min(known) if known else None
+
+    # ------------------------------------------------------ system alarms
+
+    def system(
+        self,
+        name: str,
+        source: str,
+        active: bool,
+        reason: str = "",
+        priority: str = "high",
+        now: float | None = None,
+    ) -> Alarm:
+        """Feed a condition of the monitoring itself that no rule can see.
+
+        The sink down, the spool full, the simulation process gone: the caller states
+        the condition each time it checks (``active``) with the reason in words; the
+        alarm then runs the same ISA-18.2 states, flood count and list as the others.
+        """
+        now = (self.now or time.time()) if now is None else now
+        key = f"{name}:{source}"
+        alarm = self.alarms.get(key)
+        if alarm is None or alarm.rule.priority != priority:
+            rule = Rule(name=name, kind="system", priority=priority)  # type: ignore[arg-type]
+            alarm = alarm or self._new_alarm(rule, source)
+            alarm.rule = rule
+        if active:
+            alarm.reason = reason
+        if alarm.condition(active, now):
+            self._annunciated(alarm, now)
+        return alarm
 
     # ------------------------------------------------------------- queries
 

@@ -146,4 +146,5 @@ DEFAULTS = {
     "gateway": "Gateway {source} not answering: {count} of {total} devices behind it silent",
     "redundancy": "{source}: redundancy {holds}, {required} required",
     "pue": "PUE {value} above the target {limit}",
+    "system": "{source}: {reason}",
 }
