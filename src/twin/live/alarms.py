@@ -18,7 +18,12 @@ Rules (``configs/alarms/*.toml``, ``[[rules]]``), each matching points by glob
 ``redundancy`` a power system group no longer holds ``required`` (``N+1``/``2N``)
 ``pue``        PUE above ``limit`` (one alarm for the site): the 1-minute PUE, or
                an energy window with ``pue = "15min"`` / ``"1h"`` / ``"24h"``
+``system``     a condition of the monitoring itself, fed by its owner through
+               :meth:`AlarmEngine.system` (the sink down, the spool full)
 =============  ==============================================================
+
+A rules file may start with ``include = ["power-events.toml"]``: the rules of
+another file (relative to it) come first, so shared sections are written once.
 
 Every rule has a ``priority`` (low, medium, high, urgent), an ``on_delay_s``
 (the condition must hold that long before it alarms), an ``off_delay_s`` and a
