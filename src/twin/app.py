@@ -324,6 +324,8 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
     return {
         "site": runtime.site.name,
         "pue": snapshot.pue.value,
+        "pue_quality": snapshot.pue.quality.label,
+        "pue_instant": snapshot.pue_instant.value,
         "pue_category": snapshot.category,
         "it_kw": snapshot.it_kw.value,
         "facility_kw": snapshot.facility_kw.value,

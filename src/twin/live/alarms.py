@@ -234,6 +234,10 @@ def load_rules(path: str | Path, _seen: tuple[Path, ...] = ()) -> list[Rule]:
         key = f"rules.{i - first_own}" if i >= first_own else "include"
         if rule.name in names:
             raise ConfigError(path, f"rule {rule.name!r} is defined twice", key=f"{key}.name")
+        if rule.kind == "system":
+            raise ConfigError(
+                path, "system alarms are raised by twin itself, not by rules", key=f"{key}.kind"
+            )
         names[rule.name] = i
         if rule.suppressed_during is not None and rule.suppressed_during not in groups:
             raise ConfigError(
