@@ -379,6 +379,8 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
     return {
         "site": runtime.site.name,
         "pue": snapshot.pue.value,
+        "pue_quality": snapshot.pue.quality.label,
+        "pue_instant": snapshot.pue_instant.value,
         "pue_category": snapshot.category,
         "it_kw": snapshot.it_kw.value,
         "facility_kw": snapshot.facility_kw.value,
@@ -392,6 +394,9 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "sink": status.target,
         "alarms_active": len(alarms.active()),
         "alarms": sorted({a.rule.name for a in alarms.active()}),
+        "active_alarms": [a.json() for a in alarms.active()],
+        "comms_lost": alarms.comms_lost(),
+        "flood": alarms.flood()["flood"] > 0,
         "devices": {"ok": ok, "total": len(stats)},
         "latency_ms": {
             "p50": float(np.percentile(latency, 50)) if len(latency) else None,

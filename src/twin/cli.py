@@ -197,24 +197,19 @@ def check_file(path: Path, kind: str | None = None) -> str:
 
     if not path.exists():
         raise ConfigError(path, "file not found")
-    parts = path.resolve().parts
+    folders = {"alarms": "alarms", "sites": "site", "scenarios": "scenario", "loads": "load",
+               "profiles": "profile", "models": "catalog"}  # fmt: skip
+    # The nearest known folder decides (a checkout under /work/alarms is not an alarm file).
+    nearest = next((folders[p] for p in reversed(path.resolve().parts[:-1]) if p in folders), None)
     if kind is None:
         if path.suffix in (".epw", ".mos"):
             kind = "weather"
         elif path.suffix == ".csv":
             kind = "registry"
-        elif "alarms" in parts:
-            kind = "alarms"
-        elif "sites" in parts:
-            kind = "site"
-        elif "scenarios" in parts:
-            kind = "scenario"
-        elif "loads" in parts:
-            kind = "load"
-        elif "profiles" in parts:
-            kind = "profile"
-        elif "models" in parts or path.parent.name in catalog.KINDS:
+        elif path.parent.name in catalog.KINDS:
             kind = "catalog"
+        elif nearest is not None:
+            kind = nearest
         else:
             raise ConfigError(path, "cannot tell what this file is from its folder; pass --kind")
     if kind == "site":

@@ -2,7 +2,10 @@
 
 Reads whatever the registry points at (our simulator or real gear), prints a status
 line every few seconds and, with ``--json``, one JSON summary at the end (points
-good/stale/bad, samples collected, PUE, IT and facility power, active alarms).
+good/stale/bad/never read, samples collected, PUE, IT and facility power, active
+alarms, the devices and gateways whose comms are lost). Comms-loss alarms are built
+in (:data:`twin.live.alarms.BUILTIN_RULES`), so gear that does not answer raises
+an alarm even without ``--alarms``. Exit status 1 when no device answered at all.
 """
 
 from __future__ import annotations
@@ -168,7 +171,7 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     thread.start()
     state = LiveState(registry, interval_s=args.interval)
     metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
-    alarms = AlarmEngine(rules or [], state, metrics)
+    alarms = AlarmEngine(rules or [], state, metrics, prefer=args.prefer)
     collector = Collector(
         registry,
         state,
@@ -221,11 +224,9 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
 
     state = LiveState(registry, interval_s=args.interval)
     metrics = SiteMetrics(state, carbon_kg_per_kwh=args.carbon)
-    alarms = None
-    if rules is not None:
-        from twin.live.alarms import AlarmEngine
+    from twin.live.alarms import AlarmEngine
 
-        alarms = AlarmEngine(rules, state, metrics)
+    alarms = AlarmEngine(rules or [], state, metrics, prefer=args.prefer)
     collector = Collector(
         registry,
         state,
@@ -255,6 +256,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     finally:
         await collector.stop()
     snapshot = metrics.update()
+    alarms.evaluate()
     if args.json:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
@@ -263,6 +265,16 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         sys.stdout.write("\n")
     else:
         print(_status(state, snapshot, alarms), file=out)
+    lost = comms_text(alarms)
+    if lost:
+        print(f"twin monitor: {lost}", file=sys.stderr, flush=True)
+    if not (state.good_ts > 0).any():
+        print(
+            f"twin monitor: no device answered in {time.monotonic() - started:.0f} s: "
+            "check the registry's addresses and the network",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -270,14 +282,34 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def comms_text(alarms) -> str:  # type: ignore[no-untyped-def]
+    """ "comms lost: ..." naming the silent gateways and devices ("" when all answer)."""
+    lost = alarms.comms_lost()
+    devices, gateways = lost["devices"], lost["gateways"]
+    if not devices and not gateways:
+        return ""
+    parts = []
+    if gateways:
+        parts.append(f"gateway {', '.join(gateways)}")
+    if devices:
+        shown = ", ".join(devices[:8]) + (
+            f" and {len(devices) - 8} more" if len(devices) > 8 else ""
+        )
+        parts.append(f"{len(devices)} device{'s' if len(devices) != 1 else ''} ({shown})")
+    return "comms lost: " + "; ".join(parts)
+
+
 def _status(state: LiveState, snapshot, alarms) -> str:
     counts = state.counts()
-    active = len(alarms.active()) if alarms is not None else 0
+    active = len(alarms.active())
+    lost = comms_text(alarms)
     return (
-        f"points good {counts['good']} stale {counts['stale']} bad {counts['bad']}  "
+        f"points good {counts['good']} stale {counts['stale']} bad {counts['bad']} "
+        f"never read {counts['never_read']}  "
         f"samples {state.samples}  PUE {_fmt(snapshot.pue.value, '.3f')} "
         f"({snapshot.pue.quality.label})  IT {_fmt(snapshot.it_kw.value, ',.0f')} kW  "
         f"facility {_fmt(snapshot.facility_kw.value, ',.0f')} kW  alarms {active}"
+        + (f"  {lost}" if lost else "")
     )
 
 
@@ -292,7 +324,8 @@ def summary_json(state: LiveState, snapshot, alarms) -> dict:
         "pue_category": data["pue_category"],
         "it_kw": data["it_kw"]["value"],
         "facility_kw": data["facility_kw"]["value"],
-        "active_alarms": [a.json() for a in alarms.active()] if alarms is not None else [],
+        "active_alarms": [a.json() for a in alarms.active()],
+        "comms_lost": alarms.comms_lost(),
         "bad_points": state.bad_points(),
         "metrics": data,
     }

@@ -135,6 +135,22 @@ class Hall(Frozen):
         return self
 
 
+class DeviceMap(Frozen):
+    """One device of a site whose gear is given device by device (a vendor's products).
+
+    Most sites serve one device per plant component through twin's own profiles;
+    a site with ``[[devices]]`` serves exactly these, behind one gateway: each shows
+    the values of one plant component (``row``-th of the profile's equipment, see the
+    profile's ``binds``) through the profile's register map.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    profile: str = Field(min_length=1)  # models/profiles/<group>/<profile>.toml
+    row: Count = 0  # which instance of the plant equipment (0: the first)
+    unit_id: int = Field(ge=1, le=247)
+    area: str | None = None  # default: the instance's own (hall, electrical-room…)
+
+
 class Site(Frozen):
     name: str = Field(min_length=1)
     description: str = ""
@@ -149,6 +165,8 @@ class Site(Frozen):
     power: Power
     cooling: Cooling
     halls: list[Hall] = Field(min_length=1)
+    #: the gear served, device by device; empty: one device per plant component
+    devices: list[DeviceMap] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _liquid_needs_water(self) -> Site:
@@ -160,6 +178,11 @@ class Site(Frozen):
         names = [h.name for h in self.halls]
         if len(set(names)) != len(names):
             raise ValueError(f"hall names must be unique, got {names}")
+        for key in ("name", "unit_id"):
+            seen = [getattr(d, key) for d in self.devices]
+            twice = sorted({str(v) for v in seen if seen.count(v) > 1})
+            if twice:
+                raise ValueError(f"devices: {key} {twice[0]} is given twice")
         return self
 
 

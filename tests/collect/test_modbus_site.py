@@ -78,7 +78,10 @@ def test_every_point_matches_and_pue_equals_the_plant(served: Served) -> None:
     plant_pue = float(readings["facility_power_w"] / readings["it_power_w"])
     snapshot = metrics.update(now)
     assert snapshot.category.startswith("PUE3")
-    assert snapshot.pue.quality == Quality.GOOD
+    # One update: the ratio of the powers just read (stale only if they were read apart;
+    # the headline PUE over the last minute starts from the same powers).
+    assert snapshot.pue_instant.quality != Quality.BAD
+    assert snapshot.pue.value == snapshot.pue_instant.value
     # Metering resolution: every rack meter and the facility meter are FLOAT32 kW.
     it_points = [p for p in registry.points if p.role == "it_input_kw"]
     it_res = sum(resolution("float32", 1.0, values[p.index]) for p in it_points)
@@ -87,7 +90,8 @@ def test_every_point_matches_and_pue_equals_the_plant(served: Served) -> None:
     assert facility is not None and it is not None
     assert abs(it - readings["it_power_w"] / 1e3) <= it_res + 1e-6
     bound = plant_pue * (resolution("float32", 1.0, facility) / facility + it_res / it)
-    assert abs(snapshot.pue.value - plant_pue) <= bound + 1e-12, (snapshot.pue.value, plant_pue)
+    pue = snapshot.pue_instant.value
+    assert pue is not None and abs(pue - plant_pue) <= bound + 1e-12, (pue, plant_pue)
     # Power systems: capacity from measured load %, and the site's redundancy holds.
     systems = snapshot.systems
     assert {"hall-1-hvdc", "hall-1-ups"} <= set(systems)

@@ -63,8 +63,11 @@ def test_vendor_map_values_split_around_a_missing_register() -> None:
             assert state.sample(name).quality == Quality.GOOD
         snapshot = SiteMetrics(state).update()
         assert snapshot.category.startswith("PUE3")
-        pue = expected["mains.power_kw"] / expected["it.power_kw"]
-        assert abs(snapshot.pue.value - pue) <= pue * 2**-22
+        # The served values are arbitrary points in each range: the mains meter reads
+        # below the IT meter, which is a metering fault, never a PUE below 1.
+        assert expected["mains.power_kw"] < expected["it.power_kw"]
+        assert snapshot.pue_instant.value is None and snapshot.pue_instant.quality == Quality.BAD
+        assert "below IT" in snapshot.pue_instant.reason
         ups = snapshot.systems["room-1-ups"]
         assert ups["capacity_kw"] == 200.0  # the nameplate from the registry's rating
         runtime = snapshot.battery_runtime_min["ups1"].value

@@ -25,9 +25,12 @@ def test_records_keep_only_good_values_and_carry_the_worst_quality() -> None:
     state.update(
         [index["cdu1.t_supply_c"], index["cdu1.flow_lpm"]], [32.5, 0.0], [True, False], 100.0
     )
-    state.update(
-        [index["meter.facility_kw"], index["meter.it_kw"]], [1200.0, 1000.0], [True, True], 100.0
-    )
+    metrics = SiteMetrics(state)
+    for t in range(85, 101):  # the site's PUE is over the last minute: 15 s of it
+        state.update(
+            [index["meter.facility_kw"], index["meter.it_kw"]], [1200.0, 1000.0], [True, True], t
+        )
+        metrics.update(t)
     records = {r.tags["device"]: r for r in (dict_tags(r) for r in device_records(state, 100.5))}
     cdu = records["cdu1"]
     assert cdu.record.measurement == "cdu"
@@ -36,7 +39,7 @@ def test_records_keep_only_good_values_and_carry_the_worst_quality() -> None:
     assert cdu.tags == {"device": "cdu1", "site": "s1", "hall": "hall-1"}
     meter = records["meter"].record
     assert dict(meter.fields) == {"facility_kw": 1200.0, "it_kw": 1000.0}
-    snapshot = SiteMetrics(state).update(100.5)
+    snapshot = metrics.update(100.5)
     site = site_record(snapshot, "s1")
     assert site.measurement == "site" and abs(dict(site.fields)["pue"] - 1.2) < 1e-12
     # three seconds later nothing is fresh: no values, quality stale

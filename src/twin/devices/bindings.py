@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from twin.physics import fluids
 from twin.plant.layout import SIDES, DryCoolerGroup, Layout, PumpGroup, TowerGroup
 from twin.plant.model import Plant
 from twin.plant.scenarios import SETPOINT_LIMITS
@@ -30,6 +31,7 @@ ELECTRICAL_ROOM = "electrical-room"
 COOLING_PLANT = "cooling-plant"
 J_PER_KWH = 3.6e6
 WATER_DENSITY = 995.0  # kg/m³, as the plant's pump groups use
+AIR_RHO_CP = fluids.AIR_DENSITY * fluids.AIR_SPECIFIC_HEAT  # J/(m³ K), as the CRAH sizing
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Binding:
     #: quantity → plant setpoint name (``SETPOINT_LIMITS`` key)
     setpoints: dict[str, str] = field(default_factory=dict)
     counters: dict[str, np.ndarray] = field(default_factory=dict)
+    #: quantity → nameplate per device, for the registry's ``rating`` column
+    ratings: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -93,13 +97,20 @@ class SiteMeter(Binding):
                 "feed_b_ok",
                 "on_generator_a",
                 "on_generator_b",
+                "voltage_v",
+                "frequency_hz",
             ),
         )
+
+    #: Nominal phase voltage [V] and frequency [Hz] of a live low-voltage switchboard:
+    #: the plant models no voltage, only whether a source feeds the site.
+    NOMINAL_V, NOMINAL_HZ = 230.0, 50.0
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
         ok = np.asarray(r["utility_ok"])
         gen = np.asarray(r["on_generator"])
+        live = bool((ok | gen).any())
         v = {
             "utility_power_kw": r["utility_power_w"] / 1e3,
             "generator_power_kw": r["generator_power_w"] / 1e3,
@@ -114,6 +125,8 @@ class SiteMeter(Binding):
             "feed_b_ok": ok[1],
             "on_generator_a": gen[0],
             "on_generator_b": gen[1],
+            "voltage_v": self.NOMINAL_V if live else 0.0,
+            "frequency_hz": self.NOMINAL_HZ if live else 0.0,
         }
         return {k: _n(x, 1) for k, x in v.items()}
 
@@ -240,12 +253,15 @@ class PowerSystems(Binding):
                 "fault",
                 "battery_soc_pct",
                 "output_energy_kwh",
+                "t_battery_c",
             ),
         )
         self.module_w = systems.module_w[self.index]
         # Load % is of the system's rated output (all installed modules), as a modular
         # UPS or rectifier frame reports it; modules asleep are still capacity.
         self.rated_w = systems.modules[self.index] * self.module_w
+        # Usable battery energy [kWh]: the collector's runtime estimate needs it.
+        self.ratings = {"battery_soc_pct": systems.battery_wh[self.index] / 1e3}
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
@@ -268,7 +284,11 @@ class PowerSystems(Binding):
             "fault": (~alive).astype(float),
             "battery_soc_pct": soc * 100.0,
             "output_energy_kwh": self._count("energy", output / J_PER_KWH, dt),
+            # The plant has no battery thermal model: the battery room's design value.
+            "t_battery_c": _n(self.T_BATTERY_C, len(i)),
         }
+
+    T_BATTERY_C = 25.0  # IEEE 1184 / vendors' rated battery temperature
 
 
 class Batteries(Binding):
@@ -686,11 +706,15 @@ class Crahs(Binding):
                 "fan_running",
                 "cooling",
                 "t_supply_air_set_c",
+                "t_supply_air_c",
+                "t_return_air_c",
+                "humidity_pct",
             ),
             setpoints={"t_supply_air_set_c": "t_supply_air_c"},
         )
         self.hall = hall
         self.per_hall = np.bincount(hall, minlength=layout.n_halls)[hall].astype(float)
+        self.airflow_m3_s = np.array([layout.crah[h].airflow_m3_s for h in hall])
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
@@ -707,6 +731,15 @@ class Crahs(Binding):
             "fan_running": (power > 0).astype(float),
             "cooling": (valve > 0.01).astype(float),
             "t_supply_air_set_c": plant.t_supply_air_set[h].copy(),
+            # The hall air node is the air the CRAHs deliver; the return is warmer by
+            # the unit's heat over its air stream (q = rho c_p V dT).
+            "t_supply_air_c": plant.t_air[h].copy(),
+            "t_return_air_c": plant.t_air[h]
+            + np.asarray(r["crah_heat_w"])[h]
+            / self.per_hall
+            / (AIR_RHO_CP * np.maximum(self.airflow_m3_s * speed, 1e-3)),
+            # No moisture model: the ASHRAE-recommended middle the units are set to.
+            "humidity_pct": _n(45.0, len(h)),
         }
 
     def write(self, plant: Plant, device: int, quantity: str, value: float) -> None:

@@ -5,6 +5,13 @@ Every equipment instance of the plant is a device. Devices are grouped by area
 like a protocol gateway in front of a plant room: one TCP server per area (more
 when an area has over 247 devices), unit ids 1, 2, … in device order. On OPC UA
 each device is ``Objects/<Site>/<Area>/<Device>`` with one variable per point.
+
+A site that lists its ``[[devices]]`` (a vendor's plant room) serves exactly
+those, behind one gateway, with the unit ids it gives: each a plant component
+shown through a product's profile (:class:`~twin.devices.profiles.Profile`
+``binds``). The datastores are then keyed by profile, each still holding every
+instance of its plant equipment (a row per instance; only the listed rows are
+served).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from twin.devices.profiles import Profile, load_profiles
 from twin.errors import ConfigError
 from twin.plant.layout import Layout
 from twin.plant.scenarios import SETPOINT_LIMITS
+from twin.site import sites_folder
 
 MAX_UNITS_PER_GATEWAY = 247
 
@@ -41,8 +49,16 @@ class Inventory:
     gateways: list[str] = field(default_factory=list)  # area of each gateway
     by_name: dict[str, Device] = field(default_factory=dict)
 
+    #: per datastore (equipment type or profile): the device name of each row, for
+    #: faults addressed by device name
+    row_names: dict[str, list[str]] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.by_name = {d.name: d for d in self.devices}
+        for key, binding in self.bindings.items():
+            self.row_names.setdefault(key, list(binding.names))
+        for device in self.devices:
+            self.row_names[device.equipment][device.row] = device.name
 
     def device(self, name: str) -> Device:
         if name not in self.by_name:
@@ -87,6 +103,8 @@ def build(layout: Layout, profiles_root: Path | None = None) -> Inventory:
     """All devices of an assembled site, checked against their profiles."""
     loaded = load_profiles(profiles_root)
     bindings = site_bindings(layout)
+    if layout.site.devices:
+        return _mapped(layout, loaded, bindings)
     devices: list[Device] = []
     gateways: list[str] = []
     by_area: dict[str, list[tuple[Binding, int]]] = {}
@@ -118,4 +136,50 @@ def build(layout: Layout, profiles_root: Path | None = None) -> Inventory:
         profiles={b.equipment: loaded[b.equipment][0] for b in bindings},
         profile_paths={b.equipment: loaded[b.equipment][1] for b in bindings},
         gateways=gateways,
+    )
+
+
+def _mapped(
+    layout: Layout, loaded: dict[str, tuple[Profile, Path]], bindings: list[Binding]
+) -> Inventory:
+    """The devices a site lists one by one, behind one gateway."""
+    site = layout.site
+    where = sites_folder() / f"{site.name}.toml"
+    by_equipment = {b.equipment: b for b in bindings}
+    devices: list[Device] = []
+    used: dict[str, Binding] = {}
+    for i, entry in enumerate(site.devices):
+        if entry.profile not in loaded:
+            raise ConfigError(
+                where,
+                f"no device profile {entry.profile!r}; valid: {', '.join(sorted(loaded))}",
+                key=f"devices.{i}.profile",
+            )
+        profile, path = loaded[entry.profile]
+        binding = by_equipment.get(profile.binding)
+        if binding is None:
+            raise ConfigError(
+                where,
+                f"profile {entry.profile!r} shows {profile.binding!r} equipment, which this "
+                f"site has none of",
+                key=f"devices.{i}.profile",
+            )
+        if entry.row >= len(binding):
+            raise ConfigError(
+                where,
+                f"row {entry.row}: the site has {len(binding)} {profile.binding} "
+                f"(rows 0-{len(binding) - 1})",
+                key=f"devices.{i}.row",
+            )
+        check_bindings(binding, profile, path)
+        used[profile.equipment] = binding
+        area = entry.area or binding.areas[entry.row]
+        devices.append(Device(entry.name, profile.equipment, area, entry.row, 0, entry.unit_id))
+    return Inventory(
+        site=site.name,
+        devices=devices,
+        bindings=used,
+        profiles={key: loaded[key][0] for key in used},
+        profile_paths={key: loaded[key][1] for key in used},
+        gateways=[site.name],
     )

@@ -14,6 +14,10 @@ manual. Each register table spans ``[0, input_registers)`` or
 ``[0, holding_registers)``; addresses inside the span that no point uses are
 reserved and read as 0; anything beyond the span is refused with exception 02.
 
+A vendor's product (``models/profiles/vendor/``) names the plant equipment it
+shows with ``binds`` and the class it reports as with ``kind``; a site lists such
+devices one by one (``[[devices]]`` in its config).
+
 A profile is refused at load, with the file, the key and its line, when a data
 type or word order is unknown, two points overlap, a writable point has no
 limits or limits the encoding cannot carry, a bit field is not on a UINT16, or
@@ -55,6 +59,8 @@ class Point(Frozen):
     min: float | None = None
     max: float | None = None
     bits: list[str] = Field(default_factory=list)
+    #: the point's role in the site metrics, where the (equipment, point) table has none
+    role: str | None = None
 
     @property
     def source(self) -> str:
@@ -76,7 +82,20 @@ class Profile(Frozen):
     input_registers: Annotated[int, Field(ge=0, le=65536)] | None = None
     holding_registers: Annotated[int, Field(ge=0, le=65536)] | None = None
     opcua_type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$")
+    #: the plant equipment whose values this product shows (default: ``equipment``)
+    binds: str | None = None
+    #: the equipment class the device reports as: the registry's ``equipment`` column
+    #: (default: ``equipment``); a vendor's UPS map is a ``ups``
+    kind: str | None = None
     points: list[Point]
+
+    @property
+    def binding(self) -> str:
+        return self.binds or self.equipment
+
+    @property
+    def equipment_class(self) -> str:
+        return self.kind or self.equipment
 
     def word_order_of(self, point: Point) -> str:
         return point.word_order or self.word_order

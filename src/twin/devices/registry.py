@@ -23,6 +23,8 @@ site, hall         tags (hall is empty outside the halls)
 role               what the point is to the site metrics (:data:`ROLES`), e.g.
                    ``it_input_kw`` (PUE category 3), ``facility_kw``
 group              redundancy group ``<group>/<side>`` of UPS/HVDC systems and CDUs
+rating             nameplate of the quantity where the binding knows it (kWh of a
+                   UPS/HVDC battery on ``battery_soc_pct``: battery runtime)
 =================  ===========================================================
 """
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
+from twin.devices.bindings import COOLING_PLANT, ELECTRICAL_ROOM
 from twin.devices.inventory import Inventory
 from twin.devices.profiles import Point
 from twin.points.registry import COLUMNS
@@ -51,6 +54,10 @@ ROLES: dict[tuple[str, str], str] = {
     ("hvdc", "load_pct"): "ups_load_pct",
     ("hvdc", "loss_kw"): "power_loss_kw",
     ("hvdc", "battery_soc_pct"): "battery_soc_pct",
+    # the paths facility metering may miss (twin.live.metrics: a PUE is not good then)
+    ("ups", "on_battery"): "on_battery",
+    ("hvdc", "on_battery"): "on_battery",
+    ("generator", "running"): "generator_running",
     ("pdu", "power_kw"): "pdu_output_kw",
     ("pdu", "loss_kw"): "power_loss_kw",
     ("transformer", "loss_kw"): "power_loss_kw",
@@ -105,6 +112,8 @@ def _row(
 ) -> dict[str, str]:
     device = inventory.device(device_name)
     profile = inventory.profiles[device.equipment]
+    equipment = profile.equipment_class
+    instance = inventory.bindings[device.equipment].names[device.row]
     multi = point.registers > 1 and point.type != "bool"
     name = f"{device.name}.{point.name}"
     description = point.description
@@ -115,7 +124,7 @@ def _row(
     return {
         "point": name,
         "device": device.name,
-        "equipment": device.equipment,
+        "equipment": equipment,
         "area": device.area,
         "description": description,
         "unit": point.unit if bit is None else "",
@@ -135,10 +144,18 @@ def _row(
         "range_low": _number(low),
         "range_high": _number(high),
         "site": inventory.site,
-        "hall": device.area if device.area.startswith("hall") else "",
-        "role": ROLES.get((device.equipment, point.name), "") if bit is None else "",
-        "group": _group(device.name, device.equipment, device.area),
+        "hall": "" if device.area in (ELECTRICAL_ROOM, COOLING_PLANT) else device.area,
+        "role": (point.role or ROLES.get((equipment, point.name), "")) if bit is None else "",
+        "group": _group(instance, equipment, device.area),
+        "rating": _rating(inventory, device.equipment, device.row, point, bit),
     }
+
+
+def _rating(inventory: Inventory, equipment: str, row: int, point: Point, bit: int | None) -> str:
+    ratings = inventory.bindings[equipment].ratings
+    if bit is not None or point.bits or point.source not in ratings:
+        return ""
+    return _number(float(ratings[point.source][row]))
 
 
 def _group(name: str, equipment: str, area: str) -> str:

@@ -61,6 +61,7 @@ class Simulation:
         self.generation = 0
         self._written: dict[str, int] = {}
         self._last_t: dict[str, float] = {}
+        self._values: dict[int, tuple[float, dict[str, np.ndarray]]] = {}
         self._tick: asyncio.Condition | None = None
         self._tasks: list[asyncio.Task] = []
         self.paused = False
@@ -121,13 +122,13 @@ class Simulation:
 
     def _masks(self, equipment: str) -> dict[str, np.ndarray | None]:
         assert self.inventory is not None
-        binding = self.inventory.bindings[equipment]
         masks: dict[str, np.ndarray | None] = {}
         for kind in ("frozen", "bad_quality", "garbage", "offline", "exception"):
             if not any(self.faults.has(n, kind) for n in self.faults.active):
                 masks[kind] = None
                 continue
-            masks[kind] = np.array([self.faults.has(n, kind) for n in binding.names])
+            names = self.inventory.row_names[equipment]
+            masks[kind] = np.array([self.faults.has(n, kind) for n in names])
         return masks
 
     async def _refresh(self, equipment: str) -> None:
@@ -148,7 +149,15 @@ class Simulation:
         t = self.plant.t_s
         dt = t - self._last_t.get(equipment, t - self.options.step_s)
         self._last_t[equipment] = t
-        values = binding.values(self.plant, dt)
+        # One computation per binding and step: two datastores may show the same plant
+        # component (a vendor's mains meter and IT meter both read the site meter), and
+        # a binding's counters must advance once.
+        cached = self._values.get(id(binding))
+        if cached is not None and cached[0] == t:
+            values = cached[1]
+        else:
+            values = binding.values(self.plant, dt)
+            self._values[id(binding)] = (t, values)
         masks = self._masks(equipment)
         frozen = masks["frozen"]
         if frozen is not None and equipment in self.last_values:

@@ -12,15 +12,30 @@ cooling_kw, power_loss_kw   the cooling subsystem / power delivery losses (pPUE)
 water_l_per_h               site make-up water (WUE)
 battery_soc_pct             with a ``rating`` in kWh: battery runtime at present load
 cdu_heat_kw                 with a ``rating`` in kW: cooling headroom of each CDU
+on_battery                  a UPS/HVDC "on battery" contact or bit (1 = on battery)
+generator_running           a generator "running" contact or bit
 ==========================  =====================================================
 
 PUE (ISO/IEC 30134-2, EN 50600-4-2) = facility energy / IT energy over the same
 period; its category says where IT energy was metered (PUE1 UPS output, PUE2 PDU
-output, PUE3 IT equipment input). The instantaneous ratio of powers is also given
-(demand-based, like The Green Grid's category 0). Energy-based PUE is integrated
-here over trailing windows from the measured powers (trapezoids between updates,
-only while both powers are good). pPUE = (IT + subsystem) / IT. WUE = water (L) /
-IT energy (kWh). CUE = carbon factor (kg CO2e per kWh, from config) × PUE.
+output, PUE3 IT equipment input). The ratios go through :mod:`twin.physics.metrics`
+(``power_usage_effectiveness``, ``partial_pue``, ``water_usage_effectiveness``,
+``carbon_usage_effectiveness``), the same functions the annual study uses.
+
+- ``pue`` (the headline) is the energy ratio over the last minute
+  (:data:`HEADLINE_WINDOW_S`), integrated from the measured powers (trapezoids
+  between updates, only while both are good): the site meter and the rack meters
+  are polled at different moments, and a ratio of two powers read apart reads 1.7
+  for a tick in a load swing. ``pue_instant`` is the ratio of the latest powers,
+  stale when its inputs were read more than half a poll interval apart.
+  ``pue_energy`` holds the 15 min, 1 h and 24 h windows; CUE = carbon factor
+  (kg CO2e per kWh, from config) × the headline PUE's energies.
+- A PUE is never good while facility metering misses a path that feeds IT
+  (batteries discharging: ``on_battery``; generators outside a facility figure
+  built from the utility meter: ``generator_running``), nor below 1.0 (facility
+  below IT is a metering fault, not a result): it is bad, with no value and the
+  reason in :attr:`Value.reason`. Such intervals are left out of every window.
+- pPUE = (IT + subsystem) / IT. WUE = water (L) / IT energy (kWh).
 
 A metric built from a point that is not good carries that quality (stale: computed
 from last good values; bad: no value), so it is never shown as fresh.
@@ -45,6 +60,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.live.state import LiveState
+from twin.physics import metrics as physics
 from twin.points.quality import Quality
 
 CATEGORIES = {
@@ -53,6 +69,13 @@ CATEGORIES = {
     1: ("ups_output_kw", "PUE1 (UPS output)"),
 }
 WINDOWS_S = {"15min": 900.0, "1h": 3600.0, "24h": 86400.0}
+#: the headline PUE is the energy ratio over this trailing window [s] ...
+HEADLINE_WINDOW_S = 60.0
+#: ... good once this much of it is covered by good data [s]
+HEADLINE_MIN_S = 10.0
+#: the instantaneous ratio is stale when its inputs were read further apart than this
+#: fraction of the poll interval
+SKEW_FRACTION = 0.5
 
 
 def redundancy(sides: dict[str, float], units: list[float], load: float) -> str:
@@ -73,10 +96,14 @@ class Value:
     value: float | None
     quality: Quality
     unit: str = ""
+    reason: str = ""  # why it is not good (or what it covers), in words
 
     def json(self) -> dict:
         v = None if self.value is None or not math.isfinite(self.value) else self.value
-        return {"value": v, "quality": self.quality.label, "unit": self.unit}
+        out = {"value": v, "quality": self.quality.label, "unit": self.unit}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass
@@ -95,6 +122,8 @@ class Snapshot:
     systems: dict[str, dict] = field(default_factory=dict)
     cdus: dict[str, dict] = field(default_factory=dict)
     battery_runtime_min: dict[str, Value] = field(default_factory=dict)
+    #: the ratio of the latest powers (the headline ``pue`` is over the last minute)
+    pue_instant: Value = field(default_factory=lambda: Value(None, Quality.STALE))
 
     def json(self) -> dict:
         return {
@@ -102,6 +131,7 @@ class Snapshot:
             "facility_kw": self.facility_kw.json(),
             "it_kw": self.it_kw.json(),
             "pue": self.pue.json(),
+            "pue_instant": self.pue_instant.json(),
             "pue_category": self.category,
             "pue_by_category": {k: v.json() for k, v in self.pue_by_category.items()},
             "pue_energy": {k: v.json() for k, v in self.pue_energy.items()},
@@ -115,11 +145,52 @@ class Snapshot:
         }
 
 
-def _ratio(num: Value, den: Value, unit: str = "") -> Value:
+def _ratio(num: Value, den: Value, unit: str = "", ratio=None) -> Value:  # type: ignore[no-untyped-def]
+    """A ratio of two measured values through ``ratio`` (a twin.physics.metrics function)."""
     quality = Quality(max(num.quality, den.quality))
     if num.value is None or den.value is None or den.value <= 0:
-        return Value(None, Quality.BAD if quality == Quality.GOOD else quality, unit)
-    return Value(num.value / den.value, quality, unit)
+        bad = Quality.BAD if quality == Quality.GOOD else quality
+        return Value(None, bad, unit, "no value" if den.value is None else "no IT load")
+    value = float(ratio(num.value, den.value)) if ratio else num.value / den.value
+    return Value(value, quality, unit)
+
+
+def pue_value(
+    facility: float | None,
+    it: float | None,
+    quality: Quality = Quality.GOOD,
+    excluded: str = "",
+) -> Value:
+    """PUE of a facility and an IT figure (powers or energies), with its validity.
+
+    Not good, with the reason, when a path that feeds IT is outside the facility
+    metering (``excluded``), when there is no IT load, and when facility is below
+    IT: a PUE below 1.0 is a metering fault, never a result.
+
+    >>> pue_value(1130.0, 1000.0).value
+    1.13
+    >>> pue_value(9336.0, 9494.0).quality.label, pue_value(9336.0, 9494.0).value
+    ('bad', None)
+    >>> pue_value(0.0, 9494.0, excluded="on battery").reason
+    'on battery'
+    """
+    if excluded:
+        return Value(None, Quality.BAD, "", excluded)
+    if facility is None or it is None:
+        bad = Quality.BAD if quality == Quality.GOOD else quality
+        return Value(None, bad, "", "no facility or IT value")
+    if it <= 0:
+        return Value(None, Quality.BAD, "", "no IT load")
+    pue = float(physics.power_usage_effectiveness(facility, it))
+    if pue < 1.0:
+        return Value(
+            None,
+            Quality.BAD,
+            "",
+            f"facility {facility:,.0f} below IT {it:,.0f}: a path feeding IT bypasses the "
+            "facility meter, or the meters disagree",
+        )
+    return Value(pue, quality)
 
 
 class SiteMetrics:
@@ -147,10 +218,11 @@ class SiteMetrics:
         self.energy_it = 0.0
         self.water = 0.0
         self.covered_s = 0.0
-        longest = max(self.windows.values())
+        longest = max(max(self.windows.values()), HEADLINE_WINDOW_S)
         self._history: deque[tuple[float, float, float, float, float]] = deque()
         self._history_span = longest
         self.last: Snapshot | None = None
+        self._ts_range: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------- helpers
 
@@ -162,6 +234,11 @@ class SiteMetrics:
         if worst == Quality.BAD or np.isnan(values[idx]).any():
             return Value(None, Quality.BAD if worst != Quality.STALE else worst, unit)
         return Value(float(values[idx].sum()), worst, unit)
+
+    def _facility_roles(self) -> list[str]:
+        if "facility_kw" in self.roles:
+            return ["facility_kw"]
+        return [r for r in ("utility_kw", "generator_kw") if r in self.roles]
 
     def _facility(self, values: np.ndarray, quality: np.ndarray) -> Value:
         if "facility_kw" in self.roles:
@@ -177,32 +254,114 @@ class SiteMetrics:
         q = Quality(max(utility.quality, generator.quality))
         return Value(utility.value + generator.value, q, "kW")
 
+    def excluded(self, values: np.ndarray, quality: np.ndarray) -> tuple[str, Quality]:
+        """Why facility metering misses a path that feeds IT now ("" if none), and how sure.
+
+        Batteries discharging feed IT with energy no facility meter sees this
+        instant; generators feed it outside a facility figure built from the utility
+        meter alone. The quality is stale when a path's indicator is not fresh.
+        """
+        doubt = Quality.GOOD
+        on_battery = self.roles.get("on_battery")
+        if on_battery is not None and len(on_battery):
+            q = quality[on_battery]
+            on = (q == Quality.GOOD) & (values[on_battery] > 0.5)
+            if on.any():
+                return (
+                    f"{int(on.sum())} UPS/HVDC on battery: IT is fed from batteries the "
+                    "facility meter does not see",
+                    Quality.GOOD,
+                )
+            if (q != Quality.GOOD).any():
+                doubt = Quality.STALE
+        running = self.roles.get("generator_running")
+        if (
+            running is not None
+            and len(running)
+            and "facility_kw" not in self.roles
+            and "generator_kw" not in self.roles
+        ):
+            on = (quality[running] == Quality.GOOD) & (values[running] > 0.5)
+            if on.any():
+                return (
+                    "generators running: the facility figure is the utility meter alone",
+                    Quality.GOOD,
+                )
+        return "", doubt
+
+    def _spread_s(self, roles: list[str]) -> float:
+        """Seconds between the oldest and newest reading among the inputs of a ratio."""
+        ranges = [self._ts_range[r] for r in roles if r in self._ts_range]
+        if not ranges:
+            return 0.0
+        return max(0.0, max(r[1] for r in ranges) - min(r[0] for r in ranges))
+
+    def _reading_times(self) -> None:
+        """Oldest and newest reading time of each power role (for :meth:`_spread_s`)."""
+        good_ts = self.state.good_ts
+        self._ts_range = {}
+        for role in (
+            "facility_kw",
+            "utility_kw",
+            "generator_kw",
+            *(c[0] for c in CATEGORIES.values()),
+        ):
+            idx = self.roles.get(role)
+            if idx is None or not len(idx):
+                continue
+            ts = good_ts[idx]
+            ts = ts[ts > 0]
+            if len(ts):
+                self._ts_range[role] = (float(ts.min()), float(ts.max()))
+
+    def _instant(
+        self, facility: Value, it: Value, it_role: str, excluded: str, doubt: Quality
+    ) -> Value:
+        """The ratio of the latest powers, not good when its inputs are of different instants."""
+        quality = Quality(max(facility.quality, it.quality, doubt))
+        pue = pue_value(facility.value, it.value, quality, excluded)
+        if pue.value is None:
+            return pue
+        spread = self._spread_s([*self._facility_roles(), it_role])
+        interval = float(self.state.interval.min()) if len(self.state.interval) else 1.0
+        if spread > SKEW_FRACTION * interval:
+            return Value(
+                pue.value,
+                Quality(max(pue.quality, Quality.STALE)),
+                "",
+                f"facility and IT read {spread:.1f} s apart",
+            )
+        if doubt != Quality.GOOD:
+            return Value(pue.value, pue.quality, "", "battery state not fresh")
+        return pue
+
     # -------------------------------------------------------------- update
 
     def update(self, now: float | None = None) -> Snapshot:
         now = time.time() if now is None else now
         values, quality = self.state.values(now)
+        self._reading_times()
         facility = self._facility(values, quality)
+        excluded, doubt = self.excluded(values, quality)
         by_category = {}
         it = Value(None, Quality.BAD, "kW")
+        it_role = CATEGORIES[self.category][0] if self.category else ""
         for c in (3, 2, 1):
             role = CATEGORIES[c][0]
             if role in self.roles:
                 it_c = self._sum(role, values, quality, "kW")
-                by_category[f"PUE{c}"] = _ratio(facility, it_c)
+                by_category[f"PUE{c}"] = self._instant(facility, it_c, role, excluded, doubt)
                 if c == self.category:
                     it = it_c
-        pue = _ratio(facility, it)
+        instant = self._instant(facility, it, it_role, excluded, doubt)
         water_h = self._sum("water_l_per_h", values, quality, "L/h")
-        self._integrate(now, facility, it, water_h)
+        self._integrate(now, facility, it, water_h, excluded)
+        pue, cue = self._headline(now, facility, it, excluded, doubt)
         cooling = self._sum("cooling_kw", values, quality, "kW")
         losses = self._sum("power_loss_kw", values, quality, "kW")
-        ppue_cooling = _ratio(_add(it, cooling), it)
-        ppue_power = _ratio(_add(it, losses), it)
-        wue = _ratio(water_h, it, "L/kWh")
-        cue = Value(
-            None if pue.value is None else pue.value * self.carbon, pue.quality, "kgCO2e/kWh"
-        )
+        ppue_cooling = _ratio(cooling, it, ratio=physics.partial_pue)
+        ppue_power = _ratio(losses, it, ratio=physics.partial_pue)
+        wue = _ratio(water_h, it, "L/kWh", ratio=physics.water_usage_effectiveness)
         snapshot = Snapshot(
             ts=now,
             facility_kw=facility,
@@ -218,16 +377,20 @@ class SiteMetrics:
             systems=self._systems(values, quality),
             cdus=self._cdus(values, quality),
             battery_runtime_min=self._runtime(values, quality),
+            pue_instant=instant,
         )
         self.last = snapshot
         return snapshot
 
-    def _integrate(self, now: float, facility: Value, it: Value, water: Value) -> None:
+    def _integrate(
+        self, now: float, facility: Value, it: Value, water: Value, excluded: str
+    ) -> None:
         ok = (
             facility.quality == Quality.GOOD
             and it.quality == Quality.GOOD
             and facility.value is not None
             and it.value is not None
+            and not excluded
         )
         if ok:
             w = water.value if water.quality == Quality.GOOD and water.value is not None else 0.0
@@ -248,27 +411,67 @@ class SiteMetrics:
         while self._history and self._history[0][0] < now - self._history_span - 1.0:
             self._history.popleft()
 
+    def _delta(self, now: float, span: float) -> tuple[float, float, float]:
+        """Facility kWh, IT kWh and seconds covered by good data in the last ``span`` s."""
+        times = [h[0] for h in self._history]
+        latest = self._history[-1]
+        i = int(np.searchsorted(times, now - span))
+        first = self._history[min(i, len(self._history) - 1)]
+        return latest[1] - first[1], latest[2] - first[2], latest[4] - first[4]
+
+    def _headline(
+        self, now: float, facility: Value, it: Value, excluded: str, doubt: Quality
+    ) -> tuple[Value, Value]:
+        """PUE and CUE over the last minute of good data (facility and IT energies).
+
+        Energy over a minute, not the ratio of two powers read at different moments:
+        a load swing between the site meter's poll and the rack meters' cannot show
+        as a PUE of 1.7 for one tick.
+        """
+        unit = "kgCO2e/kWh"
+        if excluded:
+            return pue_value(None, None, excluded=excluded), Value(
+                None, Quality.BAD, unit, excluded
+            )
+        d_fac, d_it, covered = self._delta(now, HEADLINE_WINDOW_S)
+        current = Quality(max(facility.quality, it.quality, doubt))
+        quality = current
+        reason = "inputs not fresh" if current != Quality.GOOD else ""
+        if covered < HEADLINE_MIN_S:
+            quality = Quality(max(quality, Quality.STALE))
+            reason = reason or f"{covered:.0f} s of good data in the last minute"
+        if d_it <= 0:  # nothing integrated yet: the latest powers, not good
+            d_fac, d_it = facility.value, it.value
+            quality = Quality(max(quality, Quality.STALE))
+            reason = reason or "no minute of data yet"
+        pue = pue_value(d_fac, d_it, quality)
+        if pue.value is None:
+            return pue, Value(None, pue.quality, unit, pue.reason)
+        assert d_fac is not None and d_it is not None
+        cue = float(physics.carbon_usage_effectiveness(d_fac, d_it, self.carbon))
+        return Value(pue.value, quality, "", reason), Value(cue, quality, unit, reason)
+
     def _windows(self, now: float) -> dict[str, Value]:
         out: dict[str, Value] = {}
         if not self._history:
             return {k: Value(None, Quality.STALE) for k in self.windows}
-        times = [h[0] for h in self._history]
-        latest = self._history[-1]
         for name, span in self.windows.items():
-            i = int(np.searchsorted(times, now - span))
-            first = self._history[min(i, len(self._history) - 1)]
-            d_it = latest[2] - first[2]
-            d_fac = latest[1] - first[1]
-            covered = latest[4] - first[4]
+            d_fac, d_it, covered = self._delta(now, span)
             # Good while the window is fully covered by good data; stale while filling.
             quality = Quality.GOOD if covered >= 0.95 * span else Quality.STALE
-            value = d_fac / d_it if d_it > 0 else None
-            out[name] = Value(value, quality if value is not None else Quality.STALE)
+            reason = "" if quality == Quality.GOOD else f"{covered:.0f} s of {span:.0f} s covered"
+            if d_it <= 0:
+                out[name] = Value(None, Quality.STALE, "", reason or "no IT energy")
+                continue
+            pue = pue_value(d_fac, d_it, quality)
+            out[name] = pue if pue.value is None else Value(pue.value, quality, "", reason)
         return out
 
     def energy_wue(self) -> float | None:
         """WUE over everything integrated so far (L/kWh)."""
-        return self.water / self.energy_it if self.energy_it > 0 else None
+        if self.energy_it <= 0:
+            return None
+        return float(physics.water_usage_effectiveness(self.water, self.energy_it))
 
     def _systems(self, values: np.ndarray, quality: np.ndarray) -> dict[str, dict]:
         """Capacity, load, headroom and redundancy of each UPS/HVDC group."""
@@ -338,10 +541,3 @@ class SiteMetrics:
                 continue
             out[point.device] = Value(values[i] / 100.0 * point.rating / load * 60.0, q, "min")
         return out
-
-
-def _add(a: Value, b: Value) -> Value:
-    q = Quality(max(a.quality, b.quality))
-    if a.value is None or b.value is None:
-        return Value(None, q, a.unit)
-    return Value(a.value + b.value, q, a.unit)

@@ -8,7 +8,8 @@ at a time by the collector. Quality is decided when read:
 - *stale*: no fresh value for more than ``stale_after`` poll intervals (a dead
   link leaves its values to age into stale); the last good value is kept with
   its old timestamp, so it is never mistaken for a fresh one;
-- *good* otherwise. A point never read is stale with no value.
+- *good* otherwise. A point never read is stale with no value (:meth:`counts` counts
+  it apart, as never read).
 
 History rings hold the last ``ring`` samples of each point (NaN for bad ones).
 """
@@ -120,9 +121,22 @@ class LiveState:
         stale = (self.good_ts == 0) | (now - self.good_ts > limit)
         return np.where(self.bad, Quality.BAD, np.where(stale, Quality.STALE, Quality.GOOD))
 
+    def never_read(self) -> np.ndarray:
+        """Points with no reply at all yet (no good value, no failed read): bool per point."""
+        return (self.good_ts == 0) & ~self.bad
+
     def counts(self, now: float | None = None) -> dict[str, int]:
+        """Points by quality, plus ``never_read``: a partition of every point.
+
+        A point never read is not "stale" (it had no value to go stale): it is
+        counted apart, so a registry whose gear never answered does not read as a
+        plant whose values aged.
+        """
         q = self.qualities(now)
-        return {label.label: int(np.sum(q == label)) for label in Quality}
+        never = self.never_read()
+        out = {label.label: int(np.sum((q == label) & ~never)) for label in Quality}
+        out["never_read"] = int(np.sum(never))
+        return out
 
     def bad_points(self, now: float | None = None) -> list[dict[str, object]]:
         """The points bad now: ``point``, ``row`` (registry line), ``reason``, in row order."""

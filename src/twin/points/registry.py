@@ -80,6 +80,7 @@ COLUMNS = (
     "hall",
     "role",
     "group",
+    "rating",
 )
 
 _VENDOR_BASES = (  # (lowest printed number, table)

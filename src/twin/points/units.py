@@ -38,6 +38,8 @@ UNITS: dict[str, Unit] = {
     "L/h": Unit("L/h", "E32", "litre per hour"),
     "h": Unit("h", "HUR", "hour"),
     "rpm": Unit("r/min", "RPM", "revolutions per minute"),
+    "V": Unit("V", "VLT", "volt"),
+    "Hz": Unit("Hz", "HTZ", "hertz"),
 }
 
 

@@ -56,7 +56,8 @@ def alarm_rows(
     for a in alarms:
         state = a.state
         point = by_name.get(a.source)
-        unit = getattr(a, "unit", None)
+        # The engine's own unit for what it shows (K/min for a rate, none for a state).
+        unit = getattr(a, "display_unit", None)
         unit = unit_symbol(unit if isinstance(unit, str) else point.unit if point else "")
         value = a.value if a.value is not None and math.isfinite(a.value) else None
         row = AlarmRow(
@@ -66,7 +67,7 @@ def alarm_rows(
             a.since,
             a.source,
             value,
-            alarm_text(a),
+            alarm_text(a) if a.cause is None else f"↳ {alarm_text(a)}",
             a.shelved_until if state == AlarmState.SHELVED else None,
             unit,
         )
