@@ -148,9 +148,7 @@ async def test_alarm_keys_act_on_the_alarms_view_without_focusing_its_table() ->
         await pilot.press("5")
         await pilot.pause()
         await pilot.press("a")
-        await until(
-            pilot, lambda: source.alarms.alarms[first].state == after, what="the ack"
-        )
+        await until(pilot, lambda: source.alarms.alarms[first].state == after, what="the ack")
         assert any(n.message.startswith("acknowledged:") for n in app._notifications)
         text = screen_text(app.export_screenshot())
         assert "rtn_una" not in text, text
