@@ -426,7 +426,9 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
         "the collector over Modbus TCP, and show the dashboard (q quits, ? lists the keys).",
     )
     parser.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
-    parser.add_argument("--speed", type=float, default=1.0, help="plant seconds per wall second")
+    parser.add_argument(
+        "--speed", type=positive_float, default=1.0, help="plant seconds per wall second"
+    )
     parser.add_argument("--light", action="store_true", help="start with the light theme")
     logs.add_log_option(parser, "dashboard", headless=False)
     parser.set_defaults(handler=cmd_dashboard)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def positive_float(text: str) -> float:
-    """A number > 0 (durations, speeds, intervals)."""
+    """A finite number > 0 (durations, speeds, intervals, quotas).
+
+    ``float`` alone takes ``nan`` and ``inf``: ``--duration nan`` would then run
+    forever, since no comparison with NaN is ever true.
+    """
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
@@ -24,4 +31,15 @@ def port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0-65535, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (a start day, an offset)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from twin.argtypes import positive_float
+from twin.argtypes import finite_float, positive_float
 from twin.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         "over 10 s without a scenario); dynamic: step the live plant with thermal mass and "
         "control loops (the default with --scenario or steps of 10 s or less)",
     )
-    simulate.add_argument("--start-day", type=float, default=0.0, help="day of year to start")
+    simulate.add_argument(
+        "--start-day", type=finite_float, default=0.0, help="day of year to start"
+    )
     simulate.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
     simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 

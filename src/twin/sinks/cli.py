@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from twin.argtypes import positive_float
 from twin.sinks.errors import SinkError, SpoolBusyError, TransientWriteError, WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, Writer
 from twin.sinks.replay import replay
@@ -107,7 +108,7 @@ def add_sink_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flush-interval",
         metavar="S",
-        type=float,
+        type=positive_float,
         default=1.0,
         help="send a partial batch after S seconds (default %(default)s)",
     )
@@ -139,7 +140,7 @@ def add_sink_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--spool-max-mb",
         metavar="MB",
-        type=float,
+        type=positive_float,
         default=1024.0,
         help="disk quota of the spool (default %(default)s)",
     )
