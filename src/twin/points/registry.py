@@ -40,6 +40,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,6 +320,9 @@ def _parse(row: _Row, index: int) -> PointDef:
         raise row.fail("writable", f"expected yes or no, got {writable!r}")
     area = row.text("area")
     hall = row.text("hall") or (area if area.startswith("hall") else "")
+    write_min, write_max = row.number("min"), row.number("max")
+    if write_min is not None and write_max is not None and write_min > write_max:
+        raise row.fail("min", f"{write_min:g} is above max {write_max:g}")
     return PointDef(
         index=index,
         name=name,
@@ -330,8 +334,8 @@ def _parse(row: _Row, index: int) -> PointDef:
         opcua_endpoint=endpoint,
         opcua_node_id=node,
         writable=writable in ("yes", "true", "1"),
-        write_min=row.number("min"),
-        write_max=row.number("max"),
+        write_min=write_min,
+        write_max=write_max,
         range_low=low,
         range_high=high,
         site=row.text("site"),
@@ -392,10 +396,38 @@ def parse_registry(text: str, path: Path) -> Registry:
     numbered = [(n, line) for n, line in numbered if line.strip()]
     if not numbered:
         raise ConfigError(path, "empty registry: expected a header row and one row per point")
-    header_line = numbered[0][0]
     reader = csv.reader(io.StringIO("\n".join(line for _, line in numbered)))
+    try:
+        return _parse_rows(path, numbered, reader)
+    except csv.Error as error:
+        # csv's own limits (a field over 128 KiB, a NUL byte): the row it stopped at.
+        line = numbered[min(max(reader.line_num, 1), len(numbered)) - 1][0]
+        raise ConfigError(path, f"row {line}: {error}") from None
+
+
+def _delimiter_found(header_line: str) -> str | None:
+    """The separator a header that is not comma-separated seems to use."""
+    for delimiter, name in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
+        if delimiter in header_line and "point" in (
+            h.strip() for h in header_line.split(delimiter)
+        ):
+            return name
+    return None
+
+
+def _parse_rows(
+    path: Path, numbered: list[tuple[int, str]], reader: Iterator[list[str]]
+) -> Registry:
+    header_line = numbered[0][0]
     header = [h.strip() for h in next(reader)]
     if "point" not in header:
+        found = _delimiter_found(numbered[0][1])
+        if found:
+            raise ConfigError(
+                path,
+                f"row {header_line}: the header is separated by {found}; a registry is "
+                "comma-separated (save it as CSV with ',' as the delimiter)",
+            )
         raise ConfigError(path, f"row {header_line}: the header needs a 'point' column")
     duplicates = {h for h in header if header.count(h) > 1}
     if duplicates:
@@ -413,6 +445,8 @@ def parse_registry(text: str, path: Path) -> Registry:
             raise row.fail("point", f"{point.name!r} is already defined in row {seen[point.name]}")
         seen[point.name] = line
         points.append(point)
+    if not points:
+        raise ConfigError(path, f"row {header_line}: a header and no points (one row per point)")
     _check_overlaps(path, points)
     return Registry(path, points)
 
