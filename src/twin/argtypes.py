@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import urllib.parse
 
 
 def positive_float(text: str) -> float:
@@ -43,3 +44,17 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
+
+
+def http_url(text: str) -> str:
+    """An http:// or https:// base URL with a host (a database's write API)."""
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected a URL such as http://127.0.0.1:8086, got {text!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error} in {text!r}") from None
+    return text.strip()

@@ -7,6 +7,7 @@ with NaN is true, a NaN duration never ends and a NaN interval never polls.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -67,3 +68,33 @@ def test_the_commands_exit_2_naming_the_option(command: list[str]) -> None:
     assert option in result.stderr
     assert "Traceback" not in result.stderr
     assert "max_bytes" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["notaurl", "127.0.0.1:8086", "ftp://host/", "http://", "http://h:99999"]
+)
+@pytest.mark.parametrize("option", ["--influx-v1", "--influx"])
+def test_a_database_url_that_is_not_one_exits_2(option: str, url: str) -> None:
+    """``--influx-v1 notaurl`` used to run and retry forever with exit 0 (issue 11 item 19)."""
+    extra = ["--db", "twin"] if option == "--influx-v1" else ["--org", "o", "--bucket", "b"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twin.cli",
+            "run",
+            "--headless",
+            "--duration",
+            "5",
+            option,
+            url,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "INFLUX_TOKEN": "x"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert option in result.stderr and "URL" in result.stderr
+    assert "Traceback" not in result.stderr

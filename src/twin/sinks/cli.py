@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from twin.argtypes import positive_float
+from twin.argtypes import http_url, positive_float
 from twin.sinks.errors import SinkError, SpoolBusyError, TransientWriteError, WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, Writer
 from twin.sinks.replay import replay
@@ -73,8 +73,12 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
         "$INFLUX_USERNAME/$INFLUX_PASSWORD.",
     )
     target = group.add_mutually_exclusive_group()
-    target.add_argument("--influx", metavar="URL", help="InfluxDB v2 write API base URL")
-    target.add_argument("--influx-v1", metavar="URL", help="InfluxDB 1.x base URL (/write)")
+    target.add_argument(
+        "--influx", metavar="URL", type=http_url, help="InfluxDB v2 write API base URL"
+    )
+    target.add_argument(
+        "--influx-v1", metavar="URL", type=http_url, help="InfluxDB 1.x base URL (/write)"
+    )
     group.add_argument("--org", metavar="ORG", help="organization (v2)")
     group.add_argument("--bucket", metavar="BUCKET", help="bucket (v2)")
     group.add_argument(
