@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["site", "scenario", "catalog", "load", "weather", "profile", "registry", "alarms"],
         help="force the kind instead of guessing it from the path",
     )
+    check.add_argument(
+        "--site",
+        default="aidc-10mw",
+        help="site a scenario is checked against: its targets and faulted devices must "
+        "exist there, as `twin run SITE --scenario` requires (default %(default)s)",
+    )
 
     from twin.devices.cli import add_parsers as add_device_parsers
 
@@ -189,11 +195,34 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_file(path: Path, kind: str | None = None) -> str:
-    """Validate one file; return its kind. Raises ConfigError."""
+def _check_scenario(path: Path, site_name: str) -> None:
+    """A scenario as `twin sim --scenario` and `twin run --scenario` read it, on ``site_name``."""
+    from twin.devices.cli import load_sim_scenario
+    from twin.devices.inventory import build
+    from twin.plant.layout import assemble
+    from twin.plant.scenarios import check_targets
+    from twin.site import load_site
+
+    scenario, faults, _ = load_sim_scenario(str(path))
+    site = load_site(site_name)
+    layout = assemble(site)
+    check_targets(layout, scenario, path)  # type: ignore[arg-type]
+    devices = build(layout).by_name
+    for fault in faults:
+        if fault.device not in devices:
+            raise ConfigError(
+                path, f"no device {fault.device!r} in site {site.name}", key="device_faults"
+            )
+
+
+def check_file(path: Path, kind: str | None = None, site: str = "aidc-10mw") -> str:
+    """Validate one file as the command that loads it would; return its kind.
+
+    A scenario is checked against ``site`` (its targets and faulted devices must exist
+    there). Raises ConfigError.
+    """
     from twin import catalog
     from twin.loads import load_profile
-    from twin.plant.scenarios import load_scenario
     from twin.site import load_site
     from twin.weather import load_weather
 
@@ -215,9 +244,10 @@ def check_file(path: Path, kind: str | None = None) -> str:
         else:
             raise ConfigError(path, "cannot tell what this file is from its folder; pass --kind")
     if kind == "site":
-        load_site(path)
+        # `twin run` reads the site's weather before the first step: so does check.
+        load_weather(load_site(path).weather)
     elif kind == "scenario":
-        load_scenario(path)
+        _check_scenario(path, site)
     elif kind == "load":
         load_profile(path)
     elif kind == "weather":
@@ -241,7 +271,7 @@ def check_file(path: Path, kind: str | None = None) -> str:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     for path in args.files:
-        kind = check_file(path, args.kind)
+        kind = check_file(path, args.kind, args.site)
         print(f"{path}: valid {kind}")
     return 0
 

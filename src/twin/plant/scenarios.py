@@ -28,6 +28,7 @@ from twin.errors import ConfigError
 from twin.paths import data_path
 
 if TYPE_CHECKING:
+    from twin.plant.layout import Layout
     from twin.plant.model import Plant
 
 Seconds = Annotated[float, Field(ge=0)]
@@ -98,8 +99,20 @@ def attach(plant: Plant, scenario: Scenario, path: Path | None = None) -> None:
 
     Every target is checked against the site first: nothing is scheduled if one is wrong.
     """
+    check_targets(plant.layout, scenario, path)
+    start = plant.t_s
+    for event in scenario.events:
+        plant.events.append((start + event.at_s, event))
+    plant.events.sort(key=lambda item: item[0])
+
+
+def check_targets(layout: Layout, scenario: Scenario, path: Path | None = None) -> None:
+    """Raise a ConfigError naming the event key if a target is not on this site.
+
+    Shared by :func:`attach` and ``twin check --site``, so a file that checks clean
+    is one that ``twin run`` and ``twin sim`` accept.
+    """
     text = read_toml(path)[1] if path else ""
-    layout = plant.layout
     for index, event in enumerate(scenario.events):
 
         def fail(key: str, message: str, index: int = index) -> None:
@@ -124,10 +137,6 @@ def attach(plant: Plant, scenario: Scenario, path: Path | None = None) -> None:
                 fail("cell", f"the {event.loop} loop has {cells} tower cells")
         if isinstance(event, ChillerTrip) and event.chiller > layout.chillers:
             fail("chiller", f"the site has {layout.chillers} chillers")
-    start = plant.t_s
-    for event in scenario.events:
-        plant.events.append((start + event.at_s, event))
-    plant.events.sort(key=lambda item: item[0])
 
 
 def advance(plant: Plant) -> None:
