@@ -134,7 +134,7 @@ class TwinCollector:
                 {
                     "site": site,
                     "device": point.device,
-                    "point": name,
+                    "point": name.replace(".", "_"),  # as the InfluxDB field is named
                     "unit": point.unit,
                     "equipment": point.equipment,
                     "hall": point.hall,
@@ -253,17 +253,21 @@ class TwinCollector:
     def _alarms(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        counts: dict[tuple[str, str], int] = {}
+        # Every (state, priority) pair, zeros included: a dashboard's series exist
+        # before the first alarm, and there are only 6 states x 4 priorities.
+        from twin.live.alarms import PRIORITIES, AlarmState
+
+        states = [s.value for s in AlarmState if s != AlarmState.NORMAL]
+        counts = {(s, p): 0 for s in states for p in PRIORITIES}
         for alarm in list(self.alarms.alarms.values()):
-            state = alarm.state.value
-            if state != "normal":
-                key = (state, alarm.rule.priority)
-                counts[key] = counts.get(key, 0) + 1
+            key = (alarm.state.value, alarm.rule.priority)
+            if key in counts:
+                counts[key] += 1
         family = GaugeMetricFamily(
             "twin_alarms", "alarms not normal, by state and priority",
             labels=["site", "state", "priority"],
         )  # fmt: skip
-        for (state, priority), count in sorted(counts.items()):
+        for (state, priority), count in counts.items():
             family.add_metric([self.site, state, priority], count)
         yield family
         flood = GaugeMetricFamily("twin_alarm_flood", "1 during an alarm flood", labels=["site"])
