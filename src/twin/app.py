@@ -78,6 +78,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     logs.add_log_option(run, "run")
     add_sink_options(run)
+    from twin.live.prometheus import add_metrics_option
+
+    add_metrics_option(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -142,6 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from multiprocessing import resource_tracker
 
     from twin.devices.process import SimulationFailed
+    from twin.live import prometheus
     from twin.live.alarms import load_rules
     from twin.sinks.cli import SinkConfigError, sink_from_args
     from twin.site import alarm_rules_path, load_site
@@ -159,11 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SinkConfigError as error:
         print(f"twin run: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    exporter = prometheus.bind(args.metrics, "run")  # a port in use: exit 2 before anything
     interactive = sys.stdout.isatty() and not args.headless and not args.json
     log_file = logs.configure(args.log or (logs.default_file("run") if interactive else None))
     # Running before any screen owns the terminal (see SiteRuntime.__init__).
     resource_tracker.ensure_running()
     made: dict[str, Any] = {}
+    # Held while the live layer ticks and while /metrics reads its alarms and metrics.
+    lock = threading.RLock()
 
     def make_runtime() -> Any:
         from twin.runtime import SiteRuntime
@@ -189,6 +196,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = made["runtime"].state
         metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
         alarms = AlarmEngine(rules, state, metrics)
+        if exporter is not None:
+            collector = made["runtime"].collector
+            exporter.attach(
+                state, site.name, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
+                devices=lambda: collector.devices,
+            )  # fmt: skip
         return SinkFeeder(state, metrics, alarms, sink, site.name)
 
     stop = threading.Event()
@@ -200,21 +213,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed: Exception | None = None
     try:
         if interactive:  # the dashboard draws at once and shows the start-up
-            pump = _run_dashboard(site.name, make_runtime, make_pump, stop)
+            pump = _run_dashboard(site.name, make_runtime, make_pump, stop, lock)
         else:
             make_runtime().start()
             pump = make_pump()
-            _run_headless(made["runtime"], pump, stop, args)
+            _run_headless(made["runtime"], pump, stop, args, lock, exporter)
         if pump is None:  # quit before the collector polled: nothing was collected
             raise _QuitDuringStartup
         runtime = made["runtime"]
-        snapshot = pump.tick()
+        with lock:
+            snapshot = pump.tick()
         rss = _rss_mb(runtime)  # before the simulation process exits
         runtime.stop()
         sink.flush(timeout=30)
         counters["spooled"] = pump.spooled
         summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
         summary["rss_mb"] = rss
+        summary["metrics_url"] = exporter.url if exporter is not None else None
     except (SimulationFailed, TimeoutError) as error:
         failed = error
     except _QuitDuringStartup:
@@ -228,6 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):
                 made["runtime"].stop()
         sink.close()
+        if exporter is not None:
+            exporter.close()
         if interactive:
             logs.report("run", log_file)
     if failed is not None:
@@ -271,13 +288,17 @@ def _sim_rss(runtime: Any) -> str:
     return "-" if rss is None else str(round(rss))
 
 
-def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> None:
+def _run_headless(
+    runtime: Any, pump: Any, stop: threading.Event, args: Any, lock: Any, exporter: Any = None
+) -> None:
     start_plant = runtime.plant_t_s
     next_status = time.monotonic() + args.status_every
     out = sys.stderr if args.json else sys.stdout
     endpoint = runtime.process.opcua_endpoint if runtime.process is not None else None
     if endpoint:
         print(f"OPC UA server: {endpoint}", file=out, flush=True)
+    if exporter is not None:
+        print(f"Prometheus metrics: {exporter.url}", file=out, flush=True)
     while not stop.is_set():
         if args.duration and runtime.plant_t_s - start_plant >= args.duration:
             break
@@ -287,7 +308,8 @@ def _run_headless(runtime: Any, pump: Any, stop: threading.Event, args: Any) -> 
             from twin.devices.process import SimulationFailed
 
             raise SimulationFailed(runtime.process.failure or "the simulation process exited")
-        snapshot = pump.tick()
+        with lock:
+            snapshot = pump.tick()
         if time.monotonic() >= next_status:
             next_status += args.status_every
             print(_status(runtime, snapshot, pump.alarms, pump.sink), file=out, flush=True)
@@ -298,7 +320,9 @@ class _QuitDuringStartup(Exception):
     """The operator quit the dashboard before the site was read."""
 
 
-def _run_dashboard(site: str, make_runtime: Any, make_pump: Any, stop: threading.Event) -> Any:
+def _run_dashboard(
+    site: str, make_runtime: Any, make_pump: Any, stop: threading.Event, lock: Any
+) -> Any:
     """The dashboard, drawn at once; the site starts behind it (see twin.tui.startup).
 
     ``make_runtime`` builds the site runtime (on the start-up thread: its imports
@@ -310,7 +334,6 @@ def _run_dashboard(site: str, make_runtime: Any, make_pump: Any, stop: threading
 
     # One alarm store: the dashboard shows (and acks/shelves in) the feeder's own
     # SiteMetrics and AlarmEngine; the feeder updates them under the shared lock.
-    lock = threading.RLock()
     made: dict[str, Any] = {}
 
     def feed() -> None:

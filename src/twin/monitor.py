@@ -83,6 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from twin.sinks.cli import add_sink_options
 
     add_sink_options(monitor)
+    from twin.live.prometheus import add_metrics_option
+
+    add_metrics_option(monitor)
 
 
 def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
@@ -124,12 +127,22 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         except SinkConfigError as error:
             print(f"twin monitor: error: {error}", file=sys.stderr)
             return 2
+    from twin.live import prometheus
+
+    try:
+        args.exporter = prometheus.bind(args.metrics, "monitor")
+    except SystemExit:
+        if sink is not None:
+            sink.close()
+        raise
     try:
         return _run(registry, args, sink)
     finally:
         if sink is not None:
             sink.flush(timeout=30)
             sink.close()
+        if args.exporter is not None:
+            args.exporter.close()
 
 
 def _run(registry, args: argparse.Namespace, sink) -> int:  # type: ignore[no-untyped-def]
@@ -180,6 +193,7 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     site = next((p.site for p in registry.points if p.site), "site")
     feeder = SinkFeeder(state, metrics, alarms, sink, site)
     lock = threading.RLock()
+    _export(args, state, site, metrics, alarms, sink, lock, collector)
     stop = threading.Event()
 
     def feed() -> None:
@@ -234,6 +248,10 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     )
     site = registry.points[0].site if registry.points and registry.points[0].site else "site"
     feeder = SinkFeeder(state, metrics, alarms, sink, site)
+    import threading
+
+    lock = threading.RLock()  # /metrics reads alarms and metrics on its own thread
+    _export(args, state, site, metrics, alarms, sink, lock, collector)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -242,12 +260,15 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     started = time.monotonic()
     next_status = started + args.status_every
     out = sys.stderr if args.json else sys.stdout
+    if args.exporter is not None:
+        print(f"Prometheus metrics: {args.exporter.url}", file=out, flush=True)
     snapshot = None
     try:
         while not stop.is_set():
             if args.duration and time.monotonic() - started >= args.duration:
                 break
-            snapshot = feeder.tick()
+            with lock:
+                snapshot = feeder.tick()
             if time.monotonic() >= next_status:
                 next_status += args.status_every
                 print(_status(state, snapshot, alarms), file=out, flush=True)
@@ -255,8 +276,9 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
                 await asyncio.wait_for(stop.wait(), timeout=min(1.0, args.interval))
     finally:
         await collector.stop()
-    snapshot = metrics.update()
-    alarms.evaluate()
+    with lock:
+        snapshot = metrics.update()
+        alarms.evaluate()
     if args.json:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
@@ -276,6 +298,15 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         )
         return 1
     return 0
+
+
+def _export(args, state, site, metrics, alarms, sink, lock, collector) -> None:  # type: ignore[no-untyped-def]
+    """Give ``--metrics``' endpoint (bound by :func:`cmd_monitor`) the live layer."""
+    if getattr(args, "exporter", None) is not None:
+        args.exporter.attach(
+            state, site, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
+            devices=lambda: collector.devices,
+        )  # fmt: skip
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -217,6 +217,7 @@ class DeviceStats:
     #: poll cycles that started over 1.5 intervals after the previous one, after the
     #: collector's warm-up (CollectorOptions.warm_up_s)
     missed_cycles: int = 0
+    last_poll_s: float | None = None  # duration of the latest poll [s] (Prometheus health)
 
 
 class Link:

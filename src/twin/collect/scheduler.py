@@ -93,6 +93,7 @@ class Collector:
                 await device.poll(self.state.update)
             except Exception:  # a bug in one device's handling must not stop the others
                 log.exception("poll of %s failed", device.name)
+            device.stats.last_poll_s = loop.time() - previous_start
             now = loop.time()
             if now > next_at and interval <= 0:
                 next_at = now  # back to back (benchmarks)
