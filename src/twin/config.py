@@ -78,13 +78,31 @@ def _describe(error: dict[str, Any]) -> str:
     return message
 
 
+def _file_keys(data: Any, loc: tuple[int | str, ...]) -> list[int | str]:
+    """The error's location as keys of the file: pydantic puts a tagged union's tag
+    (``events.0.load_step.at_s``) in the path, which the author never wrote."""
+    keys: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and part in node.values():
+            continue
+        keys.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return keys
+
+
 def validate(path: Path, text: str, data: dict[str, Any], model: type[Model]) -> Model:
     """Validate parsed data into ``model``; the first error becomes a ConfigError."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or None
+        key = ".".join(str(p) for p in _file_keys(data, first["loc"])) or None
         line = line_of_key(text, key) if key else None
         raise ConfigError(path, _describe(first), key=key, line=line) from None
 
