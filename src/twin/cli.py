@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_replay(sub)  # replay: sets its own handler
 
+    from twin.plant.sweep_cli import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub)  # sweep: sets its own handler
+
     from twin.app import add_parser as add_run_parser
 
     add_run_parser(sub)  # run: sets its own handler

@@ -7,8 +7,9 @@ the file and every entry it names, so a typo anywhere fails before anything runs
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -244,10 +245,17 @@ def _check_catalog_names(path: Path, text: str, site: Site) -> None:
             check(kind, getattr(hall, key), f"halls.{index}.{key}")
 
 
-def load_site(name_or_path: str | Path) -> Site:
-    """Load and fully validate a site, including every catalog entry it names."""
+def load_site(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Site:
+    """Load and fully validate a site, including every catalog entry it names.
+
+    ``overrides`` maps dotted keys (``cooling.facility_water.t_supply_c``,
+    ``halls.0.gpu_racks``) to values set in the file's data before it is
+    validated: a design sweep's case is checked exactly as the edited file would be.
+    """
     path = site_path(name_or_path)
     data, text = read_toml(path)
+    for key, value in (overrides or {}).items():
+        _set_dotted(path, data, key, value)
     site = validate(path, text, data, Site)
     _check_catalog_names(path, text, site)
     if site.alarm_rules is not None and alarm_rules_path(site) is None:
@@ -261,6 +269,29 @@ def load_site(name_or_path: str | Path) -> Site:
             line=line_of_key(text, "alarm_rules"),
         )
     return site
+
+
+def _set_dotted(path: Path, data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(path, f"{len(node)} entries, no index {part!r}", key=where)
+            if last:
+                node[int(part)] = value
+                return
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            node = node.setdefault(part, {})
+        else:
+            raise ConfigError(path, "a value, not a table", key=".".join(parts[:depth]))
+    raise ConfigError(path, "a value, not a table", key=key)  # pragma: no cover
 
 
 def alarm_rules_path(site: Site) -> Path | None:
