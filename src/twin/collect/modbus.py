@@ -217,6 +217,9 @@ class DeviceStats:
     #: poll cycles that started over 1.5 intervals after the previous one, after the
     #: collector's warm-up (CollectorOptions.warm_up_s)
     missed_cycles: int = 0
+    #: schedule slots passed over because a poll overran or the collector stalled:
+    #: the device resumes at its next due slot instead of bursting to catch up
+    skipped_slots: int = 0
     last_poll_s: float | None = None  # duration of the latest poll [s] (Prometheus health)
 
 

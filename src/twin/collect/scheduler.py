@@ -100,8 +100,17 @@ class Collector:
             elif now > next_at:
                 missed = int((now - next_at) // interval) + 1
                 self.overruns += missed
+                device.stats.skipped_slots += missed
                 next_at += missed * interval
             await asyncio.sleep(next_at - loop.time())
+
+    def stall(self, seconds: float) -> None:
+        """Test hook: block the collector's event loop for ``seconds``.
+
+        What a long GC pause, a swapped-out process or a blocking call in a callback
+        does to a real collector; must be called on the collector's loop.
+        """
+        asyncio.get_running_loop().call_soon(time.sleep, seconds)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
