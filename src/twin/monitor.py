@@ -75,6 +75,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--opcua-mode", choices=["subscribe", "poll"], default="subscribe",
         help="monitored items (default) or polling",
     )  # fmt: skip
+    scale = monitor.add_argument_group(
+        "many collectors, one registry",
+        "N collectors given the same registry and --shard 0/N ... N-1/N split its devices "
+        "between them by a stable hash of the device name (vmagent's convention); each "
+        "keeps its own spool and tags its records collector=NAME",
+    )
+    scale.add_argument(
+        "--shard", metavar="I/N", type=_shard, help="be member I (0-based) of N collectors"
+    )
+    scale.add_argument(
+        "--collector-name",
+        metavar="NAME",
+        help="the collector tag of this shard's records (default shard-I-of-N)",
+    )
     monitor.add_argument(
         "--no-store",
         action="store_true",
@@ -86,6 +100,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from twin.live.prometheus import add_metrics_option
 
     add_metrics_option(monitor)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from twin.points.shard import parse_shard
+
+    return parse_shard(text)
+
+
+def _apply_shard(registry, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """This collector's part of the registry, its collector name and its own spool."""
+    args.collector = None
+    if getattr(args, "shard", None) is None:
+        if args.collector_name:
+            raise ValueError("--collector-name names a shard: give --shard I/N too")
+        return registry
+    from twin.points.shard import select_shard
+
+    member, count = args.shard
+    part = select_shard(registry, member, count)
+    if not part.points:
+        raise ValueError(f"shard {member}/{count} holds no device of {registry.path}")
+    args.collector = args.collector_name or f"shard-{member}-of-{count}"
+    if getattr(args, "spool", None) is None and not getattr(args, "no_spool", False):
+        from twin.sinks.cli import default_spool_dir
+
+        args.spool = default_spool_dir() / args.collector
+    return part
 
 
 def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
@@ -120,6 +161,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"twin monitor: error: {error}", file=sys.stderr)
         return 2
     registry = load_registry(args.registry)
+    try:
+        registry = _apply_shard(registry, args)
+    except ValueError as error:
+        print(f"twin monitor: error: {error}", file=sys.stderr)
+        return 2
     sink = None
     if not args.no_store:
         try:
@@ -191,7 +237,7 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
         CollectorOptions(interval_s=args.interval, prefer=args.prefer, opcua=args.opcua),
     )
     site = next((p.site for p in registry.points if p.site), "site")
-    feeder = SinkFeeder(state, metrics, alarms, sink, site)
+    feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
     lock = threading.RLock()
     _export(args, state, site, metrics, alarms, sink, lock, collector)
     stop = threading.Event()
@@ -247,7 +293,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         CollectorOptions(interval_s=args.interval, prefer=args.prefer, opcua=args.opcua),
     )
     site = registry.points[0].site if registry.points and registry.points[0].site else "site"
-    feeder = SinkFeeder(state, metrics, alarms, sink, site)
+    feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
     import threading
 
     lock = threading.RLock()  # /metrics reads alarms and metrics on its own thread
@@ -283,6 +329,10 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
         summary["samples_spooled"] = feeder.spooled
+        if args.collector:
+            summary["collector"] = args.collector
+            summary["shard"] = list(args.shard)
+            summary["devices"] = sorted({p.device for p in registry.points})
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:

@@ -212,7 +212,9 @@ class SinkFeeder:
     never written twice. Used by ``twin run`` and ``twin monitor``.
     """
 
-    def __init__(self, state: LiveState, metrics, alarms, sink, site: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, state: LiveState, metrics, alarms, sink, site: str, collector: str | None = None
+    ) -> None:
         self.state = state
         self.metrics = metrics
         self.alarms = alarms
@@ -221,6 +223,17 @@ class SinkFeeder:
         self.spooled = 0
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
+        #: One of several collectors sharing a registry (``--shard``): its records
+        #: carry ``collector=NAME``, and it writes no ``site`` record, since its
+        #: metrics cover only its own devices (the whole site's are computed from
+        #: every shard's points downstream, or by an unsharded collector).
+        self.collector = collector
+        if collector and self._table is not None:
+            table = self._table = DeviceTable(state)  # its own: the cached one is shared
+            table.tags = [
+                Record(m, {**dict(t), "collector": collector}, {"probe": 0.0}, 0).tags
+                for m, t in zip(table.measurements, table.tags, strict=True)
+            ]
 
     def tick(self, now: float | None = None) -> Snapshot:
         snapshot = self.metrics.update(now)
@@ -235,11 +248,12 @@ class SinkFeeder:
         self._last_ts = newest
         table = self._table
         if not table.devices:
-            records = [site_record(snapshot, self.site)]
+            records = [] if self.collector else [site_record(snapshot, self.site)]
             self.spooled += self.sink.write(records)
             return snapshot
         fresh_devices = np.logical_or.reduceat(fresh[table.all_points], table.point_starts)
         records = table.records(self.state, now, newest, fresh_devices)
-        records.append(site_record(snapshot, self.site))
+        if not self.collector:
+            records.append(site_record(snapshot, self.site))
         self.spooled += self.sink.write(records)
         return snapshot
