@@ -39,8 +39,8 @@ def press_keys(*keys: str):  # -> run_before
 
 @pytest.mark.parametrize(
     "key",
-    ["1", "2", "3", "4", "5", "6"],
-    ids=["overview", "power", "cooling", "racks", "alarms", "devices"],
+    ["1", "2", "3", "4", "5", "6", "7"],
+    ids=["overview", "power", "cooling", "racks", "alarms", "devices", "oneline"],
 )
 def test_view(snap_compare, key: str) -> None:
     app = TwinApp(frozen_source(), tick_s=None)
@@ -54,8 +54,8 @@ def test_help_light_theme(snap_compare) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["1", "2", "3", "4", "5", "6"],
-    ids=["overview", "power", "cooling", "racks", "alarms", "devices"],
+    ["1", "2", "3", "4", "5", "6", "7"],
+    ids=["overview", "power", "cooling", "racks", "alarms", "devices", "oneline"],
 )
 def test_view_during_start_up(snap_compare, key: str) -> None:
     app = TwinApp(starting_source(answered=0.0), tick_s=None)

@@ -26,9 +26,17 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tab, Tabs
 
 from twin.tui.palette import palette
-from twin.tui.records import Snapshot, Source
+from twin.tui.records import TREND_WINDOWS_S, Snapshot, Source
 from twin.tui.screens.dialogs import HelpScreen, SetpointScreen, ShelveScreen
-from twin.tui.screens.text import PRIORITY_MARKUP, STATE_WORDS, alarm_value, clock, num, pue_text
+from twin.tui.screens.text import (
+    PRIORITY_MARKUP,
+    STATE_WORDS,
+    alarm_value,
+    clock,
+    num,
+    pue_text,
+    span_text,
+)
 from twin.tui.screens.views import VIEWS, AlarmsView, DevicesView, FilteredView, View
 from twin.tui.startup import Startup
 from twin.tui.widgets.table import LiveTable
@@ -55,6 +63,7 @@ class TwinApp(App[None]):
         Binding("s", "shelve", "Shelve", show=False),
         Binding("u", "unshelve", "Unshelve", show=False),
         Binding("t", "toggle_theme", "Theme"),
+        Binding("w", "trend_window", "Trend window", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -249,6 +258,17 @@ class TwinApp(App[None]):
         else:
             self.notify("no list to filter on this view", severity="warning")
 
+    async def action_trend_window(self) -> None:
+        """The overview's trends: 1 min → 10 min → 1 h → 1 min."""
+        source = self.source
+        if source is None or not hasattr(source, "trend_window_s"):
+            return
+        windows = TREND_WINDOWS_S
+        now = source.trend_window_s
+        source.trend_window_s = windows[(windows.index(now) + 1) % len(windows)]
+        self.notify(f"trends: the last {span_text(source.trend_window_s)}")
+        await self.refresh_now()
+
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 
@@ -273,6 +293,7 @@ class TwinApp(App[None]):
             ("Alarms", "u", "Unshelve the selected alarm"),
             ("Racks", "← → ↑ ↓", "Select a rack"),
             ("Racks", "c", "Colour basis: cold plate / coolant return / inlet / power"),
+            ("Overview", "w", "Trend window: last 1 min / 10 min / 1 h"),
         ]
         self.push_screen(HelpScreen(keys))
 

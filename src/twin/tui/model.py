@@ -40,9 +40,12 @@ from twin.points.registry import PointDef, Registry
 from twin.tui.alarmrows import alarm_rows
 from twin.tui.commands import SourceCommands
 from twin.tui.devices import DeviceTable
+from twin.tui.oneline import OneLineModel
 from twin.tui.records import (
     PRIORITIES,
+    TREND_BUCKETS,
     TREND_POINTS,
+    TREND_WINDOWS_S,
     AlarmRow,
     DeviceRow,
     FrozenClock,
@@ -142,6 +145,7 @@ class LiveSource(SourceCommands):
         self.clock = clock
         self._snapshot_lock = threading.Lock()  # one snapshot at a time (row caches)
         self._trend: deque[tuple[float, float, float, float]] = deque(maxlen=TREND_POINTS)
+        self.trend_window_s = TREND_WINDOWS_S[0]  # the dashboard's `w` cycles it
         pts = state.points
         self._nan_slot = len(pts)
         self._by_device: dict[str, list[PointDef]] = {}
@@ -153,6 +157,7 @@ class LiveSource(SourceCommands):
         self._device_number = self.device_table.number
         self._build_racks()
         self._build_overview()
+        self.oneline = OneLineModel(self._by_device, state.index, self._nan_slot)
         self.trees = SiteTrees(
             self._by_device,
             state.index,
@@ -287,9 +292,23 @@ class LiveSource(SourceCommands):
         it = _mv(m.it_kw)
         ppue_cooling, ppue_power = _mv(m.ppue_cooling), _mv(m.ppue_power)
 
+        window = self.trend_window_s
+        recent = [t for t in trend if t[0] >= m.ts - window]
+        stamps = np.array([t[0] for t in recent])
+        bucket_s = max(1.0, window / TREND_BUCKETS)
+
         def series(column: int) -> tuple[float, ...]:
-            # A sparkline needs numbers: an unknown instant is left out, not drawn as 0.
-            return tuple(t[column] for t in trend if t[column] == t[column])
+            # A sparkline needs numbers: an unknown instant is left out, not drawn as 0;
+            # a window longer than the bars drawn shows each bar's mean.
+            values = np.array([t[column] for t in recent])
+            known = np.isfinite(values)
+            if bucket_s <= 1.0 or not known.any():
+                return tuple(values[known].tolist())
+            slot = ((stamps[known] - stamps[known][0]) // bucket_s).astype(np.int64)
+            sums = np.bincount(slot, weights=values[known])
+            counts = np.bincount(slot)
+            filled = counts > 0
+            return tuple((sums[filled] / counts[filled]).tolist())
 
         return Overview(
             pue=_mv(m.pue),
@@ -311,6 +330,7 @@ class LiveSource(SourceCommands):
             trend_it_kw=series(2),
             trend_facility_kw=series(3),
             pue_reason=_reason(m.pue),
+            trend_window_s=window,
         )
 
     def _runtime(self) -> None:
@@ -382,6 +402,9 @@ class LiveSource(SourceCommands):
             racks=racks,
             simulated=self.simulated,
             newest_alarm=newest,
+            oneline=self.oneline.read(
+                ext, {d: _mv(v) for d, v in m.battery_runtime_min.items()} if m else None
+            ),
         )
 
     def device_names(self) -> Iterable[str]:

@@ -11,8 +11,12 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from twin.tui.oneline import OneLine
+
 PRIORITIES = ("urgent", "high", "medium", "low")  # the alarm engine's, most urgent first
-TREND_POINTS = 60
+TREND_POINTS = 3600  # an hour of snapshots at one a second: the longest trend window
+TREND_WINDOWS_S = (60.0, 600.0, 3600.0)  # what `w` cycles through on the overview
+TREND_BUCKETS = 120  # a sparkline is at most this many bars: longer windows are averaged
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Overview:
     trend_it_kw: tuple[float, ...] = ()
     trend_facility_kw: tuple[float, ...] = ()
     pue_reason: str = ""  # why the PUE is not good, as the metrics layer says
+    trend_window_s: float = 60.0  # the span the trend series cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,7 @@ class Snapshot:
     racks: Racks
     simulated: bool
     newest_alarm: AlarmRow | None = None  # the latest annunciated, unacknowledged first
+    oneline: OneLine | None = None  # the power chain, for the one-line view
 
 
 @dataclass(frozen=True, slots=True)

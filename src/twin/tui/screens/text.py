@@ -79,6 +79,34 @@ def num(x: float, fmt: str = ",.0f", unit: str = "") -> str:
     return f"{x:{fmt}}{(' ' + unit) if unit else ''}"
 
 
+def span_text(seconds: float) -> str:
+    """A trend window as an operator says it: ``1 min``, ``10 min``, ``1 h``.
+
+    >>> span_text(60), span_text(600), span_text(3600)
+    ('1 min', '10 min', '1 h')
+    """
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def trend_label(
+    name: str, now: str, values: tuple[float, ...], fmt: str, unit: str, span: float
+) -> str:
+    """A sparkline's scale: what it shows, the value now, the range drawn, the time axis."""
+    if values:
+        low, high = min(values), max(values)
+        scale = f"{num(low, fmt)} – {num(high, fmt, unit)}"
+    else:
+        scale = "—"
+    return (
+        f"[b]{name}[/b] now {now}   [$twin-muted]range {scale} · −{span_text(span)} → now "
+        f"(w: window)[/]"
+    )
+
+
 def pue_text(o: Any, big: bool = False) -> str:
     """PUE as trusted or not: a value the metrics layer does not call good is shown
     muted with its quality and the reason it gives, never as a plain number."""

@@ -1,4 +1,4 @@
-"""The six views: each renders a :class:`~twin.tui.model.Snapshot` and nothing else."""
+"""The views: each renders a :class:`~twin.tui.model.Snapshot` and nothing else."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from twin.tui.screens.text import (
     look,
     num,
     pue_text,
+    trend_label,
     window_text,
 )
 from twin.tui.widgets.rackmap import RackMap
@@ -126,12 +127,9 @@ class OverviewView(View):
             yield Static(id="ov-power", classes="panel")
             yield Static(id="ov-site", classes="panel")
             yield Static(id="ov-status", classes="panel")
-        yield Static("PUE (last 60 s)", classes="trend-label")
-        yield Sparkline([], id="tr-pue", classes="trend")
-        yield Static("IT power (last 60 s)", classes="trend-label")
-        yield Sparkline([], id="tr-it", classes="trend")
-        yield Static("Facility power (last 60 s)", classes="trend-label")
-        yield Sparkline([], id="tr-facility", classes="trend")
+        for name in ("pue", "it", "facility"):
+            yield Static(id=f"tl-{name}", classes="trend-label")
+            yield Sparkline([], id=f"tr-{name}", classes="trend")
 
     def show(self, snap: Snapshot) -> None:
         o = snap.overview
@@ -169,6 +167,23 @@ class OverviewView(View):
             f"[$twin-ok]good {d.get('good', 0)}[/]  [$twin-warn]stale {d.get('stale', 0)}[/]  "
             f"[$twin-alarm]bad {d.get('bad', 0)}[/]"
             + (f"  [$twin-muted]not read {d['not read']}[/]" if d.get("not read") else ""),
+        )
+        span = o.trend_window_s
+        self.set_text("tl-pue", trend_label("PUE", pue_text(o), o.trend_pue, ".3f", "", span))
+        self.set_text(
+            "tl-it",
+            trend_label("IT power", num(o.it_kw, ",.0f", "kW"), o.trend_it_kw, ",.0f", "kW", span),
+        )
+        self.set_text(
+            "tl-facility",
+            trend_label(
+                "Facility power",
+                num(o.facility_kw, ",.0f", "kW"),
+                o.trend_facility_kw,
+                ",.0f",
+                "kW",
+                span,
+            ),
         )
         for widget_id, data in (
             ("tr-pue", o.trend_pue),
@@ -375,6 +390,9 @@ class DevicesView(FilteredView):
         return self.query_one(LiveTable).selected_key
 
 
+# Views with modules of their own build on View (above), so they are imported here.
+from twin.tui.screens.oneline import OneLineView  # noqa: E402
+
 VIEWS: dict[str, tuple[str, type[View]]] = {
     "overview": ("1 Overview", OverviewView),
     "power": ("2 Power", PowerView),
@@ -382,5 +400,6 @@ VIEWS: dict[str, tuple[str, type[View]]] = {
     "racks": ("4 Racks", RacksView),
     "alarms": ("5 Alarms", AlarmsView),
     "devices": ("6 Devices", DevicesView),
+    "oneline": ("7 One-line", OneLineView),
 }
 __all__ = ["VIEWS", "Horizontal"]
