@@ -6,8 +6,8 @@ after the point within its device (``t_supply_c``; bits ``status_supply_high``),
 the sink's quality rule: only good values become fields; the record's ``quality`` is
 the worst of its points. A device with no new reading and points stale or bad makes
 a *stale record* (its quality, no faked value, the tick's time) about once per poll
-interval: see :class:`SinkFeeder` and ``SCHEMA.md``. Site metrics make one ``site``
-record.
+interval: see :class:`SinkFeeder` and ``SCHEMA.md``. Site metrics make ``site``
+records, one per metric with its own quality (:func:`site_records`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from itertools import compress
 
 import numpy as np
 
-from twin.live.metrics import Snapshot
+from twin.live.metrics import Snapshot, Value
 from twin.live.state import LiveState
 from twin.points.quality import Quality
 from twin.sinks.record import Record
@@ -206,8 +206,12 @@ def device_records_point_by_point(state: LiveState, now: float) -> list[Record]:
     ]
 
 
-def site_record(snapshot: Snapshot, site: str) -> Record:
-    """The site's metrics as one ``site`` record."""
+#: the tag that tells a site metric's series apart (its value is the field's name)
+METRIC_TAG = "metric"
+
+
+def site_fields(snapshot: Snapshot) -> dict[str, Value]:
+    """The site metrics stored, by field name (the unit in the name)."""
     fields = {
         "pue": snapshot.pue,
         "facility_power_kw": snapshot.facility_kw,
@@ -219,15 +223,33 @@ def site_record(snapshot: Snapshot, site: str) -> Record:
     }
     for name, value in snapshot.pue_energy.items():
         fields[f"pue_{name}"] = value
-    samples = {k: (v.value, int(v.quality)) for k, v in fields.items()}
-    return Record.from_samples("site", {"site": site}, samples, int(snapshot.ts * 1e9))
+    return fields
+
+
+def site_records(snapshot: Snapshot, site: str) -> list[Record]:
+    """The site's metrics as ``site`` records: one per metric, each with its own quality.
+
+    Each metric is its own series (tag ``metric`` = the field's name) with its own
+    ``quality``: the metrics have different inputs and windows (the 24 h PUE is not
+    good for a day after start, WUE needs a water meter), and one record for all
+    made every metric as bad as the worst, so ``SELECT pue FROM site WHERE
+    quality = 0`` found nothing. A metric that is not good has no field, only its
+    quality (the sink's rule).
+    """
+    stamp = int(snapshot.ts * 1e9)
+    return [
+        Record.from_samples(
+            "site", {"site": site, METRIC_TAG: name}, {name: (v.value, int(v.quality))}, stamp
+        )
+        for name, v in site_fields(snapshot).items()
+    ]
 
 
 class SinkFeeder:
     """Once per tick: update metrics, evaluate alarms, and send what is new to a sink.
 
     Each device with a reading newer than the last tick becomes one record (its
-    latest sample time), plus one ``site`` record of the metrics: a sample is
+    latest sample time), plus the ``site`` records of the metrics: a sample is
     never written twice. A device with no new reading whose points are stale or
     bad (offline, timed out, never answered) becomes a *stale record* instead: its
     ``quality`` (1 or 2), no value for a point that is not good, stamped with the
@@ -266,8 +288,7 @@ class SinkFeeder:
         self._last_ts = newest
         table = self._table
         if not table.devices:
-            records = [site_record(snapshot, self.site)]
-            self.spooled += self.sink.write(records)
+            self.spooled += self.sink.write(site_records(snapshot, self.site))
             return snapshot
         fresh_devices = np.logical_or.reduceat(fresh[table.all_points], table.point_starts)
         qualities = self.state.qualities(now)
@@ -279,6 +300,6 @@ class SinkFeeder:
         records = table.records(
             self.state, now, newest, fresh_devices | stale, at_now=stale, qualities=qualities
         )
-        records.append(site_record(snapshot, self.site))
+        records += site_records(snapshot, self.site)
         self.spooled += self.sink.write(records)
         return snapshot
