@@ -6,8 +6,10 @@ A missing binary is a failure, not a skip.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -25,15 +27,16 @@ class Stack:
     twin: TwinRun
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextlib.contextmanager
+def running_stack(root: Path, extra: list[str] | None = None) -> Iterator[Stack]:
+    """influxd, ``twin run`` into it (plus ``extra`` options), Prometheus scraping it."""
     for binary, package in (("influxd", "influxdb"), ("prometheus", "prometheus")):
         if not have(binary):
             pytest.fail(f"{binary} not found: install the Debian package {package}")
-    root = tmp_path_factory.mktemp("export")
     influx = InfluxServer(root / "influxdb", auth=False)
     influx.start()
-    twin = TwinRun(root, SITE, ["--influx-v1", influx.url, "--db", influx.database])
+    options = ["--influx-v1", influx.url, "--db", influx.database, *(extra or [])]
+    twin = TwinRun(root, SITE, options)
     prometheus = PrometheusServer(root / "prometheus", f"127.0.0.1:{twin.metrics_port}")
     prometheus.start()
     try:
@@ -46,3 +49,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         finally:
             prometheus.stop()
             influx.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("export")) as running:
+        yield running

@@ -20,7 +20,7 @@ from twin.live.metrics import SiteMetrics
 from twin.paths import data_path
 from twin.points.quality import Quality
 from twin.runtime import SiteRuntime
-from twin.sinks.feeder import site_record
+from twin.sinks.feeder import site_records
 
 SPEED = 3.0  # plant seconds per wall second: the event and its retransfer in about a minute
 UTILITY = (
@@ -53,7 +53,7 @@ class Live:
         values, quality = self.state.values(now)
         on_battery = self.metrics.roles["on_battery"]
         battery = bool(((quality[on_battery] == Quality.GOOD) & (values[on_battery] > 0.5)).any())
-        stored = dict(site_record(snapshot, "aidc-10mw").fields)
+        stored = {k: v for r in site_records(snapshot, "aidc-10mw") for k, v in r.fields.items()}
         for name, pue in (("pue", snapshot.pue), ("instant", snapshot.pue_instant)):
             good = pue.quality == Quality.GOOD
             if good and (pue.value is None or pue.value < 1.0):

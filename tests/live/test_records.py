@@ -8,7 +8,7 @@ from twin.live.metrics import SiteMetrics
 from twin.live.state import LiveState
 from twin.points.quality import Quality
 from twin.points.registry import parse_registry
-from twin.sinks.feeder import device_records, site_record
+from twin.sinks.feeder import device_records, site_records
 
 TEXT = """point,device,equipment,unit,modbus_host,modbus_port,unit_id,register_type,address,\
 data_type,site,hall,role
@@ -40,8 +40,14 @@ def test_records_keep_only_good_values_and_carry_the_worst_quality() -> None:
     meter = records["meter"].record
     assert dict(meter.fields) == {"facility_kw": 1200.0, "it_kw": 1000.0}
     snapshot = metrics.update(100.5)
-    site = site_record(snapshot, "s1")
-    assert site.measurement == "site" and abs(dict(site.fields)["pue"] - 1.2) < 1e-12
+    site = {dict(r.tags)["metric"]: r for r in site_records(snapshot, "s1")}
+    assert {r.measurement for r in site.values()} == {"site"}
+    assert abs(dict(site["pue"].fields)["pue"] - 1.2) < 1e-12
+    # each metric its own series and quality: no water meter makes WUE bad, not PUE
+    assert site["pue"].quality == Quality.GOOD
+    assert site["wue_l_per_kwh"].quality > Quality.GOOD
+    assert dict(site["wue_l_per_kwh"].fields) == {}
+    assert all(set(r.fields) <= {name} for name, r in site.items())
     # three seconds later nothing is fresh: no values, quality stale
     stale = {dict(r.tags)["device"]: r for r in device_records(state, 103.5)}
     assert dict(stale["meter"].fields) == {} and stale["meter"].quality == Quality.STALE

@@ -81,30 +81,63 @@ class NoMetrics:
         self.state = state
 
 
-def test_feeder_sends_exactly_the_fresh_devices(site_state) -> None:
+def devices_of(batch: list[Record]) -> list[Record]:
+    """A batch without its site records (which come last)."""
+    n = sum(r.measurement == "site" for r in batch)
+    assert n and all(r.measurement == "site" for r in batch[-n:])
+    return batch[:-n]
+
+
+def degraded_devices(state: LiveState, at: float) -> set[str]:
+    """Devices with a point not good at ``at`` (stale, bad, never read)."""
+    quality = state.qualities(at)
+    return {p.device for p in state.points if quality[p.index] != PointQuality.GOOD}
+
+
+def expected(state: LiveState, at: float, fresh: set[str], stale: set[str]) -> list[Record]:
+    """The fresh devices' records as built point by point; the stale ones stamped ``at``."""
+    out = []
+    for r in reference_records(state, at):
+        device = dict(r.tags)["device"]
+        if device in fresh:
+            out.append(r)
+        elif device in stale:
+            out.append(Record(r.measurement, r.tags, dict(r.fields), int(at * 1e9), r.quality))
+    return out
+
+
+def test_feeder_sends_exactly_the_fresh_devices_and_stale_records(site_state) -> None:
     state, now = site_state
     rng = np.random.default_rng(2)
     sink = Capture()
     feeder = SinkFeeder(state, NoMetrics(state), None, sink, "site-a")
-    t = now + 2
+    t = float(np.floor(now)) + 2  # whole seconds: t + 0.5 is in t's interval slot
+    assert (state.interval == 1.0).all()
     feeder.tick(t)
-    # first tick: every device with any reading at all
+    # first tick: every device with any reading at all, and a stale record (stamped
+    # now) of every device not good with none
     read = {p.device for p in state.points if state.good_ts[p.index] or state.bad_ts[p.index]}
-    want = [r for r in reference_records(state, t) if dict(r.tags)["device"] in read]
-    assert_same(sink.batches[-1][:-1], want)
+    stale = degraded_devices(state, t) - read
+    assert_same(devices_of(sink.batches[-1]), expected(state, t, read, stale))
     assert sink.batches[-1][-1].measurement == "site"
-    # nothing new: only the site record
+    # nothing new, same interval slot: no second stale record of a device, only of
+    # those gone stale since (their stale time passed) and the site record
     feeder.tick(t + 0.5)
-    assert [r.measurement for r in sink.batches[-1]] == ["site"]
-    # a few points of a few devices read again, good and bad: just those devices
+    assert stale, "the fixture has devices never read"
+    newly = degraded_devices(state, t + 0.5) - stale
+    assert_same(devices_of(sink.batches[-1]), expected(state, t + 0.5, set(), newly))
+    assert sink.batches[-1][-1].measurement == "site"
+    # a few points of a few devices read again, good and bad: just those devices,
+    # and (next slot) the stale records of the others not good
     some = rng.choice(len(state.points), 40, replace=False)
     good = rng.random(40) > 0.3
     state.update(some, rng.normal(50, 10, 40), good, t + 1)
     feeder.tick(t + 1.2)
     fresh = {state.points[i].device for i in some}
-    want = [r for r in reference_records(state, t + 1.2) if dict(r.tags)["device"] in fresh]
-    assert len(want) == len(fresh)
-    assert_same(sink.batches[-1][:-1], want)
+    stale = degraded_devices(state, t + 1.2) - fresh
+    want = expected(state, t + 1.2, fresh, stale)
+    assert len(want) == len(fresh) + len(stale)
+    assert_same(devices_of(sink.batches[-1]), want)
 
 
 REGISTRY = """point,device,equipment,unit,modbus_host,modbus_port,unit_id,register_type,address,\

@@ -17,9 +17,11 @@ request in flight; devices are polled concurrently by :mod:`twin.collect.schedul
   down to single points, so one bad register does not blank its neighbours; the
   split is kept for later polls.
 - Connection loss: the client is closed and reconnected after an exponential
-  backoff with jitter (``backoff_min`` doubling up to ``backoff_max``); at most one
-  connection attempt per backoff step. The first failure is logged at ERROR, the
-  rest at DEBUG until the link recovers (logged at WARNING).
+  backoff with jitter (``backoff_min`` doubling up to a cap of two poll intervals,
+  at least ``backoff_floor``, at most ``backoff_max``: :mod:`twin.collect.backoff`),
+  so a device back from an outage is read again within a few polls; at most one
+  connection attempt per backoff step, one in flight per device. The first failure
+  is logged at ERROR, the rest at DEBUG until the link recovers (logged at WARNING).
 - RTU: the unit ids on one serial port (or behind one RTU-over-TCP gateway) share
   one client and one request in flight (:class:`Link`). A unit that does not answer
   there has its points marked bad (timeout) without closing the bus for the others.
@@ -39,6 +41,14 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
+from twin.collect.backoff import (
+    BACKOFF_FLOOR_S,
+    BACKOFF_INTERVALS,
+    BACKOFF_MAX_S,
+    BACKOFF_MIN_S,
+    JITTER,
+    reconnect_delay,
+)
 from twin.points.codec import BlockDecoder
 from twin.points.registry import BIT_TABLES, SERIAL, PointDef
 
@@ -61,9 +71,11 @@ class ModbusOptions:
     timeout: float = 2.0
     busy_retries: int = 3
     busy_delay: float = 0.05
-    backoff_min: float = 0.5
-    backoff_max: float = 30.0
-    jitter: float = 0.2  # ± fraction of each backoff step
+    backoff_min: float = BACKOFF_MIN_S
+    backoff_max: float = BACKOFF_MAX_S  # whatever the poll interval
+    backoff_intervals: float = BACKOFF_INTERVALS  # the cap, in the device's poll intervals
+    backoff_floor: float = BACKOFF_FLOOR_S  # the cap is never below this [s]
+    jitter: float = JITTER  # ± fraction of each backoff step
 
 
 READERS = {
@@ -245,8 +257,11 @@ class ModbusDevice:
         options: ModbusOptions | None = None,
         rng: random.Random | None = None,
         link: Link | None = None,
+        interval_s: float = 1.0,
     ) -> None:
         first = points[0]
+        #: its poll interval [s]: the reconnect backoff is capped by it
+        self.interval_s = first.interval_s or interval_s
         self.key = first.device_key
         self.name = first.device
         self.points = points
@@ -301,8 +316,12 @@ class ModbusDevice:
 
     def backoff(self, step: int) -> float:
         """Delay before the next attempt after ``step`` consecutive failures (with jitter)."""
-        base = min(self.options.backoff_min * 2 ** max(step - 1, 0), self.options.backoff_max)
-        return base * (1.0 + self.options.jitter * (2.0 * self._rng.random() - 1.0))
+        o = self.options
+        return reconnect_delay(
+            step, self.interval_s, minimum=o.backoff_min, maximum=o.backoff_max,
+            per_interval=o.backoff_intervals, floor=o.backoff_floor, jitter=o.jitter,
+            rng=self._rng,
+        )  # fmt: skip
 
     def _link_failed(self, reason: str) -> None:
         if self.client is not None:

@@ -7,7 +7,8 @@ namespaces does not break them. Monitored items are created in batches with the
 configured sampling interval; notifications with a Bad status become bad samples
 (never a fresh value). If the server refuses subscriptions the client polls with
 ``read`` at the collector's interval. A lost connection (keep-alive failure,
-server restart) is reconnected with exponential backoff and jitter, and the
+server restart) is reconnected with exponential backoff and jitter (capped by the
+poll interval: :mod:`twin.collect.backoff`), and the
 subscription is created again. Security policy, mode, certificate and user come
 from :class:`OpcUaOptions`; the session's application URI is the certificate's. A
 session the server refuses (wrong password, untrusted certificate) makes the
@@ -33,6 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from asyncua import Client, ua
 
+from twin.collect.backoff import (
+    BACKOFF_FLOOR_S,
+    BACKOFF_INTERVALS,
+    BACKOFF_MAX_S,
+    BACKOFF_MIN_S,
+    JITTER,
+    reconnect_delay,
+)
 from twin.collect.receiver import Receiver
 from twin.points.registry import PointDef
 
@@ -52,9 +61,11 @@ class OpcUaOptions:
     security: str | None = None
     username: str | None = None
     password: str | None = None
-    backoff_min: float = 0.5
-    backoff_max: float = 30.0
-    jitter: float = 0.2
+    backoff_min: float = BACKOFF_MIN_S
+    backoff_max: float = BACKOFF_MAX_S  # whatever the poll interval
+    backoff_intervals: float = BACKOFF_INTERVALS  # the cap, in poll intervals
+    backoff_floor: float = BACKOFF_FLOOR_S  # the cap is never below this [s]
+    jitter: float = JITTER
 
 
 @dataclass
@@ -344,10 +355,12 @@ class OpcUaClient:
                 raise
             except Exception as error:  # connection refused, keep-alive failure, server gone
                 self.failures += 1
-                step = min(
-                    self.options.backoff_min * 2 ** (self.failures - 1), self.options.backoff_max
-                )
-                delay = step * (1 + self.options.jitter * (2 * self._rng.random() - 1))
+                o = self.options
+                delay = reconnect_delay(
+                    self.failures, self.interval_s, minimum=o.backoff_min,
+                    maximum=o.backoff_max, per_interval=o.backoff_intervals,
+                    floor=o.backoff_floor, jitter=o.jitter, rng=self._rng,
+                )  # fmt: skip
                 level = logging.ERROR if self.failures == 1 else logging.DEBUG
                 log.log(level, "%s: %s; reconnecting in %.2f s", self.endpoint, error, delay)
                 await self._disconnect()

@@ -60,6 +60,7 @@ class Collector:
                 pts,
                 self.options.modbus,
                 link=None if key[0] == "tcp" else links.setdefault(key[:3], Link()),
+                interval_s=self.options.interval_s,
             )
             for key, pts in modbus_points.items()
         ]

@@ -4,7 +4,10 @@ One record per device: measurement = equipment class (``ups``, ``cdu``, ``rack``
 tags ``site``/``hall``/``device`` (low cardinality), one float field per point named
 after the point within its device (``t_supply_c``; bits ``status_supply_high``), and
 the sink's quality rule: only good values become fields; the record's ``quality`` is
-the worst of its points. Site metrics make one ``site`` record.
+the worst of its points. A device with no new reading and points stale or bad makes
+a *stale record* (its quality, no faked value, the tick's time) about once per poll
+interval: see :class:`SinkFeeder` and ``SCHEMA.md``. Site metrics make ``site``
+records, one per metric with its own quality (:func:`site_records`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from itertools import compress
 
 import numpy as np
 
-from twin.live.metrics import Snapshot
+from twin.live.metrics import Snapshot, Value
 from twin.live.state import LiveState
 from twin.points.quality import Quality
 from twin.sinks.record import Record
@@ -72,6 +75,12 @@ class DeviceTable:
         self.field_starts = np.concatenate(([0], np.cumsum(field_counts)[:-1])).astype(np.int64)
         self.all_points = np.array(all_points, dtype=np.int64)
         self.point_starts = np.concatenate(([0], np.cumsum(point_counts)[:-1])).astype(np.int64)
+        #: per device its shortest poll interval [s]: the pace of its stale records
+        self.intervals = (
+            np.minimum.reduceat(state.interval[self.all_points], self.point_starts)
+            if self.devices
+            else np.zeros(0)
+        )
 
     def records(
         self,
@@ -79,10 +88,16 @@ class DeviceTable:
         now: float,
         newest: np.ndarray | None = None,
         devices: np.ndarray | None = None,
+        at_now: np.ndarray | None = None,
+        qualities: np.ndarray | None = None,
     ) -> list[Record]:
         """Records of ``devices`` (a boolean mask over :attr:`devices`; all if None).
 
-        ``newest`` is ``max(good_ts, bad_ts)`` per point, if the caller has it.
+        ``newest`` is ``max(good_ts, bad_ts)`` per point, and ``qualities`` the
+        points' quality at ``now``, if the caller has them. A device in ``at_now`` (a
+        mask like ``devices``) is stamped ``now`` instead of its newest sample time:
+        a stale record, which has no sample of its own (and must not land on the
+        time of the last good one, where InfluxDB would merge it into that point).
         """
         if not self.devices:
             return []
@@ -90,7 +105,11 @@ class DeviceTable:
             newest = np.maximum(state.good_ts, state.bad_ts)
         # The record's time: the newest sample of any of the device's points.
         times = np.maximum.reduceat(newest[self.all_points], self.point_starts)
-        quality = state.qualities(now)[self.field_points]
+        if at_now is not None:
+            times = np.where(at_now, now, times)
+        if qualities is None:
+            qualities = state.qualities(now)
+        quality = qualities[self.field_points]
         values = state.value[self.field_points]
         good = quality == Quality.GOOD
         finite = np.isfinite(values)
@@ -187,8 +206,12 @@ def device_records_point_by_point(state: LiveState, now: float) -> list[Record]:
     ]
 
 
-def site_record(snapshot: Snapshot, site: str) -> Record:
-    """The site's metrics as one ``site`` record."""
+#: the tag that tells a site metric's series apart (its value is the field's name)
+METRIC_TAG = "metric"
+
+
+def site_fields(snapshot: Snapshot) -> dict[str, Value]:
+    """The site metrics stored, by field name (the unit in the name)."""
     fields = {
         "pue": snapshot.pue,
         "facility_power_kw": snapshot.facility_kw,
@@ -200,16 +223,40 @@ def site_record(snapshot: Snapshot, site: str) -> Record:
     }
     for name, value in snapshot.pue_energy.items():
         fields[f"pue_{name}"] = value
-    samples = {k: (v.value, int(v.quality)) for k, v in fields.items()}
-    return Record.from_samples("site", {"site": site}, samples, int(snapshot.ts * 1e9))
+    return fields
+
+
+def site_records(snapshot: Snapshot, site: str) -> list[Record]:
+    """The site's metrics as ``site`` records: one per metric, each with its own quality.
+
+    Each metric is its own series (tag ``metric`` = the field's name) with its own
+    ``quality``: the metrics have different inputs and windows (the 24 h PUE is not
+    good for a day after start, WUE needs a water meter), and one record for all
+    made every metric as bad as the worst, so ``SELECT pue FROM site WHERE
+    quality = 0`` found nothing. A metric that is not good has no field, only its
+    quality (the sink's rule).
+    """
+    stamp = int(snapshot.ts * 1e9)
+    return [
+        Record.from_samples(
+            "site", {"site": site, METRIC_TAG: name}, {name: (v.value, int(v.quality))}, stamp
+        )
+        for name, v in site_fields(snapshot).items()
+    ]
 
 
 class SinkFeeder:
     """Once per tick: update metrics, evaluate alarms, and send what is new to a sink.
 
     Each device with a reading newer than the last tick becomes one record (its
-    latest sample time), plus one ``site`` record of the metrics: a sample is
-    never written twice. Used by ``twin run`` and ``twin monitor``.
+    latest sample time), plus the ``site`` records of the metrics: a sample is
+    never written twice. A device with no new reading whose points are stale or
+    bad (offline, timed out, never answered) becomes a *stale record* instead: its
+    ``quality`` (1 or 2), no value for a point that is not good, stamped with the
+    tick's time, at most once per poll-interval slot of the clock (the device's
+    shortest interval), so the store shows the outage as it lasts, never a
+    silent gap, and at no more than a healthy device's rate (see ``SCHEMA.md``).
+    Used by ``twin run`` and ``twin monitor``.
     """
 
     def __init__(  # type: ignore[no-untyped-def]
@@ -224,7 +271,7 @@ class SinkFeeder:
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
         #: One of several collectors sharing a registry (``--shard``): its records
-        #: carry ``collector=NAME``, and it writes no ``site`` record, since its
+        #: carry ``collector=NAME``, and it writes no ``site`` records, since its
         #: metrics cover only its own devices (the whole site's are computed from
         #: every shard's points downstream, or by an unsharded collector).
         self.collector = collector
@@ -234,6 +281,12 @@ class SinkFeeder:
                 Record(m, {**dict(t), "collector": collector}, {"probe": 0.0}, 0).tags
                 for m, t in zip(table.measurements, table.tags, strict=True)
             ]
+        # Per device the interval slot (floor(time / interval)) of its last stale
+        # record: one per slot at most.
+        devices = len(self._table.devices) if self._table is not None else 0
+        self._stale_slot = np.full(devices, -1.0)
+        #: stale records written (devices with no fresh reading and quality > 0)
+        self.stale_records = 0
 
     def tick(self, now: float | None = None) -> Snapshot:
         snapshot = self.metrics.update(now)
@@ -248,12 +301,20 @@ class SinkFeeder:
         self._last_ts = newest
         table = self._table
         if not table.devices:
-            records = [] if self.collector else [site_record(snapshot, self.site)]
-            self.spooled += self.sink.write(records)
+            if not self.collector:
+                self.spooled += self.sink.write(site_records(snapshot, self.site))
             return snapshot
         fresh_devices = np.logical_or.reduceat(fresh[table.all_points], table.point_starts)
-        records = table.records(self.state, now, newest, fresh_devices)
+        qualities = self.state.qualities(now)
+        worst = np.maximum.reduceat(qualities[table.all_points], table.point_starts)
+        slot = np.floor(now / np.maximum(table.intervals, 1e-3))
+        stale = ~fresh_devices & (worst > Quality.GOOD) & (slot != self._stale_slot)
+        self._stale_slot = np.where(stale, slot, self._stale_slot)
+        self.stale_records += int(np.count_nonzero(stale))
+        records = table.records(
+            self.state, now, newest, fresh_devices | stale, at_now=stale, qualities=qualities
+        )
         if not self.collector:
-            records.append(site_record(snapshot, self.site))
+            records += site_records(snapshot, self.site)
         self.spooled += self.sink.write(records)
         return snapshot

@@ -256,7 +256,7 @@ class Record:
         Examples
         --------
         >>> r = Record.from_samples("cdu", {"device": "cdu1"},
-        ...     {"t_supply_c": (32.5, 0), "flow_lpm": (999.0, Quality.BAD)}, 10)
+        ...     {"t_supply_c": (32.5, 0), "flow_kg_s": (999.0, Quality.BAD)}, 10)
         >>> dict(r.fields), r.quality.name
         ({'t_supply_c': 32.5}, 'BAD')
         """
