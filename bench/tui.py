@@ -100,7 +100,7 @@ async def main(site: str, ticks: int) -> None:
                 noisy = base * (1 + 1e-3 * rng.standard_normal(len(base)))
                 state.update(every, noisy, np.ones(len(every), bool), source.clock.now)  # type: ignore[attr-defined]
                 cpu0 = time.process_time()
-                frames.append(await switch(str(i % 6 + 1)))
+                frames.append(await switch(str(i % len(VIEWS) + 1)))
                 # The app takes its snapshot in a worker thread: CPU, not a UI frame.
                 t = time.perf_counter()
                 snap = source.snapshot()
@@ -132,12 +132,13 @@ async def main(site: str, ticks: int) -> None:
     print(f"snapshot median    {snapshot[len(snapshot) // 2] * 1e3:6.1f} ms (worker thread)")
     print(
         f"worst frame        {worst * 1e3:6.1f} ms (first openings {worst_open * 1e3:.1f} ms,"
-        f" switches and ticks {max(frames) * 1e3:.1f} ms)   (limit 100 ms)"
+        f" switches and ticks {max(frames) * 1e3:.1f} ms)   (target 50 ms)"
     )
     print(f"CPU per 1 Hz tick  {cpu * 100:6.1f} % of one core   (limit 20 %)")
     row("dashboard first frame [s]", first, 2.0, "<= 2")
     row("dashboard tick, median [ms]", wall[len(wall) // 2] * 1e3, 100.0, "<= 100")
-    row("dashboard worst frame, first openings incl. [ms]", worst * 1e3, 100.0, "<= 100")
+    # Issue 17 item 6 lowers the worst frame's target from 100 ms to 50 ms.
+    row("dashboard worst frame, first openings incl. [ms]", worst * 1e3, 50.0, "<= 50")
     row("dashboard CPU per 1 Hz tick [% of a core]", cpu * 100, 20.0, "<= 20")
 
 
