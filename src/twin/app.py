@@ -81,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from twin.live.prometheus import add_metrics_option
 
     add_metrics_option(run)
+    from twin.sinks.mqtt import add_publish_options
+
+    add_publish_options(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -163,6 +166,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SinkConfigError as error:
         print(f"twin run: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from twin.sinks.mqtt import edge_node_name, publish_options, start_publisher
+
+    try:
+        publishing = publish_options(args)
+    except ValueError as error:
+        sink.close()
+        print(f"twin run: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     exporter = prometheus.bind(args.metrics, "run")  # a port in use: exit 2 before anything
     interactive = sys.stdout.isatty() and not args.headless and not args.json
     log_file = logs.configure(args.log or (logs.default_file("run") if interactive else None))
@@ -202,6 +213,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 state, site.name, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
                 devices=lambda: collector.devices,
             )  # fmt: skip
+        made["publisher"] = start_publisher(
+            publishing, state, site.name, edge_node_name(), metrics=metrics, alarms=alarms,
+            lock=lock,
+        )  # fmt: skip
         return SinkFeeder(state, metrics, alarms, sink, site.name)
 
     stop = threading.Event()
@@ -230,6 +245,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
         summary["rss_mb"] = rss
         summary["metrics_url"] = exporter.url if exporter is not None else None
+        if made.get("publisher") is not None:
+            summary["publish"] = made["publisher"].status()
     except (SimulationFailed, TimeoutError) as error:
         failed = error
     except _QuitDuringStartup:
@@ -245,6 +262,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sink.close()
         if exporter is not None:
             exporter.close()
+        if made.get("publisher") is not None:
+            made["publisher"].close()
         if interactive:
             logs.report("run", log_file)
     if failed is not None:

@@ -100,6 +100,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from twin.live.prometheus import add_metrics_option
 
     add_metrics_option(monitor)
+    from twin.sinks.mqtt import add_publish_options
+
+    add_publish_options(monitor)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -163,6 +166,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     registry = load_registry(args.registry)
     try:
         registry = _apply_shard(registry, args)
+        from twin.sinks.mqtt import publish_options
+
+        args.publish_options = publish_options(args)
     except ValueError as error:
         print(f"twin monitor: error: {error}", file=sys.stderr)
         return 2
@@ -189,6 +195,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             sink.close()
         if args.exporter is not None:
             args.exporter.close()
+        if getattr(args, "publisher", None) is not None:
+            args.publisher.close()
 
 
 def _run(registry, args: argparse.Namespace, sink) -> int:  # type: ignore[no-untyped-def]
@@ -329,6 +337,8 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
         summary["samples_spooled"] = feeder.spooled
+        if getattr(args, "publisher", None) is not None:
+            summary["publish"] = args.publisher.status()
         if args.collector:
             summary["collector"] = args.collector
             summary["shard"] = list(args.shard)
@@ -351,7 +361,19 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
 
 
 def _export(args, state, site, metrics, alarms, sink, lock, collector) -> None:  # type: ignore[no-untyped-def]
-    """Give ``--metrics``' endpoint (bound by :func:`cmd_monitor`) the live layer."""
+    """Give ``--metrics``' endpoint (bound by :func:`cmd_monitor`) the live layer, and
+    start ``--publish``'s Sparkplug edge node on it."""
+    from twin.sinks.mqtt import edge_node_name, start_publisher
+
+    args.publisher = start_publisher(
+        getattr(args, "publish_options", None),
+        state,
+        site,
+        edge_node_name(getattr(args, "collector", None)),
+        metrics=metrics,
+        alarms=alarms,
+        lock=lock,
+    )
     if getattr(args, "exporter", None) is not None:
         args.exporter.attach(
             state, site, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
