@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)  # sweep: sets its own handler
 
+    from twin.tui.fleet_cli import add_parser as add_fleet_parser
+
+    add_fleet_parser(sub)  # fleet: sets its own handler
+
     from twin.app import add_parser as add_run_parser
 
     add_run_parser(sub)  # run: sets its own handler

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from twin.points import sparkplug
 from twin.points.registry import load_registry
-from twin.sinks import sparkplug
 
 from ..collect.collectsite import Served, served
 from .sinkservers import python_env, wait_for

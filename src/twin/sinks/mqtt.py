@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
@@ -39,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from twin.live.state import LiveState
+from twin.points import sparkplug
 from twin.points.quality import Quality
-from twin.sinks import sparkplug
-from twin.sinks.sparkplug import BOOLEAN, DOUBLE, INT64, UINT64, Metric
+from twin.points.sparkplug import BOOLEAN, DOUBLE, INT64, UINT64, Metric
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class SparkplugPublisher:
         self.connected = False
         self.published = 0
         self.reconnects = 0
+        self.rebirths = 0  # births sent again because a host asked (NCMD)
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -248,10 +250,23 @@ class SparkplugPublisher:
                 ) as client:
                     self.connected, self.last_error, delay = True, None, 1.0
                     log.info("MQTT: connected to %s as %s", self.options.url, self.edge_node)
-                    await self._birth(client)
-                    while not self._stop.is_set():
-                        await asyncio.sleep(self.options.interval_s)
-                        await self._data(client)
+                    # A host that missed our birth asks for another (Node Control/Rebirth).
+                    await client.subscribe(self._topic("NCMD"), qos=1)
+                    rebirth = asyncio.Event()
+                    listener = asyncio.create_task(self._commands(client, rebirth))
+                    try:
+                        await self._birth(client)
+                        while not self._stop.is_set():
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(rebirth.wait(), self.options.interval_s)
+                            if rebirth.is_set():
+                                rebirth.clear()
+                                self.rebirths += 1
+                                await self._birth(client)
+                            else:
+                                await self._data(client)
+                    finally:
+                        listener.cancel()
                     await client.publish(self._topic("NDEATH"), death, qos=1)
                     self.published += 1
             except aiomqtt.MqttError as error:
@@ -264,6 +279,15 @@ class SparkplugPublisher:
             if not self._stop.is_set():
                 await asyncio.to_thread(self._stop.wait, delay)
                 delay = min(30.0, delay * 2)
+
+    async def _commands(self, client: Any, rebirth: asyncio.Event) -> None:
+        async for message in client.messages:
+            try:
+                metrics = sparkplug.decode(bytes(message.payload or b""))["metrics"]
+            except Exception:  # a command we cannot read is ignored, never fatal
+                continue
+            if any(m["name"] == "Node Control/Rebirth" and m["value"] for m in metrics):
+                rebirth.set()
 
     def _tls(self) -> ssl.SSLContext | None:
         if not self.options.tls:
@@ -377,6 +401,7 @@ class SparkplugPublisher:
             "connected": self.connected,
             "messages_published": self.published,
             "reconnects": self.reconnects,
+            "rebirths": self.rebirths,
             "error": self.last_error,
         }
 
