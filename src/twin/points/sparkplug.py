@@ -128,6 +128,7 @@ class Metric:
     timestamp_ms: int | None = None
     quality: int | None = None
     unit: str | None = None
+    historical: bool = False  # sent late, after an outage (Sparkplug's is_historical)
 
 
 #: twin quality → the OPC DA quality codes Ignition and most Sparkplug hosts read
@@ -148,6 +149,8 @@ def encode(metrics: Iterable[Metric], timestamp_ms: int, seq: int | None) -> byt
         if m.timestamp_ms is not None:
             out.timestamp = m.timestamp_ms
         out.datatype = m.datatype
+        if m.historical:
+            out.is_historical = True
         value = m.value
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
             out.is_null = True
@@ -196,6 +199,8 @@ def decode(data: bytes) -> dict:
                 "alias": m.alias if m.HasField("alias") else None,
                 "datatype": m.datatype,
                 "value": value,
+                "timestamp": m.timestamp if m.HasField("timestamp") else None,
+                "historical": m.is_historical,
                 "properties": props,
             }
         )
