@@ -9,6 +9,7 @@ the worst of its points. Site metrics make one ``site`` record.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from itertools import compress
@@ -18,6 +19,7 @@ import numpy as np
 from twin.live.metrics import Snapshot
 from twin.live.state import LiveState
 from twin.points.quality import Quality
+from twin.sinks.errors import SpoolFullError
 from twin.sinks.record import Record
 
 
@@ -219,6 +221,7 @@ class SinkFeeder:
         self.sink = sink
         self.site = site
         self.spooled = 0
+        self._dropped = 0  # the spool counts drops from this process's start too
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
 
@@ -235,11 +238,62 @@ class SinkFeeder:
         self._last_ts = newest
         table = self._table
         if not table.devices:
-            records = [site_record(snapshot, self.site)]
-            self.spooled += self.sink.write(records)
+            self._write([site_record(snapshot, self.site)], now)
             return snapshot
         fresh_devices = np.logical_or.reduceat(fresh[table.all_points], table.point_starts)
         records = table.records(self.state, now, newest, fresh_devices)
         records.append(site_record(snapshot, self.site))
-        self.spooled += self.sink.write(records)
+        self._write(records, now)
         return snapshot
+
+    def _write(self, records: list[Record], now: float) -> None:
+        """Hand records to the sink; a full spool is an alarm, never the end of monitoring.
+
+        A refused append is counted by the sink (``status.refused``, in the summary)
+        and the spool logged it; collecting goes on, and appends are taken again as
+        soon as the database drains the spool.
+        """
+        with contextlib.suppress(SpoolFullError):  # counted in sink.status.refused
+            self.spooled += self.sink.write(records)
+        self.sink_alarms(now)
+
+    def sink_alarms(self, now: float | None = None) -> None:
+        """Raise or clear the sink's system alarms from its status (once per tick).
+
+        ``spool-full``: appends are refused (policy ``reject``), samples are being
+        lost; ``spool-dropping``: the oldest samples are deleted to make room (policy
+        ``drop_oldest``), a tick with no drop clears it; ``sink-down``: the database
+        does not take writes (retrying, or stopped on a rejection), data waits in
+        the spool.
+        """
+        if self.alarms is None or self.sink is None:
+            return
+        status = self.sink.status
+        target = status.target
+        self.alarms.system(
+            "spool-full",
+            target,
+            status.full,
+            f"spool full: {status.refused} samples refused, {status.pending} waiting to be sent",
+            priority="high",
+            now=now,
+        )
+        dropping = status.dropped > self._dropped
+        self._dropped = status.dropped
+        self.alarms.system(
+            "spool-dropping",
+            target,
+            dropping,
+            f"spool at its quota: {status.dropped} oldest samples dropped",
+            priority="high",
+            now=now,
+        )
+        self.alarms.system(
+            "sink-down",
+            target,
+            status.state in ("retrying", "stopped"),
+            f"database not taking writes ({status.error}); {status.pending} samples "
+            "kept in the spool",
+            priority="medium",
+            now=now,
+        )

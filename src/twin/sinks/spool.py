@@ -83,6 +83,7 @@ WAL_MIN_PAGES = 8
 WAL_MAX_BYTES = 4 << 20  # SQLite's own default checkpoint size (1000 pages of 4 KiB)
 # The -shm index: 32 KiB per 4096 WAL frames, so one block for any WAL kept here.
 SHM_BYTES = 32 * 1024
+DROP_LOG_EVERY_S = 60.0
 # The least room for data pages a quota must leave, beyond the WAL and the index.
 MIN_DATA_BYTES = 64 * 1024
 
@@ -211,6 +212,7 @@ class Spool:
         self.segment_lines = segment_lines
         self.full = False
         self.dropped = 0
+        self._drop_logged_at: float | None = None
         self._lock = threading.RLock()
         self._encoder = LineEncoder()
         self._lock_file = open(self.directory / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
@@ -417,13 +419,18 @@ class Spool:
         self._checkpoint()
         self._pending -= lines
         self.dropped += lines
-        log.warning(
-            "spool %s at its quota: dropped the %d oldest lines (policy 'drop_oldest', "
-            "%d dropped in all)",
-            self.directory,
-            lines,
-            self.dropped,
-        )
+        # Once when drops begin, then at most once a minute: a long outage drops on
+        # every append, and a line per append would flood the log.
+        now = time.monotonic()
+        if self._drop_logged_at is None or now - self._drop_logged_at >= DROP_LOG_EVERY_S:
+            log.warning(
+                "spool %s at its quota: dropped the %d oldest lines (policy 'drop_oldest', "
+                "%d dropped in all)",
+                self.directory,
+                lines,
+                self.dropped,
+            )
+            self._drop_logged_at = now
 
     # -- reading and acknowledging ---------------------------------------------------
 
