@@ -213,6 +213,7 @@ class Spool:
         self.full = False
         self.dropped = 0
         self._drop_logged_at: float | None = None
+        self._in_flight = 0  # segments up to this seq were handed to a sender
         self._lock = threading.RLock()
         self._encoder = LineEncoder()
         self._lock_file = open(self.directory / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
@@ -384,36 +385,28 @@ class Spool:
             self.full = False
             return
         if self.on_full == "reject" or estimate > budget:
-            disk = self.disk_bytes()
-            if not self.full:
-                log.error(
-                    "spool %s is full (%d bytes on disk, quota %d): refusing new data; "
-                    "nothing is dropped (policy %r)",
-                    self.directory,
-                    disk,
-                    self.max_bytes,
-                    self.on_full,
-                )
-            self.full = True
-            raise SpoolFullError(
-                f"spool {self.directory} is full ({disk} bytes on disk of a {self.max_bytes} "
-                f"quota, {estimate} more needed); policy {self.on_full!r} refuses new data"
-            )
+            self._refuse(estimate)
         # drop_oldest: free about what is needed, from the head, in one transaction.
         # Deleted pages go to the free list and count as free in used_bytes().
-        segments = self._db.execute("SELECT count(*) FROM segment").fetchone()[0]
-        if segments == 0:
-            return
+        # Segments the sender took (peeked, not yet acknowledged) are not dropped:
+        # they may already be in the database, and a drop count must be exact.
+        segments, droppable = self._db.execute(
+            "SELECT count(*), count(*) FILTER (WHERE seq > ?) FROM segment", (self._in_flight,)
+        ).fetchone()
+        if droppable == 0:
+            self._refuse(estimate)
         average = max(1, used // segments)
-        count = min(segments, (used + estimate - budget) // average + 1)
+        count = min(droppable, (used + estimate - budget) // average + 1)
         self._db.execute("BEGIN IMMEDIATE")
         (lines,) = self._db.execute(
-            "SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM segment ORDER BY seq LIMIT ?)",
-            (count,),
+            "SELECT coalesce(sum(lines), 0) FROM "
+            "(SELECT lines FROM segment WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (self._in_flight, count),
         ).fetchone()
         self._db.execute(
-            "DELETE FROM segment WHERE seq IN (SELECT seq FROM segment ORDER BY seq LIMIT ?)",
-            (count,),
+            "DELETE FROM segment WHERE seq IN "
+            "(SELECT seq FROM segment WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (self._in_flight, count),
         )
         self._db.execute("COMMIT")
         self._checkpoint()
@@ -431,6 +424,23 @@ class Spool:
                 self.dropped,
             )
             self._drop_logged_at = now
+
+    def _refuse(self, estimate: int) -> None:
+        disk = self.disk_bytes()
+        if not self.full:
+            log.error(
+                "spool %s is full (%d bytes on disk, quota %d): refusing new data; "
+                "nothing is dropped (policy %r)",
+                self.directory,
+                disk,
+                self.max_bytes,
+                self.on_full,
+            )
+        self.full = True
+        raise SpoolFullError(
+            f"spool {self.directory} is full ({disk} bytes on disk of a {self.max_bytes} "
+            f"quota, {estimate} more needed); policy {self.on_full!r} refuses new data"
+        )
 
     # -- reading and acknowledging ---------------------------------------------------
 
@@ -462,6 +472,10 @@ class Spool:
                 cursor.close()
         if not segments:
             return None
+        # Taken by a sender: on its way to the database until acknowledged, so
+        # drop_oldest must leave it (see _make_room).
+        with self._lock:
+            self._in_flight = max(self._in_flight, last)
         return Batch(first, last, count, segments)
 
     def ack(self, batch: Batch) -> None:
