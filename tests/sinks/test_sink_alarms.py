@@ -143,3 +143,27 @@ def test_database_down_is_an_alarm_with_the_reason(tmp_path, policy) -> None:
         assert "cannot reach" in active(alarms)["sink-down"]
     finally:
         sink.close(timeout=0)
+
+
+def test_refused_and_dropped_are_on_the_metrics_page(tmp_path) -> None:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.openmetrics.exposition import generate_latest
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    from twin.live.prometheus import TwinCollector
+
+    state, metrics, alarms = live()
+    sink = Sink(None, Spool(tmp_path, max_bytes=QUOTA, fsync="normal"))
+    feeder = SinkFeeder(state, metrics, alarms, sink, "s1")
+    try:
+        fill(sink.spool)  # type: ignore[arg-type]
+        read(state, 100)
+        feeder.tick(100.5)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(TwinCollector(state, "s1", metrics=metrics, alarms=alarms, sink=sink))
+        text = generate_latest(registry).decode()
+        page = {f.name: f.samples for f in text_string_to_metric_families(text)}
+        assert page["twin_sink_refused"][0].value == sink.status.refused > 0
+        assert page["twin_sink_dropped"][0].value == 0
+    finally:
+        sink.close()
