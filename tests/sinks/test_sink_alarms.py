@@ -167,3 +167,23 @@ def test_refused_and_dropped_are_on_the_metrics_page(tmp_path) -> None:
         assert page["twin_sink_dropped"][0].value == 0
     finally:
         sink.close()
+
+
+def test_spool_dropping_holds_a_minute_after_the_last_drop(tmp_path) -> None:
+    """At the quota not every append drops: the alarm must not come and go per tick."""
+    from twin.sinks.feeder import DROP_HOLD_S
+
+    state, metrics, alarms = live()
+    sink = Sink(None, Spool(tmp_path, max_bytes=QUOTA, on_full="drop_oldest", fsync="normal"))
+    feeder = SinkFeeder(state, metrics, alarms, sink, "s1")
+    try:
+        fill(sink.spool)  # type: ignore[arg-type]
+        feeder.sink_alarms(100.0)
+        assert "spool-dropping" in active(alarms)
+        feeder.sink_alarms(100.0 + DROP_HOLD_S / 2)  # no drop since: still active
+        (alarm,) = [a for a in alarms.alarms.values() if a.rule.name == "spool-dropping"]
+        assert alarm.active
+        feeder.sink_alarms(101.0 + DROP_HOLD_S)
+        assert not alarm.active
+    finally:
+        sink.close()

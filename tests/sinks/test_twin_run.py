@@ -131,7 +131,9 @@ def _run_timed(command: list[str], env: dict | None = None) -> tuple[int, dict, 
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    out, _ = child.communicate(timeout=300)
+    assert child.stdout is not None
+    out = child.stdout.read()  # not communicate(): it would read stderr too
+    child.wait(timeout=300)
     ended = time.monotonic()
     reader.join(30)
     summary = json.loads(out) if out.strip() else {}

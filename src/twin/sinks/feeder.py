@@ -206,6 +206,9 @@ def site_record(snapshot: Snapshot, site: str) -> Record:
     return Record.from_samples("site", {"site": site}, samples, int(snapshot.ts * 1e9))
 
 
+DROP_HOLD_S = 60.0  # [s] spool-dropping stays active this long after the last drop
+
+
 class SinkFeeder:
     """Once per tick: update metrics, evaluate alarms, and send what is new to a sink.
 
@@ -222,6 +225,7 @@ class SinkFeeder:
         self.site = site
         self.spooled = 0
         self._dropped = 0  # the spool counts drops from this process's start too
+        self._dropped_at = -np.inf
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
 
@@ -262,9 +266,9 @@ class SinkFeeder:
 
         ``spool-full``: appends are refused (policy ``reject``), samples are being
         lost; ``spool-dropping``: the oldest samples are deleted to make room (policy
-        ``drop_oldest``), a tick with no drop clears it; ``sink-down``: the database
-        does not take writes (retrying, or stopped on a rejection), data waits in
-        the spool.
+        ``drop_oldest``), cleared once :data:`DROP_HOLD_S` pass without a drop;
+        ``sink-down``: the database does not take writes (retrying, or stopped on a
+        rejection), data waits in the spool.
         """
         if self.alarms is None or self.sink is None:
             return
@@ -278,8 +282,12 @@ class SinkFeeder:
             priority="high",
             now=now,
         )
-        dropping = status.dropped > self._dropped
-        self._dropped = status.dropped
+        now = time.time() if now is None else now
+        if status.dropped > self._dropped:
+            self._dropped, self._dropped_at = status.dropped, now
+        # Held a while after the last drop: at the quota not every append drops, and
+        # an alarm that clears and returns tick after tick would flood the operator.
+        dropping = now - self._dropped_at < DROP_HOLD_S
         self.alarms.system(
             "spool-dropping",
             target,
