@@ -187,3 +187,25 @@ def test_spool_dropping_holds_a_minute_after_the_last_drop(tmp_path) -> None:
         assert not alarm.active
     finally:
         sink.close()
+
+
+def test_shutdown_with_the_database_down_is_bounded_and_keeps_the_lines(tmp_path, caplog) -> None:
+    """Issue 11 item 6: flush 30 s then close 10 s (~40 s) with the database down."""
+    import time
+
+    writer = InfluxV1Writer(f"http://127.0.0.1:{closed_port()}", "twin")
+    sink = Sink(writer, Spool(tmp_path, fsync="normal"), flush_interval=0.1)
+    records = [Record("m", {"device": "d"}, {"v": float(i)}, i) for i in range(1000)]
+    sink.write(records)
+    wait_for(lambda: sink.status.state == "retrying", 30, "the sink to retry")
+    started = time.monotonic()
+    assert not sink.finish(timeout=30)
+    sink.close()
+    elapsed = time.monotonic() - started
+    assert elapsed < 6.0, f"{elapsed:.1f} s"
+    assert any(
+        "database unreachable" in r.getMessage() and "leaving 1000 lines" in r.getMessage()
+        for r in caplog.records
+    )
+    with Spool(tmp_path) as spool:
+        assert spool.count() == 1000  # all there for the next run or twin replay
