@@ -142,7 +142,7 @@ def _run_timed(command: list[str], env: dict | None = None) -> tuple[int, dict, 
 
 @pytest.mark.parametrize("policy", ["reject", "drop_oldest"])
 def test_twin_run_with_the_database_down_and_the_spool_full_keeps_monitoring(
-    tmp_path: Path, policy: str
+    influx, tmp_path: Path, policy: str
 ) -> None:
     """Issue 11 items 1, 2, 6: ``--spool-max-mb`` small, the database unreachable.
 
@@ -187,6 +187,22 @@ def test_twin_run_with_the_database_down_and_the_spool_full_keeps_monitoring(
     assert "database unreachable" in text and "leaving" in text
     last_status = max(t for t, line in lines if line.startswith("plant t="))
     assert ended - last_status < 12.0, f"{ended - last_status:.1f} s from the last status to exit"
+    # the database back: `twin replay` stores exactly what the spool kept
+    database = f"spool_full_{policy}"
+    influx.query(f'CREATE DATABASE "{database}"')
+    env = {**os.environ, "INFLUX_USERNAME": influx.admin[0], "INFLUX_PASSWORD": influx.admin[1]}
+    replayed = subprocess.run(
+        [sys.executable, "-m", "twin.cli", "replay", str(spool),
+         "--influx-v1", influx.url, "--db", database],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
+    counted = influx.query('SELECT count("quality") FROM /.*/', database=database)
+    stored = sum(
+        values[1] for result in counted for series in result.get("series", [])
+        for values in series["values"]
+    )  # fmt: skip
+    assert stored == in_spool == summary["samples_pending"]
 
 
 def test_twin_run_into_a_database_that_does_not_exist_is_one_message_exit_2(
