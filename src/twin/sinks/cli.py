@@ -248,6 +248,8 @@ def sink_from_args(args: argparse.Namespace) -> Sink:
             hint = (
                 " (give each process its own --spool DIR)"
                 if isinstance(error, SpoolBusyError)
+                else " (--spool-max-mb)"
+                if "quota" in str(error)
                 else ""
             )
             raise SinkConfigError(f"{error}{hint}") from None
