@@ -150,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from twin.devices.process import SimulationFailed
     from twin.live import prometheus
     from twin.live.alarms import load_rules
-    from twin.sinks.cli import SinkConfigError, sink_from_args
+    from twin.sinks.cli import SinkConfigError, sink_from_args, sink_refusal
     from twin.site import alarm_rules_path, load_site
 
     site = load_site(args.site)
@@ -225,6 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     counters = {"spooled": 0}
     summary = None
+    refused = ""
     failed: Exception | None = None
     try:
         if interactive:  # the dashboard draws at once and shows the start-up
@@ -238,15 +239,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         runtime = made["runtime"]
         with lock:
             snapshot = pump.tick()
-        rss = _rss_mb(runtime)  # before the simulation process exits
-        runtime.stop()
-        sink.flush(timeout=30)
-        counters["spooled"] = pump.spooled
-        summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
-        summary["rss_mb"] = rss
+            counters["spooled"] = pump.spooled
+            # Taken while the collector still runs: after it stopped (and after the
+            # sink's flush) every point reads stale and the summary said points_good 0.
+            summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
         summary["metrics_url"] = exporter.url if exporter is not None else None
         if made.get("publisher") is not None:
             summary["publish"] = made["publisher"].status()
+        runtime.stop()
+        # Bounded: a few seconds when the database is down, then what is left stays
+        # in the spool (logged) for the next run or `twin replay`.
+        sink.finish(timeout=30)
+        _sink_summary(summary, sink)  # what the flush sent
+        if runtime.process is not None:
+            summary["simulation_exit_code"] = runtime.process.exitcode
     except (SimulationFailed, TimeoutError) as error:
         failed = error
     except _QuitDuringStartup:
@@ -259,6 +265,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if summary is None and "runtime" in made:  # stopped by an error: still close cleanly
             with contextlib.suppress(Exception):
                 made["runtime"].stop()
+        sink.finish(timeout=10)  # nothing to do when the run's own finish() ran
+        refused = sink_refusal(sink)  # read before close: it counts what the spool keeps
         sink.close()
         if exporter is not None:
             exporter.close()
@@ -272,6 +280,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
+    if refused:
+        print(f"twin run: error: {refused}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 
@@ -280,6 +291,8 @@ async def _task_count() -> int:
 
 
 def _status(runtime: Any, snapshot: Any, alarms: Any, sink: Any) -> str:
+    from twin.sinks.cli import sink_text
+
     counts = runtime.state.counts()
     pue = snapshot.pue.value
     pue_text = "-" if pue is None else f"{pue:.3f}"
@@ -288,7 +301,7 @@ def _status(runtime: Any, snapshot: Any, alarms: Any, sink: Any) -> str:
         f"plant t={runtime.plant_t_s:,.0f} s  PUE {pue_text}  "
         f"IT {snapshot.it_kw.value or 0:,.0f} kW  points good {counts['good']}/"
         f"{sum(counts.values())}  alarms {len(alarms.active())}  "
-        f"sink {sink.status.state} pending {sink.status.pending}  "
+        f"{sink_text(sink.status)}  "
         f"tasks {_tasks(runtime)}  missed polls {_missed_polls(runtime)}  "
         f"rss {rss if rss is None else round(rss)} MB (simulation {_sim_rss(runtime)} MB)"
     )
@@ -310,6 +323,8 @@ def _sim_rss(runtime: Any) -> str:
 def _run_headless(
     runtime: Any, pump: Any, stop: threading.Event, args: Any, lock: Any, exporter: Any = None
 ) -> None:
+    from twin.sinks.cli import refused_from_the_start
+
     start_plant = runtime.plant_t_s
     next_status = time.monotonic() + args.status_every
     out = sys.stderr if args.json else sys.stdout
@@ -329,6 +344,8 @@ def _run_headless(
             raise SimulationFailed(runtime.process.failure or "the simulation process exited")
         with lock:
             snapshot = pump.tick()
+        if refused_from_the_start(pump.sink):
+            break  # a configuration error: cmd_run reports it (exit 2), the spool keeps all
         if time.monotonic() >= next_status:
             next_status += args.status_every
             print(_status(runtime, snapshot, pump.alarms, pump.sink), file=out, flush=True)
@@ -433,7 +450,12 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "samples_spooled": int(counters["spooled"]),
         "samples_written": int(status.sent),
         "samples_pending": int(status.pending),
+        "samples_refused": int(status.refused),
+        "samples_dropped": int(status.dropped),
+        "spool_full": bool(status.full),
         "sink": status.target,
+        "sink_state": status.state,
+        "sink_error": status.error,
         "alarms_active": len(alarms.active()),
         "alarms": sorted({a.rule.name for a in alarms.active()}),
         "active_alarms": [a.json() for a in alarms.active()],
@@ -454,6 +476,18 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         # 0 when the simulation process closed its servers and exited cleanly
         "simulation_exit_code": runtime.process.exitcode if runtime.process else None,
     }
+
+
+def _sink_summary(summary: dict, sink: Any) -> None:
+    """The sink's counts in ``summary`` brought up to date (after its last flush)."""
+    status = sink.status
+    summary["samples_written"] = int(status.sent)
+    summary["samples_pending"] = int(status.pending)
+    summary["samples_refused"] = int(status.refused)
+    summary["samples_dropped"] = int(status.dropped)
+    summary["spool_full"] = bool(status.full)
+    summary["sink_state"] = status.state
+    summary["sink_error"] = status.error
 
 
 # ------------------------------------------------------- twin dashboard

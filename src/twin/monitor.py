@@ -187,16 +187,26 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         if sink is not None:
             sink.close()
         raise
+    from twin.sinks.cli import sink_refusal
+
+    refused = ""
     try:
-        return _run(registry, args, sink)
+        status = _run(registry, args, sink)
     finally:
         if sink is not None:
-            sink.flush(timeout=30)
+            # Bounded: a few seconds when the database is down, then what is left
+            # stays in the spool (logged) for the next run or `twin replay`.
+            sink.finish(timeout=30)
+            refused = sink_refusal(sink)  # before close: it counts what the spool keeps
             sink.close()
         if args.exporter is not None:
             args.exporter.close()
         if getattr(args, "publisher", None) is not None:
             args.publisher.close()
+    if refused:
+        print(f"twin monitor: error: {refused}", file=sys.stderr)
+        return 2
+    return status
 
 
 def _run(registry, args: argparse.Namespace, sink) -> int:  # type: ignore[no-untyped-def]
@@ -288,6 +298,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     from twin.collect.scheduler import Collector, CollectorOptions
     from twin.live.metrics import SiteMetrics
     from twin.live.state import LiveState
+    from twin.sinks.cli import refused_from_the_start
     from twin.sinks.feeder import SinkFeeder
 
     state = LiveState(registry, interval_s=args.interval)
@@ -323,9 +334,11 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
                 break
             with lock:
                 snapshot = feeder.tick()
+            if sink is not None and refused_from_the_start(sink):
+                break  # a configuration error: cmd_monitor reports it (exit 2)
             if time.monotonic() >= next_status:
                 next_status += args.status_every
-                print(_status(state, snapshot, alarms), file=out, flush=True)
+                print(_status(state, snapshot, alarms, sink), file=out, flush=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(1.0, args.interval))
     finally:
@@ -337,6 +350,16 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
         summary["samples_spooled"] = feeder.spooled
+        if sink is not None:
+            status = sink.status
+            # Before the final flush (cmd_monitor's): written may still grow after.
+            summary["samples_written"] = status.sent
+            summary["samples_pending"] = status.pending
+            summary["samples_refused"] = status.refused
+            summary["samples_dropped"] = status.dropped
+            summary["spool_full"] = status.full
+            summary["sink_state"] = status.state
+            summary["sink_error"] = status.error
         if getattr(args, "publisher", None) is not None:
             summary["publish"] = args.publisher.status()
         if args.collector:
@@ -346,7 +369,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(_status(state, snapshot, alarms), file=out)
+        print(_status(state, snapshot, alarms, sink), file=out)
     lost = comms_text(alarms)
     if lost:
         print(f"twin monitor: {lost}", file=sys.stderr, flush=True)
@@ -402,17 +425,21 @@ def comms_text(alarms) -> str:  # type: ignore[no-untyped-def]
     return "comms lost: " + "; ".join(parts)
 
 
-def _status(state: LiveState, snapshot, alarms) -> str:
+def _status(state: LiveState, snapshot, alarms, sink=None) -> str:  # type: ignore[no-untyped-def]
     counts = state.counts()
     active = len(alarms.active())
-    lost = comms_text(alarms)
+    tail = [text for text in (comms_text(alarms),) if text]
+    if sink is not None:  # the spool's trouble (full, dropping) shows here at once
+        from twin.sinks.cli import sink_text
+
+        tail.append(sink_text(sink.status))
     return (
         f"points good {counts['good']} stale {counts['stale']} bad {counts['bad']} "
         f"never read {counts['never_read']}  "
         f"samples {state.samples}  PUE {_fmt(snapshot.pue.value, '.3f')} "
         f"({snapshot.pue.quality.label})  IT {_fmt(snapshot.it_kw.value, ',.0f')} kW  "
         f"facility {_fmt(snapshot.facility_kw.value, ',.0f')} kW  alarms {active}"
-        + (f"  {lost}" if lost else "")
+        + "".join(f"  {text}" for text in tail)
     )
 
 

@@ -119,6 +119,13 @@ def test_usage_errors_are_clear(argv, message) -> None:
         sink_from_args(run_parser().parse_args(argv))
 
 
+def test_a_quota_too_small_for_sqlite_is_a_usage_error(tmp_path) -> None:
+    # the WAL and its index take room of their own now that the quota counts them
+    with pytest.raises(SinkConfigError, match=r"give at least 0\.\d+ MB \(--spool-max-mb\)"):
+        args = run_parser().parse_args(["--spool", str(tmp_path), "--spool-max-mb", "0.05"])
+        sink_from_args(args)
+
+
 def test_busy_spool_is_a_usage_error_with_a_hint(tmp_path) -> None:
     with Spool(tmp_path), pytest.raises(SinkConfigError, match="its own --spool"):
         sink_from_args(run_parser().parse_args(["--spool", str(tmp_path)]))

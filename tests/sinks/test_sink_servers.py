@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from twin.points.quality import Quality
-from twin.sinks.errors import WriteRejected
+from twin.sinks.errors import SpoolFullError, WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, RetryPolicy
 from twin.sinks.record import Record, encode_lines
 from twin.sinks.sink import Sink
@@ -261,6 +261,8 @@ def test_database_stopped_30s_mid_stream_loses_nothing(influx, victoria, tmp_pat
             assert len(stamps) == len(set(stamps)), f"{name}: duplicates in {device}"
             assert stamps == sorted(stamps)
         assert got == expected, f"{name}: lost or changed samples"
+        # stored = written = spooled: every append acknowledged once, none twice
+        assert sum(len(rows) for rows in got.values()) == sinks[name].sent == len(records)
 
 
 # -- writer killed with SIGKILL mid-stream ----------------------------------------------
@@ -376,7 +378,11 @@ def test_writer_killed_mid_stream_loses_nothing_appended(
                 for t, v in zip(s["timestamps"], s["values"], strict=True)
             }
             scale = 1_000_000
-        for index in range(appended[name]):  # every appended record is there, exactly
+        # stored = spooled: the records 0..M-1, every one exactly, none other. M is
+        # what the spool durably took, at least what the child reported before dying.
+        spooled = len(values)
+        assert spooled >= appended[name]
+        for index in range(spooled):
             r = record(measurement, t0, index)
             key = (dict(r.tags)["device"], r.time_ns // scale)
             assert values.get(key) == r.fields["power_kw"], f"{name}: record {index} lost"
@@ -506,3 +512,72 @@ def test_replay_of_the_embedded_store(influx, tmp_path, capsys, monkeypatch) -> 
         assert spool.count() == 0
     wait_count(influx, measurement, len(records))
     assert influx_rows(influx, measurement) == expected_rows(records)
+
+
+# -- the spool full during an outage: counted exactly, nothing silent (issue 11) ----------
+
+
+@pytest.mark.parametrize("policy", ["reject", "drop_oldest"])
+def test_spool_full_during_an_outage_counts_exactly(target, tmp_path, policy) -> None:
+    """The database stopped, a 256 KiB spool fills; the database comes back.
+
+    ``reject``: stored = written = spooled, and what was refused is counted (collected
+    = spooled + refused). ``drop_oldest``: stored + dropped = collected, and what is
+    stored is exactly the newest records (a batch the sender already holds is never
+    dropped, so a drop is never also stored).
+    """
+    server, make_writer = target
+    measurement = f"full_{policy}_{'influx' if isinstance(server, InfluxServer) else 'vm'}"
+    t0 = t0_ns()
+    spool = Spool(tmp_path, max_bytes=256 * 1024, on_full=policy, fsync="normal")
+    sink = Sink(make_writer(), spool, batch_size=1000, flush_interval=0.2, retry=FAST_RETRY)
+    collected: list[Record] = []
+    spooled: list[Record] = []
+    server.stop()
+    try:
+        wait_for(lambda: sink.write([make_record(measurement, t0, 0)]), 5, "first write")
+        collected.append(make_record(measurement, t0, 0))
+        spooled.append(collected[0])
+        wait_for(lambda: sink.status.state == "retrying", 30, "the sink to notice the outage")
+        index, after_full = 1, 0
+        while after_full < 20:  # write on well past the quota, like a collector
+            chunk = [make_record(measurement, t0, index + k) for k in range(50)]
+            index += len(chunk)
+            collected.extend(chunk)
+            try:
+                sink.write(chunk)
+                spooled.extend(chunk)
+            except SpoolFullError:
+                pass
+            if sink.status.full or sink.status.dropped:
+                after_full += 1
+            assert index < 200_000, "the quota was never reached"
+        assert sink.sent == 0
+    finally:
+        server.start()
+    assert sink.flush(timeout=120)
+    status = sink.status
+    sink.close()
+    wait_count(server, measurement, status.sent)
+    stored = count_in(server, measurement)
+    got = read_back(server, measurement)
+    if policy == "reject":
+        assert status.refused > 0 and status.dropped == 0
+        assert stored == status.sent == len(spooled)
+        assert len(collected) == len(spooled) + status.refused
+        expected = expected_rows(spooled)
+        if isinstance(server, VictoriaServer):
+            expected = as_ms(expected)
+        assert got == expected
+    else:
+        assert status.dropped > 0 and status.refused == 0
+        assert stored + status.dropped == len(collected) == len(spooled)
+        assert stored == status.sent
+        # every stored row is one collected, none twice (the batch the sender held
+        # through the outage was not dropped, so nothing is both dropped and stored)
+        everything = expected_rows(collected)
+        if isinstance(server, VictoriaServer):
+            everything = as_ms(everything)
+        for device, rows in got.items():
+            assert len(rows) == len(set(rows))
+            assert set(rows) <= set(everything[device])

@@ -31,6 +31,7 @@ Metric families (every one carries ``site``)::
     twin_alarm_flood                     1 during an alarm flood (>10 per 10 min)
     twin_sink_pending_records            spool backlog (records not yet acknowledged)
     twin_sink_{sent,rejected,retries}_total, twin_sink_state{twin_sink_state}
+    twin_sink_{refused,dropped}_total    lost at the spool's quota (reject, drop_oldest)
     twin_scrape_render_seconds           how long the previous scrape took to render
 
 Cardinality is bounded by the registry, never by the data: one
@@ -321,7 +322,8 @@ class TwinCollector:
         pending.add_metric(key, status.pending)
         yield pending
         for name, value in (
-            ("sent", status.sent), ("rejected", status.rejected), ("retries", status.retries)
+            ("sent", status.sent), ("rejected", status.rejected), ("retries", status.retries),
+            ("refused", status.refused), ("dropped", status.dropped),
         ):  # fmt: skip
             family = CounterMetricFamily(f"twin_sink_{name}", f"sink records {name}", labels=labels)
             family.add_metric(key, value)

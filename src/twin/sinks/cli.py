@@ -25,16 +25,19 @@ from twin.argtypes import http_url, positive_float
 from twin.sinks.errors import SinkError, SpoolBusyError, TransientWriteError, WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, Writer
 from twin.sinks.replay import replay
-from twin.sinks.sink import Sink
+from twin.sinks.sink import Sink, SinkStatus
 from twin.sinks.spool import DB_NAME, Spool
 
 __all__ = [
     "SinkConfigError",
     "add_sink_options",
     "default_spool_dir",
+    "refused_from_the_start",
     "register_replay",
     "replay_main",
     "sink_from_args",
+    "sink_refusal",
+    "sink_text",
     "writer_from_args",
 ]
 
@@ -245,10 +248,51 @@ def sink_from_args(args: argparse.Namespace) -> Sink:
             hint = (
                 " (give each process its own --spool DIR)"
                 if isinstance(error, SpoolBusyError)
+                else " (--spool-max-mb)"
+                if "quota" in str(error)
                 else ""
             )
             raise SinkConfigError(f"{error}{hint}") from None
     return Sink(writer, spool, batch_size=args.batch_size, flush_interval=args.flush_interval)
+
+
+def sink_refusal(sink: Sink) -> str:
+    """The database's refusal of every write (unknown database, bad credentials) in
+    one sentence with where the data is, or "" (``twin run`` and ``twin monitor``).
+
+    Such a refusal is a configuration error (exit status 2): the options named a
+    database that does not take our writes. Nothing is lost: the spool keeps it.
+    """
+    error = sink.error
+    if not isinstance(error, WriteRejected) or not error.affects_all_writes:
+        return ""
+    where = (
+        f"kept in the spool {sink.spool.directory} (send them with `twin replay` once "
+        "the database takes them)"
+        if sink.spool is not None
+        else "lost with the memory buffer"
+    )
+    return f"{error}; {sink.status.pending} samples {where}"
+
+
+def refused_from_the_start(sink: Sink) -> bool:
+    """True when the database refused every write before taking any: the options
+    are wrong (no such database, bad token), and running on cannot help."""
+    error = sink.error
+    return isinstance(error, WriteRejected) and error.affects_all_writes and not sink.sent
+
+
+def sink_text(status: SinkStatus) -> str:
+    """The sink's part of a status line: state, backlog, and what was refused or
+    dropped at the spool's quota (shown as soon as it happens, never silent)."""
+    text = f"sink {status.state} pending {status.pending}"
+    if status.full:
+        text += f"  SPOOL FULL: {status.refused} samples refused"
+    elif status.refused:
+        text += f"  refused {status.refused}"
+    if status.dropped:
+        text += f"  dropped {status.dropped} (spool quota)"
+    return text
 
 
 def register_replay(

@@ -12,6 +12,7 @@ records, one per metric with its own quality (:func:`site_records`).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from itertools import compress
@@ -21,6 +22,7 @@ import numpy as np
 from twin.live.metrics import Snapshot, Value
 from twin.live.state import LiveState
 from twin.points.quality import Quality
+from twin.sinks.errors import SpoolFullError
 from twin.sinks.record import Record
 
 
@@ -245,6 +247,9 @@ def site_records(snapshot: Snapshot, site: str) -> list[Record]:
     ]
 
 
+DROP_HOLD_S = 60.0  # [s] spool-dropping stays active this long after the last drop
+
+
 class SinkFeeder:
     """Once per tick: update metrics, evaluate alarms, and send what is new to a sink.
 
@@ -268,6 +273,8 @@ class SinkFeeder:
         self.sink = sink
         self.site = site
         self.spooled = 0
+        self._dropped = 0  # the spool counts drops from this process's start too
+        self._dropped_at = -np.inf
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
         #: One of several collectors sharing a registry (``--shard``): its records
@@ -302,7 +309,7 @@ class SinkFeeder:
         table = self._table
         if not table.devices:
             if not self.collector:
-                self.spooled += self.sink.write(site_records(snapshot, self.site))
+                self._write(site_records(snapshot, self.site), now)
             return snapshot
         fresh_devices = np.logical_or.reduceat(fresh[table.all_points], table.point_starts)
         qualities = self.state.qualities(now)
@@ -316,5 +323,61 @@ class SinkFeeder:
         )
         if not self.collector:
             records += site_records(snapshot, self.site)
-        self.spooled += self.sink.write(records)
+        self._write(records, now)
         return snapshot
+
+    def _write(self, records: list[Record], now: float) -> None:
+        """Hand records to the sink; a full spool is an alarm, never the end of monitoring.
+
+        A refused append is counted by the sink (``status.refused``, in the summary)
+        and the spool logged it; collecting goes on, and appends are taken again as
+        soon as the database drains the spool.
+        """
+        with contextlib.suppress(SpoolFullError):  # counted in sink.status.refused
+            self.spooled += self.sink.write(records)
+        self.sink_alarms(now)
+
+    def sink_alarms(self, now: float | None = None) -> None:
+        """Raise or clear the sink's system alarms from its status (once per tick).
+
+        ``spool-full``: appends are refused (policy ``reject``), samples are being
+        lost; ``spool-dropping``: the oldest samples are deleted to make room (policy
+        ``drop_oldest``), cleared once :data:`DROP_HOLD_S` pass without a drop;
+        ``sink-down``: the database does not take writes (retrying, or stopped on a
+        rejection), data waits in the spool.
+        """
+        if self.alarms is None or self.sink is None:
+            return
+        status = self.sink.status
+        target = status.target
+        self.alarms.system(
+            "spool-full",
+            target,
+            status.full,
+            f"spool full: {status.refused} samples refused, {status.pending} waiting to be sent",
+            priority="high",
+            now=now,
+        )
+        now = time.time() if now is None else now
+        if status.dropped > self._dropped:
+            self._dropped, self._dropped_at = status.dropped, now
+        # Held a while after the last drop: at the quota not every append drops, and
+        # an alarm that clears and returns tick after tick would flood the operator.
+        dropping = now - self._dropped_at < DROP_HOLD_S
+        self.alarms.system(
+            "spool-dropping",
+            target,
+            dropping,
+            f"spool at its quota: {status.dropped} oldest samples dropped",
+            priority="high",
+            now=now,
+        )
+        self.alarms.system(
+            "sink-down",
+            target,
+            status.state in ("retrying", "stopped"),
+            f"database not taking writes ({status.error}); {status.pending} samples "
+            "kept in the spool",
+            priority="medium",
+            now=now,
+        )

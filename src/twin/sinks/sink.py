@@ -55,6 +55,11 @@ __all__ = ["MemoryQueue", "Sink", "SinkStatus"]
 
 log = logging.getLogger(__name__)
 
+# finish(): how long the database may fail before a shutdown stops waiting for it.
+UNREACHABLE_S = 3.0
+# close(): how long to wait for a write on the wire (the writers time out at 10 s).
+JOIN_S = 5.0
+
 SinkState = Literal["idle", "sending", "retrying", "stopped", "embedded", "closed"]
 
 
@@ -196,6 +201,8 @@ class SinkStatus:
     retries: int
     full: bool
     error: str | None
+    refused: int = 0  # lines refused because the queue was full (policy "reject")
+    dropped: int = 0  # oldest lines deleted to make room (policy "drop_oldest")
 
 
 class Sink:
@@ -247,12 +254,14 @@ class Sink:
         self.retry = retry or RetryPolicy()
         self.sent = 0
         self.retries = 0
+        self.refused = 0
         self._state: SinkState = "embedded" if writer is None else "idle"
         self._error: SinkError | None = None
         self._last_error: str | None = None
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._flush_requested = False
+        self._finished = False
         self._thread: threading.Thread | None = None
         # A writer that can compress a body apart from sending it (SplitWriter) gets
         # the next batch prepared in a helper thread while the current one is sent.
@@ -275,15 +284,27 @@ class Sink:
         """Append records to the queue (durably, with a spool) and return their count.
 
         Raises :class:`SpoolFullError` if the queue is at its limit (nothing of this
-        call is appended). Never blocks on the network.
+        call is appended; the lines are counted in :attr:`refused`). Never blocks on
+        the network.
         """
-        count = self.queue.append(records)
+        if not isinstance(records, list | tuple):
+            records = list(records)
+        try:
+            count = self.queue.append(records)
+        except SpoolFullError:
+            self.refused += len(records)
+            raise
         self._poke(count)
         return count
 
     def write_lines(self, lines: Iterable[str]) -> int:
         """Append already-encoded lines of line protocol."""
-        count = self.queue.append_lines(lines)
+        lines = list(lines)
+        try:
+            count = self.queue.append_lines(lines)
+        except SpoolFullError:
+            self.refused += len(lines)
+            raise
         self._poke(count)
         return count
 
@@ -319,15 +340,62 @@ class Sink:
                     return False
                 self._wake.wait(0.5 if remaining is None else min(0.5, remaining))
 
+    def finish(self, timeout: float = 30.0, unreachable_s: float = UNREACHABLE_S) -> bool:
+        """Send what is queued before shutting down, for ``timeout`` [s] at most, and
+        only while the database takes writes: once it has failed for ``unreachable_s``
+        [s] (down, or stopped on a rejection) waiting longer cannot help, and a
+        shutdown that sits in a retry loop looks hung. Says what it leaves behind.
+
+        Returns True when everything was sent. Never raises: the sink's error is in
+        :attr:`status`. Then :meth:`close` (it does not flush again).
+        """
+        if self.writer is None or self._state == "closed":
+            return True
+        if self._finished:  # said once what it leaves behind
+            return not self.queue.pending()
+        deadline = time.monotonic() + timeout
+        failing_since: float | None = None
+        with self._wake:
+            self._flush_requested = True
+            self._wake.notify()
+            while self._error is None and self.queue.pending():
+                now = time.monotonic()
+                if self._state == "retrying":
+                    failing_since = now if failing_since is None else failing_since
+                    if now - failing_since >= unreachable_s:
+                        break
+                else:
+                    failing_since = None
+                if now >= deadline:
+                    break
+                self._wake.wait(min(0.2, deadline - now))
+            self._flush_requested = False
+        left = self.queue.pending()
+        if not left:
+            return True
+        where = f"in the spool {self.spool.directory}" if self.spool is not None else "in memory"
+        kept = "they are sent on the next run or by `twin replay`" if self.spool else "lost"
+        if self._error is not None:
+            pass  # logged when the sender stopped; the command ends with it (exit 2)
+        elif self._state == "retrying":
+            log.warning("database unreachable (%s): leaving %d lines %s (%s)",
+                        self._last_error, left, where, kept)  # fmt: skip
+        else:
+            log.warning("database too slow: %d lines not sent within %.0f s, leaving them %s (%s)",
+                        left, timeout, where, kept)  # fmt: skip
+        self._finished = True
+        return False
+
     def close(self, timeout: float | None = 10.0) -> None:
         """Try to flush for ``timeout`` [s], stop the sender, close writer and spool.
 
         What could not be sent stays in the spool for next time (or is lost with
-        the memory buffer, which is logged).
+        the memory buffer, which is logged). After :meth:`finish` it does not flush
+        again. A write still on the wire is waited for :data:`JOIN_S` at most.
         """
         if self._state == "closed":
             return
-        if self.writer is not None and self._error is None:
+        if self.writer is not None and self._error is None and not self._finished:
             # The error is already in self.status; closing must still release things.
             with contextlib.suppress(SinkError):
                 self.flush(timeout)
@@ -335,13 +403,22 @@ class Sink:
         with self._wake:
             self._wake.notify_all()
         if self._thread is not None:
-            self._thread.join()
+            # Retry waits end at once on _stop; only a request in flight to a host
+            # that does not answer can hold the sender (the writer's own timeout).
+            self._thread.join(JOIN_S)
+            if self._thread.is_alive():
+                log.warning(
+                    "a write to %s is still in flight after %.0f s: not waiting for it "
+                    "(its lines stay in the spool and are sent again next time)",
+                    self.writer.target if self.writer is not None else "?",
+                    JOIN_S,
+                )
         if self._ahead is not None:
             self._ahead.shutdown(wait=True)  # an acknowledged batch's delete must run
         left = self.queue.pending()
         if left and self.spool is None:
             log.error("sink closed with %d lines unsent in the memory buffer: lost", left)
-        elif left and self.writer is not None:
+        elif left and self.writer is not None and not self._finished:  # finish() said so
             log.warning("sink closed with %d lines unsent: kept in the spool", left)
         if self.writer is not None:
             self.writer.close()
@@ -373,6 +450,8 @@ class Sink:
             retries=self.retries,
             full=self.queue.full,
             error=self._last_error,
+            refused=self.refused,
+            dropped=getattr(self.queue, "dropped", 0),
         )
 
     # -- sender thread ----------------------------------------------------------------

@@ -26,7 +26,15 @@ Fsync policy (``fsync=``), the durability/speed trade-off:
     or power cut may be rolled back (the database itself stays consistent). fsyncs
     happen only at WAL checkpoints.
 
-Quota (``max_bytes``, ``on_full=``): when an append would take the spool over its
+Quota (``max_bytes``, ``on_full=``): the quota bounds what the spool really takes
+on disk, the database file with its write-ahead log (``-wal``) and shared-memory
+index (``-shm``). The WAL would otherwise grow to SQLite's default of 1000 pages
+(4 MB) and keep that size, so a 1 MB quota once took 5 MB: here the WAL is
+checkpointed and truncated (``wal_checkpoint(TRUNCATE)``, ``journal_size_limit``)
+whenever it passes a share of the quota (:data:`WAL_SHARE`, at most 4 MB), and the
+data pages get what the WAL and the index leave. One append may be written to the
+WAL before the next quota check sees it, so the disk use can pass the quota by at
+most one append's pages. When an append would take the spool over its
 quota, ``"reject"`` (default) refuses the whole append with :class:`SpoolFullError`,
 sets :attr:`Spool.full` (an alarm flag) and logs an error; nothing is dropped.
 ``"drop_oldest"`` deletes the oldest lines to make room, counts them in
@@ -39,6 +47,7 @@ lock dies with the process, so a killed writer never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -67,6 +76,16 @@ DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: about ten million typical lines
 # Per-row overhead beyond the line text (rowid, two columns, b-tree cell), measured
 # on typical lines; used only to estimate whether an append fits in the quota.
 ROW_OVERHEAD = 24
+# Share of the quota the write-ahead log may take before it is checkpointed and
+# truncated, between WAL_MIN_PAGES pages and WAL_MAX_BYTES.
+WAL_SHARE = 8
+WAL_MIN_PAGES = 8
+WAL_MAX_BYTES = 4 << 20  # SQLite's own default checkpoint size (1000 pages of 4 KiB)
+# The -shm index: 32 KiB per 4096 WAL frames, so one block for any WAL kept here.
+SHM_BYTES = 32 * 1024
+DROP_LOG_EVERY_S = 60.0
+# The least room for data pages a quota must leave, beyond the WAL and the index.
+MIN_DATA_BYTES = 64 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segment (
@@ -122,6 +141,7 @@ class SpoolStats:
     pending: int
     rejected: int
     used_bytes: int
+    disk_bytes: int
     max_bytes: int
     full: bool
     dropped: int
@@ -153,7 +173,7 @@ class Spool:
     fsync : {"full", "normal"}
         Durability policy, see the module docstring.
     max_bytes : int
-        Disk quota for the stored lines (database pages in use).
+        Disk quota: the database file, its WAL and its index together.
     on_full : {"reject", "drop_oldest"}
         What to do at the quota, see the module docstring.
     segment_lines : int
@@ -192,6 +212,8 @@ class Spool:
         self.segment_lines = segment_lines
         self.full = False
         self.dropped = 0
+        self._drop_logged_at: float | None = None
+        self._in_flight = 0  # segments up to this seq were handed to a sender
         self._lock = threading.RLock()
         self._encoder = LineEncoder()
         self._lock_file = open(self.directory / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
@@ -209,6 +231,14 @@ class Spool:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={fsync.upper()}")
+            self._page_size = self._pragma("page_size")
+            self._wal_limit = max(
+                WAL_MIN_PAGES * self._page_size, min(max_bytes // WAL_SHARE, WAL_MAX_BYTES)
+            )
+            # SQLite's own checkpoint at about the same size, and a WAL reset truncates
+            # the file back to the limit instead of keeping its largest size.
+            self._db.execute(f"PRAGMA wal_autocheckpoint={self._wal_limit // self._page_size}")
+            self._db.execute(f"PRAGMA journal_size_limit={self._wal_limit}")
             self._db.executescript(_SCHEMA)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
@@ -220,7 +250,16 @@ class Spool:
         if version != SCHEMA_VERSION:
             self._release()
             raise ValueError(f"spool schema version {version} is not supported")
-        self._page_size = self._pragma("page_size")
+        # What the data pages may take: the quota less the WAL and its index.
+        self._data_budget = max_bytes - self._wal_limit - SHM_BYTES
+        if self._data_budget < MIN_DATA_BYTES:
+            self._release()
+            least = (MIN_DATA_BYTES + self._wal_limit + SHM_BYTES) / (1 << 20)
+            raise ValueError(
+                f"a spool quota of {max_bytes} bytes leaves no room for data next to "
+                f"SQLite's log and index: give at least {least:.2f} MB"
+            )
+        self._checkpoint()
         # Counted once here, then kept up to date by every insert and delete, so
         # status displays never pay for a scan of a large store.
         self._pending = self._sum("segment")
@@ -264,6 +303,29 @@ class Spool:
         """Bytes of database pages holding data (free pages excluded)."""
         with self._lock:
             return (self._pragma("page_count") - self._pragma("freelist_count")) * self._page_size
+
+    def disk_bytes(self) -> int:
+        """What the spool takes on disk: the database file, its WAL and its index."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(f"{self.path}{suffix}").st_size
+        return total
+
+    def _checkpoint(self) -> None:
+        """Checkpoint and truncate the WAL once it passed its share of the quota.
+
+        Called after every commit, under the lock. With this one connection and no
+        reader holding a snapshot the checkpoint always completes; pages freed by
+        deletes stay in the database file and are reused by later appends, so the
+        file itself never grows past the data pages' budget.
+        """
+        try:
+            wal = os.stat(f"{self.path}-wal").st_size
+        except FileNotFoundError:
+            return
+        if wal > self._wal_limit:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     # -- appending --------------------------------------------------------------------
 
@@ -311,55 +373,73 @@ class Spool:
                 self._db.execute("ROLLBACK")
                 raise
             self._pending += len(lines)
+            self._checkpoint()
         return len(lines)
 
     def _make_room(self, estimate: int) -> None:
         used = self.used_bytes()
-        if used + estimate <= self.max_bytes:
+        budget = self._data_budget
+        if used + estimate <= budget:
             if self.full:
                 log.warning("spool %s below its quota again: accepting data", self.directory)
             self.full = False
             return
-        if self.on_full == "reject" or estimate > self.max_bytes:
-            if not self.full:
-                log.error(
-                    "spool %s is full (%d of %d bytes): refusing new data; "
-                    "nothing is dropped (policy %r)",
-                    self.directory,
-                    used,
-                    self.max_bytes,
-                    self.on_full,
-                )
-            self.full = True
-            raise SpoolFullError(
-                f"spool {self.directory} is full ({used} of {self.max_bytes} bytes used, "
-                f"{estimate} more needed); policy {self.on_full!r} refuses new data"
-            )
+        if self.on_full == "reject" or estimate > budget:
+            self._refuse(estimate)
         # drop_oldest: free about what is needed, from the head, in one transaction.
         # Deleted pages go to the free list and count as free in used_bytes().
-        segments = self._db.execute("SELECT count(*) FROM segment").fetchone()[0]
-        if segments == 0:
-            return
+        # Segments the sender took (peeked, not yet acknowledged) are not dropped:
+        # they may already be in the database, and a drop count must be exact.
+        segments, droppable = self._db.execute(
+            "SELECT count(*), count(*) FILTER (WHERE seq > ?) FROM segment", (self._in_flight,)
+        ).fetchone()
+        if droppable == 0:
+            self._refuse(estimate)
         average = max(1, used // segments)
-        count = min(segments, (used + estimate - self.max_bytes) // average + 1)
+        count = min(droppable, (used + estimate - budget) // average + 1)
         self._db.execute("BEGIN IMMEDIATE")
         (lines,) = self._db.execute(
-            "SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM segment ORDER BY seq LIMIT ?)",
-            (count,),
+            "SELECT coalesce(sum(lines), 0) FROM "
+            "(SELECT lines FROM segment WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (self._in_flight, count),
         ).fetchone()
         self._db.execute(
-            "DELETE FROM segment WHERE seq IN (SELECT seq FROM segment ORDER BY seq LIMIT ?)",
-            (count,),
+            "DELETE FROM segment WHERE seq IN "
+            "(SELECT seq FROM segment WHERE seq > ? ORDER BY seq LIMIT ?)",
+            (self._in_flight, count),
         )
         self._db.execute("COMMIT")
+        self._checkpoint()
         self._pending -= lines
         self.dropped += lines
-        log.warning(
-            "spool %s at its quota: dropped the %d oldest lines (policy 'drop_oldest', "
-            "%d dropped in all)",
-            self.directory,
-            lines,
-            self.dropped,
+        # Once when drops begin, then at most once a minute: a long outage drops on
+        # every append, and a line per append would flood the log.
+        now = time.monotonic()
+        if self._drop_logged_at is None or now - self._drop_logged_at >= DROP_LOG_EVERY_S:
+            log.warning(
+                "spool %s at its quota: dropped the %d oldest lines (policy 'drop_oldest', "
+                "%d dropped in all)",
+                self.directory,
+                lines,
+                self.dropped,
+            )
+            self._drop_logged_at = now
+
+    def _refuse(self, estimate: int) -> None:
+        disk = self.disk_bytes()
+        if not self.full:
+            log.error(
+                "spool %s is full (%d bytes on disk, quota %d): refusing new data; "
+                "nothing is dropped (policy %r)",
+                self.directory,
+                disk,
+                self.max_bytes,
+                self.on_full,
+            )
+        self.full = True
+        raise SpoolFullError(
+            f"spool {self.directory} is full ({disk} bytes on disk of a {self.max_bytes} "
+            f"quota, {estimate} more needed); policy {self.on_full!r} refuses new data"
         )
 
     # -- reading and acknowledging ---------------------------------------------------
@@ -392,6 +472,10 @@ class Spool:
                 cursor.close()
         if not segments:
             return None
+        # Taken by a sender: on its way to the database until acknowledged, so
+        # drop_oldest must leave it (see _make_room).
+        with self._lock:
+            self._in_flight = max(self._in_flight, last)
         return Batch(first, last, count, segments)
 
     def ack(self, batch: Batch) -> None:
@@ -401,6 +485,7 @@ class Spool:
             deleted = self._delete_range(batch)
             self._db.execute("COMMIT")
             self._pending -= deleted
+            self._checkpoint()
 
     def _delete_range(self, batch: Batch) -> int:
         (lines,) = self._db.execute(
@@ -430,6 +515,7 @@ class Spool:
             deleted = self._delete_range(batch)
             self._db.execute("COMMIT")
             self._pending -= deleted
+            self._checkpoint()
 
     def requeue_rejected(self) -> int:
         """Put rejected lines back at the head of the spool, in their original order."""
@@ -443,6 +529,7 @@ class Spool:
             self._db.execute("DELETE FROM rejected")
             self._db.execute("COMMIT")
             self._pending += lines
+            self._checkpoint()
             return lines
 
     # -- inspection -------------------------------------------------------------------
@@ -516,6 +603,7 @@ class Spool:
                 pending=self._pending,
                 rejected=self.rejected_count(),
                 used_bytes=self.used_bytes(),
+                disk_bytes=self.disk_bytes(),
                 max_bytes=self.max_bytes,
                 full=self.full,
                 dropped=self.dropped,
