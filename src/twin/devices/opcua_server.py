@@ -55,6 +55,7 @@ from twin.config import Frozen, load_toml_model
 from twin.devices.image import point_value
 from twin.devices.inventory import Device, Inventory
 from twin.devices.profiles import Point, Profile
+from twin.devices.registry import opcua_endpoint
 from twin.errors import ConfigError
 from twin.points.codec import DATA_TYPES, decode
 from twin.points.units import UNECE_NAMESPACE, UNITS, unece_unit_id
@@ -299,7 +300,7 @@ class OpcUaServer:
         self.state_dir = Path(state_dir)
         self.security = security
         self.server = Server(user_manager=_UserManager(security))  # type: ignore[arg-type]
-        self.endpoint = f"opc.tcp://{host}:{self.port}/twin/"
+        self.endpoint = opcua_endpoint(host, self.port)  # what `twin points` prints
         self.uri = f"urn:twin:{inventory.site}"
         self.idx = 2
         self.setpoints: dict[ua.NodeId, tuple[Device, Point]] = {}
