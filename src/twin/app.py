@@ -379,8 +379,16 @@ def _run_dashboard(
                 pump.tick()
 
     def begin() -> Any:
+        from twin.devices.process import SimulationFailed
+        from twin.tui.startup import Cancelled
+
         runtime = made["runtime"] = make_runtime()
-        runtime.begin()
+        try:
+            runtime.begin()
+        except SimulationFailed:
+            if stop.is_set():  # quit during start-up: runtime.stop() ended it, as asked
+                raise Cancelled from None
+            raise
         made["pump"] = pump = make_pump()
         made["feeder"] = feeder = threading.Thread(target=feed, name="twin-sink-feed", daemon=True)
         feeder.start()

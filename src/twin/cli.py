@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,13 +20,34 @@ from twin.errors import ConfigError
 EXIT_BAD_INPUT = 2
 
 
+def version() -> str:
+    """The installed distribution's version (``pyproject.toml``'s, once installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("twin")
+    except PackageNotFoundError:  # a bare source tree on PYTHONPATH, never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from twin.paths import shipped_sites
+
+    # the footer is read from the folder the sites are loaded from, so a site added
+    # there is listed (a hand-kept list had lost aidc-10mw-dry, issue 18 item 10)
+    footer = (
+        f"Sites: configs/sites/*.toml ({', '.join(shipped_sites())}). "
+        "Run 'twin COMMAND --help' for each command."
+    )
     parser = argparse.ArgumentParser(
         prog="twin",
         description="Facility digital twin and DCIM monitor for AI data centres.",
-        epilog="Sites: configs/sites/*.toml (aidc-10mw, aidc-100mw, legacy-air-2mw). "
-        "Run 'twin COMMAND --help' for each command.",
+        # wrapped here, not by argparse, which splits a site name at its hyphens
+        epilog=textwrap.fill(footer, width=79, break_on_hyphens=False),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     simulate = sub.add_parser(

@@ -154,6 +154,53 @@ def opcua_options(args: argparse.Namespace) -> OpcUaOptions:
     )
 
 
+def check_prefer(registry, path: Path, prefer: str, default_endpoint: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Refuse ``--prefer opcua`` where rows name a node but no server to read it from.
+
+    The collector reads such a row over Modbus instead, and an operator who asked
+    for OPC UA would never learn it (issue 18 item 8). Raises ConfigError naming the
+    column and the rows.
+    """
+    if prefer != "opcua" or default_endpoint:
+        return
+    points = registry.points
+    rows = [p.line for p in points if p.opcua_node_id and p.modbus and not p.opcua_endpoint]
+    if not rows:
+        return
+    from twin.errors import ConfigError
+
+    shown = ", ".join(str(r) for r in rows[:5])
+    shown += f" … ({len(rows)} rows)" if len(rows) > 5 else ""
+    raise ConfigError(
+        path,
+        f"--prefer opcua, but row{'s' if len(rows) > 1 else ''} {shown} "
+        f"{'have' if len(rows) > 1 else 'has'} an opcua_node_id and an empty 'opcua_endpoint' "
+        "column: they would be read over Modbus. Fill the column (twin points SITE "
+        "--opcua-port PORT writes it) or leave out --prefer opcua",
+    )
+
+
+def protocols(collector) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """The devices each protocol reads: ``{"modbus": [...], "opcua": [...]}``."""
+    modbus = {p.device for d in collector.devices for p in d.points}
+    opcua = {p.device for p in collector.opcua_points}
+    return {"modbus": sorted(modbus), "opcua": sorted(opcua)}
+
+
+def protocols_text(collector) -> str:  # type: ignore[no-untyped-def]
+    """One line saying what is read how, so that a preference never goes unnoticed."""
+    read = protocols(collector)
+    endpoints = sorted({p.opcua_endpoint for p in collector.opcua_points if p.opcua_endpoint})
+    parts = [f"{len(read['modbus'])} devices over Modbus"]
+    if read["opcua"] or endpoints:
+        where = f" ({', '.join(endpoints)})" if endpoints else ""
+        parts.append(f"{len(read['opcua'])} over OPC UA{where}")
+    both = sorted(set(read["modbus"]) & set(read["opcua"]))
+    if both:
+        parts.append(f"{len(both)} over both (some rows each)")
+    return "reading " + ", ".join(parts)
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     from twin.points.registry import load_registry
     from twin.sinks.cli import SinkConfigError, sink_from_args
@@ -172,6 +219,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"twin monitor: error: {error}", file=sys.stderr)
         return 2
+    check_prefer(registry, args.registry, args.prefer, args.opcua.endpoint)
     sink = None
     if not args.no_store:
         try:
@@ -325,6 +373,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     started = time.monotonic()
     next_status = started + args.status_every
     out = sys.stderr if args.json else sys.stdout
+    print(protocols_text(collector), file=out, flush=True)
     if args.exporter is not None:
         print(f"Prometheus metrics: {args.exporter.url}", file=out, flush=True)
     snapshot = None
@@ -366,6 +415,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
             summary["collector"] = args.collector
             summary["shard"] = list(args.shard)
             summary["devices"] = sorted({p.device for p in registry.points})
+        summary["read_with"] = protocols(collector)
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:

@@ -29,3 +29,8 @@ def data_root() -> Path:
 def data_path(*parts: str) -> Path:
     """Path of a shipped data file, e.g. ``data_path("sim", "weather")``."""
     return data_root().joinpath(*parts)
+
+
+def shipped_sites() -> list[str]:
+    """Names of the sites in ``configs/sites`` (what ``twin run NAME`` accepts), sorted."""
+    return sorted(p.stem for p in data_path("configs", "sites").glob("*.toml"))

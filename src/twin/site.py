@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from twin import catalog
 from twin.config import Frozen, read_toml, validate
 from twin.errors import ConfigError
-from twin.paths import data_path
+from twin.paths import data_path, shipped_sites
 
 Count = Annotated[int, Field(ge=0)]
 AtLeastOne = Annotated[int, Field(ge=1)]
@@ -217,7 +217,7 @@ def site_path(name_or_path: str | Path) -> Path:
         return candidate
     path = sites_folder() / f"{name_or_path}.toml"
     if not path.is_file():
-        valid = ", ".join(sorted(p.stem for p in sites_folder().glob("*.toml")))
+        valid = ", ".join(shipped_sites())
         raise ConfigError(sites_folder(), f"unknown site {str(name_or_path)!r}; valid: {valid}")
     return path
 

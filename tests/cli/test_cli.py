@@ -164,3 +164,34 @@ def test_replay_is_wired_into_twin(tmp_path: Path) -> None:
     result = twin("replay", str(tmp_path / "spool"), "--influx-v1", "http://127.0.0.1:9")
     assert result.returncode == 2
     assert "needs --db" in result.stderr
+
+
+def test_version_is_the_installed_one() -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    result = twin("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"twin {version('twin')}\n"
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert version("twin") == project["project"]["version"]
+
+
+def test_help_footer_lists_every_shipped_site(tmp_path: Path) -> None:
+    import os
+
+    shipped = sorted(p.stem for p in data_path("configs", "sites").glob("*.toml"))
+    assert "aidc-10mw-dry" in shipped
+    footer = twin("--help").stdout.split("Sites:", 1)[1]
+    words = [w.strip("(),.") for w in footer.split()]
+    for name in shipped:
+        assert name in words, (name, footer)  # whole, not split at a hyphen
+    # read from the folder sites load from, not a list in the code: a site added shows
+    root = tmp_path / "data"
+    (root / "configs" / "sites").mkdir(parents=True)
+    for folder in ("models", "sim"):
+        (root / folder).symlink_to(data_path(folder))
+    new_site = root / "configs" / "sites" / "my-new-site.toml"
+    shutil.copy(data_path("configs", "sites", "aidc-10mw.toml"), new_site)
+    env = {**os.environ, "TWIN_DATA": str(root)}
+    assert "(my-new-site)." in twin("--help", env=env).stdout

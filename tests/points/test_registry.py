@@ -11,7 +11,7 @@ import pytest
 
 from twin.collect.modbus import ModbusOptions, plan_blocks
 from twin.devices.inventory import build
-from twin.devices.registry import rows, write_csv
+from twin.devices.registry import opcua_endpoint, rows, write_csv
 from twin.errors import ConfigError
 from twin.plant.layout import assemble
 from twin.points.registry import load_registry, parse_registry
@@ -31,7 +31,8 @@ def twin(*args: str) -> subprocess.CompletedProcess:
 def test_shipped_aidc_registry_is_what_twin_points_prints() -> None:
     inventory = build(assemble(load_site("aidc-10mw")))
     out = io.StringIO()
-    write_csv(rows(inventory, "127.0.0.1", [5020 + i for i in range(4)]), out)
+    endpoint = opcua_endpoint("127.0.0.1", 4840)
+    write_csv(rows(inventory, "127.0.0.1", [5020 + i for i in range(4)], endpoint), out)
     shipped = ROOT / "configs/points/aidc-10mw.csv"
     assert shipped.read_text() == out.getvalue(), "regenerate: twin points aidc-10mw > " + str(
         shipped

@@ -61,3 +61,26 @@ def test_cooling_rows_show_the_air_temperature_each_heat_rejector_approaches() -
         t_air = float(detail.split(air)[1].split("°C")[0])
         t_out = float(detail.split("water out")[1].split("°C")[0])
         assert -30.0 < t_air < t_out < 60.0, (site, detail)
+
+
+def test_a_group_partly_running_and_partly_off_is_ok_in_every_process() -> None:
+    # ok and off tie in rank; the winner was the set's first, which string hashing
+    # orders differently in each process: the cooling snapshot's pump group read
+    # "off" in some runs and "ok" in others.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from types import SimpleNamespace as R\n"
+        "from twin.tui.trees import worst\n"
+        "print(worst([R(state='off'), R(state='ok'), R(state='off')]), "
+        "worst([R(state='ok'), R(state='off'), R(state='no data')]))\n"
+    )
+    seen = set()
+    for seed in range(12):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=60, check=True)  # fmt: skip
+        seen.add(out.stdout.strip())
+    assert seen == {"ok no data"}

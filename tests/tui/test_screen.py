@@ -59,15 +59,18 @@ async def walk_views(app: TwinApp, pilot) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "phase",
-    ["nothing read", "half read", "utility loss"],
+    ["nothing read", "half read", "utility loss", "aidc-100mw nothing read"],
 )
 @synchronously
 async def test_no_view_shows_a_placeholder_number(phase: str) -> None:
     # During start-up (no point read yet, then half of them) and during a utility
     # loss (both feeds lost 30 s before the snapshot, a CDU pump tripped): a value
     # is a number with its unit or "—", never nan or a 0.000 standing in for one.
+    # aidc-100mw's first frame showed "IT nan kW" (issue 18 item 5).
     if phase == "utility loss":
         source = frozen_source()
+    elif phase.startswith("aidc-100mw"):
+        source = starting_source("aidc-100mw")
     else:
         source = starting_source(answered=0.0 if phase == "nothing read" else 0.5)
     app = TwinApp(source, tick_s=None)
@@ -78,7 +81,7 @@ async def test_no_view_shows_a_placeholder_number(phase: str) -> None:
     for view, text in seen.items():
         bad = PLACEHOLDER.findall(text)
         assert not bad, f"{phase}, {view}: {bad}\n{text}"
-    if phase == "nothing read":  # nothing is known: no zero may stand in for a value
+    if phase.endswith("nothing read"):  # nothing is known: no zero may stand in for a value
         for view, text in seen.items():
             zeros = re.findall(r"(?<![\d.,])0(?:\.0+)? ?(?:kW|°C|%|L/h|kg/s)", text)
             assert not zeros, f"{view}: {zeros}\n{text}"
@@ -262,3 +265,74 @@ def test_cold_plate_racks_are_coloured_by_their_plates() -> None:
     assert buckets[3] == 1  # no plate sensor: its coolant return, 45 °C
     rack_map.metric = "inlet"  # the old basis: every rack alike, the hot plate hidden
     assert (rack_map._bucketise() == 2).all()
+
+
+@synchronously
+async def test_a_start_up_that_fails_at_once_ends_with_its_message() -> None:
+    # The failure lands before the first progress draw: the app stopped on an
+    # AttributeError (its progress timer not made yet) instead of saying why.
+    failed = threading.Event()
+
+    def begin() -> LiveSource:
+        failed.set()
+        raise RuntimeError("cannot listen on 127.0.0.1:5020")
+
+    startup = Startup("aidc-10mw", begin, lambda: ("starting",), lambda: False)
+    original = startup.start
+
+    def start_and_fail() -> None:  # the thread's failure, before start() returns
+        original()
+        failed.wait(10)
+        assert startup._thread is not None
+        startup._thread.join(10)
+
+    startup.start = start_and_fail  # type: ignore[method-assign]
+    app = TwinApp(startup=startup, tick_s=0.2)
+    said: list[str] = []
+    exit_app = app.exit
+
+    def exit_saying(*args, **kwargs) -> None:  # the message the terminal gets at the end
+        said.append(str(kwargs.get("message")))
+        exit_app(*args, **kwargs)
+
+    app.exit = exit_saying  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(said), what="the app to end")
+    assert said == ["start-up failed: cannot listen on 127.0.0.1:5020"]
+
+
+@synchronously
+async def test_the_setpoint_dialog_shows_units_as_the_tables_do() -> None:
+    # The tables show °C; the dialog said "degC", the registry's code for it.
+    from textual.widgets import Button, Input, Static
+
+    from twin.tui.records import Setpoint
+    from twin.tui.screens.dialogs import SetpointScreen
+
+    app = TwinApp(frozen_source(), tick_s=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.refresh_now()
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, SetpointScreen))
+        await pilot.pause()
+        text = screen_text(app.export_screenshot())
+        assert "limits [20, 50] °C" in text and "new value [°C]" in text, text
+        assert "degC" not in text
+        dialog = app.screen
+        dialog.query_one("#sp-value", Input).value = "99"
+        dialog.query_one("#sp-write", Button).press()
+        result = dialog.query_one("#sp-result", Static)
+        await until(pilot, lambda: "refused" in str(result.render()), what="a refusal")
+        assert "99 °C is outside [20, 50]" in str(result.render())
+        await pilot.press("escape")
+        # a setpoint with only an upper limit is refused with it, not with a crash
+        only_high = SetpointScreen(Setpoint("x.t_set_c", "x", "degC", None, 50.0, 40.0))
+        app.push_screen(only_high)
+        await until(pilot, lambda: app.screen is only_high and only_high.is_mounted)
+        await pilot.pause()
+        dialog = only_high
+        dialog.query_one("#sp-value", Input).value = "51"
+        dialog.query_one("#sp-write", Button).press()
+        result = dialog.query_one("#sp-result", Static)
+        await until(pilot, lambda: "refused" in str(result.render()), what="a refusal")
+        assert "51 °C is outside [—, 50]" in str(result.render())

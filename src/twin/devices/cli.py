@@ -88,13 +88,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "points",
         help="print a site's point registry as CSV (Modbus addressing and OPC UA node ids)",
         description="One row per point: name, device, unit, Modbus host/port/unit id, register "
-        "type, 0-based address, data type, word order, scale, status bit, OPC UA node id, "
-        "writable and limits. The collector reads the same format for real gear.",
+        "type, 0-based address, data type, word order, scale, status bit, OPC UA node id and "
+        "endpoint, writable and limits. The collector reads the same format for real gear. "
+        "Give the ports twin sim serves on.",
     )
     points.add_argument("site", help="site name or TOML path")
-    points.add_argument("--host", default="127.0.0.1", help="Modbus host to print")
+    points.add_argument("--host", default="127.0.0.1", help="Modbus and OPC UA host to print")
     points.add_argument(
         "--modbus-port", type=port_number, default=DEFAULT_MODBUS_PORT, help="first gateway's port"
+    )
+    points.add_argument(
+        "--opcua-port",
+        type=port_number,
+        default=DEFAULT_OPCUA_PORT,
+        help="OPC UA port, printed in the opcua_endpoint column (default: %(default)s; "
+        "0: unknown, column left empty)",
+    )
+    points.add_argument(
+        "--no-opcua",
+        action="store_true",
+        help="leave opcua_endpoint empty (as for twin sim --no-opcua): rows read over Modbus",
     )
 
 
@@ -128,15 +141,19 @@ def load_sim_scenario(name: str) -> tuple[object, list[DeviceFault], Path]:
 
 def cmd_points(args: argparse.Namespace) -> int:
     from twin.devices.inventory import build
-    from twin.devices.registry import rows, write_csv
+    from twin.devices.registry import opcua_endpoint, rows, write_csv
     from twin.plant.layout import assemble
     from twin.site import load_site
 
     inventory = build(assemble(load_site(args.site)))
     base = args.modbus_port
     ports = [base + i if base else 0 for i in range(len(inventory.gateways))]
+    # the endpoint goes in every row: a node id alone names no server, and a collector
+    # told --prefer opcua would have nothing to connect to (issue 18 item 8)
+    known = args.opcua_port and not args.no_opcua  # 0: twin sim picked one; print none
+    endpoint = opcua_endpoint(args.host, args.opcua_port) if known else ""
     try:
-        write_csv(rows(inventory, args.host, ports), sys.stdout)
+        write_csv(rows(inventory, args.host, ports, endpoint), sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:  # `twin points SITE | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115

@@ -55,6 +55,7 @@ from twin.config import Frozen, load_toml_model
 from twin.devices.image import point_value
 from twin.devices.inventory import Device, Inventory
 from twin.devices.profiles import Point, Profile
+from twin.devices.registry import opcua_endpoint
 from twin.errors import ConfigError
 from twin.points.codec import DATA_TYPES, decode
 from twin.points.units import UNECE_NAMESPACE, UNITS, unece_unit_id
@@ -170,6 +171,23 @@ def quantise(point: Point, values: np.ndarray) -> np.ndarray:
         return values.astype(np.float32).astype(float) if point.type == "float32" else values
     raw = np.clip(np.nan_to_num(np.rint(values / point.scale)), kind.low, kind.high)
     return np.round(raw * point.scale, 9)
+
+
+class _NoPasswordToLeak(logging.Filter):
+    """Drops asyncua's "password may get transferred in plaintext" when none can be.
+
+    asyncua warns whenever it offers a user-name token on an unencrypted endpoint,
+    which the server without a security config always does: the warning then
+    printed at every ``twin sim`` start though no user has a password (issue 18
+    item 10). With users configured it stays, for there it is true.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No encrypting policy available")
+
+
+#: the logger asyncua warns on (asyncua.server.server's module logger)
+ASYNCUA_SERVER_LOG = logging.getLogger("asyncua.server.server")
 
 
 class _UserManager:
@@ -299,13 +317,14 @@ class OpcUaServer:
         self.state_dir = Path(state_dir)
         self.security = security
         self.server = Server(user_manager=_UserManager(security))  # type: ignore[arg-type]
-        self.endpoint = f"opc.tcp://{host}:{self.port}/twin/"
+        self.endpoint = opcua_endpoint(host, self.port)  # what `twin points` prints
         self.uri = f"urn:twin:{inventory.site}"
         self.idx = 2
         self.setpoints: dict[ua.NodeId, tuple[Device, Point]] = {}
         #: per equipment type: node ids [point][device]
         self.nodes: dict[str, list[list[ua.NodeId]]] = {}
         self.certificate: Path | None = None
+        self._quiet: logging.Filter | None = None  # while serving with no passwords
 
     def may_write(self, user: User) -> bool:
         if self.security is None:
@@ -386,6 +405,9 @@ class OpcUaServer:
 
     async def start(self) -> None:
         server = self.server
+        if self.security is None or not self.security.users:
+            self._quiet = _NoPasswordToLeak()
+            ASYNCUA_SERVER_LOG.addFilter(self._quiet)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"twin {self.inventory.site}")
@@ -400,7 +422,12 @@ class OpcUaServer:
         await server.start()
 
     async def stop(self) -> None:
-        await self.server.stop()
+        try:
+            await self.server.stop()
+        finally:
+            if self._quiet is not None:
+                ASYNCUA_SERVER_LOG.removeFilter(self._quiet)
+                self._quiet = None
 
     def _serve_get_monitored_items(self) -> None:
         """``Server.GetMonitoredItems`` (Part 5, 9.1), which asyncua leaves unimplemented.

@@ -17,6 +17,9 @@ word_order         ABCD (big-endian) or CDAB (word-swapped) for 32/64-bit values
 scale              engineering value = raw × scale
 bit                bit number inside a status word (0 = least significant)
 opcua_node_id      node id on the site's OPC UA server
+opcua_endpoint     ``opc.tcp://`` address of that server when the writer knows it
+                   (empty: a collector told ``--prefer opcua`` has nowhere to read
+                   the node from)
 writable           yes/no; min, max: accepted range of a write
 range_low/high     EURange (the span a display should expect)
 site, hall         tags (hall is empty outside the halls)
@@ -92,23 +95,39 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.12g}"
 
 
-def rows(inventory: Inventory, host: str, ports: list[int]) -> list[dict[str, str]]:
-    """Every point of every device, in device order then profile order."""
+def opcua_endpoint(host: str, port: int) -> str:
+    """The endpoint ``twin sim`` serves OPC UA on (:class:`~twin.devices.opcua_server`)."""
+    return f"opc.tcp://{host}:{port}/twin/"
+
+
+def rows(
+    inventory: Inventory, host: str, ports: list[int], endpoint: str = ""
+) -> list[dict[str, str]]:
+    """Every point of every device, in device order then profile order.
+
+    ``endpoint`` fills the ``opcua_endpoint`` column: without it the node ids name
+    nodes on no server, and only Modbus can read the rows.
+    """
     out: list[dict[str, str]] = []
     for device in inventory.devices:
         profile = inventory.profiles[device.equipment]
+        port = ports[device.gateway]
         for point in profile.points:
-            out.append(_row(inventory, device.name, point, host, ports[device.gateway], None))
+            out.append(_row(inventory, device.name, point, host, port, None, endpoint))
             for bit, name in enumerate(point.bits):
                 if name:
-                    out.append(
-                        _row(inventory, device.name, point, host, ports[device.gateway], bit)
-                    )
+                    out.append(_row(inventory, device.name, point, host, port, bit, endpoint))
     return out
 
 
 def _row(
-    inventory: Inventory, device_name: str, point: Point, host: str, port: int, bit: int | None
+    inventory: Inventory,
+    device_name: str,
+    point: Point,
+    host: str,
+    port: int,
+    bit: int | None,
+    endpoint: str,
 ) -> dict[str, str]:
     device = inventory.device(device_name)
     profile = inventory.profiles[device.equipment]
@@ -138,6 +157,7 @@ def _row(
         "scale": f"{point.scale:g}",
         "bit": "" if bit is None else str(bit),
         "opcua_node_id": node_id(device.name, point.name),
+        "opcua_endpoint": endpoint,
         "writable": "yes" if point.writable and bit is None else "no",
         "min": _number(point.min) if bit is None else "",
         "max": _number(point.max) if bit is None else "",

@@ -72,6 +72,7 @@ COLUMNS = (
     "scale",
     "bit",
     "opcua_node_id",
+    "opcua_endpoint",
     "writable",
     "min",
     "max",

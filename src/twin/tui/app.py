@@ -116,9 +116,10 @@ class TwinApp(App[None]):
 
     async def on_mount(self) -> None:
         if self.startup is not None:
+            # the timer first: a start-up that fails at once stops it in the first call
+            self._startup_timer = self.set_interval(0.25, self.show_startup)
             self.startup.start()
             await self.show_startup()
-            self._startup_timer = self.set_interval(0.25, self.show_startup)
             return
         await self.begin_ticks()
 

@@ -21,6 +21,10 @@ from twin.tui.records import Source
 log = logging.getLogger(__name__)
 
 
+class Cancelled(Exception):
+    """Raised by ``begin`` when the start-up was stopped on purpose (the operator quit)."""
+
+
 class Startup:
     """A start-up in progress: its lines, then its source, or the error that stopped it."""
 
@@ -50,6 +54,8 @@ class Startup:
     def _run(self) -> None:
         try:
             self.source = self._begin()
+        except Cancelled:  # the operator quit while the site was starting: no failure
+            log.info("start-up stopped: the dashboard was closed before the site was read")
         except BaseException as error:  # shown on screen; the app ends with it
             log.exception("start-up failed")
             self.error = error

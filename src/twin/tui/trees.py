@@ -261,7 +261,10 @@ def worst(rows: Sequence[TreeRow]) -> str:
         return "ok"
     if states == {"off"} or states == {"no data"}:
         return states.pop()
-    return max(states, key=RANK.__getitem__)
+    # ok and off rank alike: a group with some members running and the rest off
+    # (standby pumps) is ok. Said here, not left to the set's order, which differs
+    # between processes (string hashing) and drew "off" or "ok" by chance.
+    return max(states, key=lambda state: (RANK[state], state == "ok"))
 
 
 def counts_text(rows: Sequence[TreeRow], noun: str = "devices") -> str:

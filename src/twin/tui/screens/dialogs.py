@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from twin.tui.records import Setpoint, SetpointRefused
+from twin.tui.rows import unit_symbol
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,7 +55,7 @@ class ShelveScreen(ModalScreen[float | None]):
             with Horizontal(classes="buttons"):
                 for label, seconds in SHELVE_CHOICES:
                     yield Button(label, id=f"shelve-{seconds}")
-                yield Button("Cancel", id="cancel", variant="error")
+                yield Button("Cancel", id="cancel")  # not destructive: no red
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
@@ -72,17 +73,20 @@ class SetpointScreen(ModalScreen[None]):
         super().__init__()
         self.setpoint = setpoint
         self.pending: float | None = None
+        # the symbol every table shows (°C), not the registry's code (degC)
+        self.unit = unit_symbol(setpoint.unit)
+        self.low = "—" if setpoint.low is None else f"{setpoint.low:g}"
+        self.high = "—" if setpoint.high is None else f"{setpoint.high:g}"
 
     def compose(self) -> ComposeResult:
-        s = self.setpoint
-        low = "—" if s.low is None else f"{s.low:g}"
-        high = "—" if s.high is None else f"{s.high:g}"
+        s, unit = self.setpoint, self.unit
         current = "—" if s.value is None or math.isnan(s.value) else f"{s.value:g}"
         with Vertical(classes="dialog", id="setpoint-box"):
             yield Label(f"[b]Setpoint[/b] {s.point}")
             yield Label(s.description or "", classes="dim")
-            yield Label(f"now {current} {s.unit}   limits [{low}, {high}] {s.unit}", id="sp-limits")
-            yield Input(placeholder=f"new value [{s.unit}]", id="sp-value")
+            limits = f"now {current} {unit}   limits [{self.low}, {self.high}] {unit}"
+            yield Label(limits, id="sp-limits")
+            yield Input(placeholder=f"new value [{unit}]", id="sp-value")
             yield Static("", id="sp-result")
             with Horizontal(classes="buttons"):
                 yield Button("Write", id="sp-write", variant="primary")
@@ -102,7 +106,7 @@ class SetpointScreen(ModalScreen[None]):
         if event.button.id == "sp-close":
             self.dismiss()
             return
-        s = self.setpoint
+        s, unit = self.setpoint, self.unit
         text = self.query_one("#sp-value", Input).value.strip()
         try:
             value = float(text)
@@ -115,28 +119,26 @@ class SetpointScreen(ModalScreen[None]):
             or (s.high is not None and value > s.high)
         ):
             self._result(
-                f"[b $twin-alarm]refused: {value:g} {s.unit} is outside [{s.low:g}, {s.high:g}][/]"
+                f"[b $twin-alarm]refused: {value:g} {unit} is outside [{self.low}, {self.high}][/]"
             )
             return
         if self.pending != value:
             self.pending = value
             event.button.label = "Confirm"
-            self._result(f"write {s.point} = {value:g} {s.unit}? press Confirm")
+            self._result(f"write {s.point} = {value:g} {unit}? press Confirm")
             return
         self.pending = None
         event.button.label = "Write"
-        self._result(f"writing {value:g} {s.unit}…")
+        self._result(f"writing {value:g} {unit}…")
         self.write(value)
 
     @work(exclusive=True, group="setpoint")
     async def write(self, value: float) -> None:
-        s = self.setpoint
+        s, unit = self.setpoint, self.unit
         try:
             await self.app.source.write_setpoint(s.point, value)  # type: ignore[attr-defined]
         except SetpointRefused as refusal:
             self._result(f"[b $twin-alarm]refused: {refusal}[/]")
             return
-        self._result(
-            f"[$twin-ok]written: {s.point} = {value:g} {s.unit} (accepted by the device)[/]"
-        )
-        self.app.notify(f"{s.point} = {value:g} {s.unit} written")
+        self._result(f"[$twin-ok]written: {s.point} = {value:g} {unit} (accepted by the device)[/]")
+        self.app.notify(f"{s.point} = {value:g} {unit} written")
