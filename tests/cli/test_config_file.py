@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import json
 import re
 import subprocess
 import sys
@@ -298,3 +299,22 @@ def test_any_toml_text_is_a_config_error_or_a_valid_config(text: str) -> None:
 
 def test_config_has_its_own_command() -> None:
     assert "config" in command_parsers(build_parser())
+
+
+def test_twin_run_runs_from_the_file_alone(tmp_path: Path) -> None:
+    """A real run set up by the file only: headless JSON, the spool in the file's folder."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "twin.toml").write_text(
+        '[twin]\nsite = "aidc-10mw"\nspeed = 10.0\n[collect]\nduration = 20.0\n'
+        '[console]\nheadless = true\njson = true\n[spool]\ndir = "spool"\n'
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    result = twin("run", "--config", str(site / "twin.toml"), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # [console] json: one JSON document
+    assert summary["site"] == "aidc-10mw" and summary["plant_seconds"] >= 20.0
+    assert summary["sink"] == "embedded store spool" and summary["samples_spooled"] > 0
+    assert (site / "spool" / "spool.sqlite3").is_file()  # relative to the file, not the cwd
+    assert not (elsewhere / "spool").exists()
