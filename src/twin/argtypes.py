@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import urllib.parse
 
 
@@ -58,3 +59,12 @@ def http_url(text: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{error} in {text!r}") from None
     return text.strip()
+
+
+def env_name(text: str) -> str:
+    """The name of an environment variable (where a secret is read from, never the secret)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            f"expected an environment variable name such as INFLUX_TOKEN, got {text!r}"
+        )
+    return text

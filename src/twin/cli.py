@@ -92,15 +92,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="validate sites, scenarios, catalog entries, device or load profiles, weather",
+        help="validate sites, scenarios, catalog entries, device or load profiles, weather, "
+        "config files",
         description="Validate files before running them. The kind is taken from where the "
         "file lives (configs/sites, sim/scenarios, sim/loads, models/<kind>/) or its "
-        "extension (.epw, .mos). Exit 0 when valid, 2 with one message when not.",
+        "extension (.epw, .mos); a TOML file elsewhere whose sections are those of "
+        "`twin config example` is a config file. Exit 0 when valid, 2 with one message when not.",
     )
     check.add_argument("files", nargs="+", type=Path, help="files to check")
     check.add_argument(
         "--kind",
-        choices=["site", "scenario", "catalog", "load", "weather", "profile", "registry", "alarms"],
+        choices=[
+            "site",
+            "scenario",
+            "catalog",
+            "load",
+            "weather",
+            "profile",
+            "registry",
+            "alarms",
+            "config",
+        ],
         help="force the kind instead of guessing it from the path",
     )
     check.add_argument(
@@ -150,7 +162,80 @@ def build_parser() -> argparse.ArgumentParser:
     from twin.app import add_dashboard_parser
 
     add_dashboard_parser(sub)  # dashboard: sets its own handler
+
+    for name in CONFIG_COMMANDS:
+        sub.choices[name].add_argument(
+            "--config",
+            type=Path,
+            metavar="FILE",
+            help="read the options from a TOML file (twin config example prints one); "
+            "options given here override it",
+        )
+    config = sub.add_parser(
+        "config",
+        help="print an example --config file for twin run and twin monitor",
+        description="Config files for `twin run --config FILE` and `twin monitor --config "
+        "FILE`: every option as a TOML key. `twin config example > twin.toml` writes a "
+        "commented file with every key; `twin check twin.toml` validates one.",
+    )
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    example = config_sub.add_parser("example", help="print a commented file with every key")
+    example.set_defaults(handler=_cmd_config_example)
     return parser
+
+
+# The commands that take --config FILE.
+CONFIG_COMMANDS = ("run", "monitor")
+
+
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser of each ``twin`` command, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise LookupError("no commands")
+
+
+def config_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The parsers whose options a config file holds: ``run`` and ``monitor``."""
+    commands = command_parsers(build_parser())
+    return {name: commands[name] for name in CONFIG_COMMANDS}
+
+
+def _cmd_config_example(args: argparse.Namespace) -> int:
+    from twin.runconfig import example_text
+
+    sys.stdout.write(example_text(config_parsers()))
+    return 0
+
+
+_UNSET = object()
+
+
+def _given_on_command_line(argv: Sequence[str], command: str) -> set[str]:
+    """The dests of ``command`` that ``argv`` sets (its defaults replaced by a marker)."""
+    parser = build_parser()
+    for action in command_parsers(parser)[command]._actions:
+        if action.dest != "help":
+            action.default = _UNSET
+    args = parser.parse_args(argv)
+    return {dest for dest, value in vars(args).items() if value is not _UNSET}
+
+
+def with_config(argv: Sequence[str], args: argparse.Namespace) -> argparse.Namespace:
+    """Parse ``argv`` again with the file of ``--config`` as the defaults of its command.
+
+    Raises ConfigError for a bad file (naming its line and key).
+    """
+    from twin.runconfig import load_run_config, overridden
+
+    parser = build_parser()
+    commands = command_parsers(parser)
+    config = load_run_config(args.config, [commands[name] for name in CONFIG_COMMANDS])
+    command = commands[args.command]
+    explicit = _given_on_command_line(argv, args.command)
+    command.set_defaults(**overridden(config.for_parser(command), explicit, command))
+    return parser.parse_args(argv)
 
 
 def _progress(fraction: float) -> None:
@@ -271,6 +356,8 @@ def check_file(path: Path, kind: str | None = None, site: str = "aidc-10mw") -> 
             kind = "catalog"
         elif nearest is not None:
             kind = nearest
+        elif path.suffix == ".toml" and _is_run_config(path):
+            kind = "config"
         else:
             raise ConfigError(path, "cannot tell what this file is from its folder; pass --kind")
     if kind == "site":
@@ -290,6 +377,10 @@ def check_file(path: Path, kind: str | None = None, site: str = "aidc-10mw") -> 
         from twin.live.alarms import load_rules
 
         load_rules(path)
+    elif kind == "config":
+        from twin.runconfig import load_run_config
+
+        load_run_config(path, config_parsers().values())
     elif kind == "profile":
         from twin.devices.profiles import load_profile_file
 
@@ -297,6 +388,15 @@ def check_file(path: Path, kind: str | None = None, site: str = "aidc-10mw") -> 
     else:
         catalog.load_entry_file(path)
     return kind
+
+
+def _is_run_config(path: Path) -> bool:
+    from twin.runconfig import looks_like_run_config
+
+    try:
+        return looks_like_run_config(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -323,7 +423,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if getattr(args, "config", None) is not None:
+        try:
+            args = with_config(argv, args)
+        except ConfigError as error:
+            print(f"twin {args.command}: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     from twin.devices.cli import cmd_points, cmd_sim
     from twin.monitor import cmd_monitor
 

@@ -41,7 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  twin monitor site.csv --headless --duration 30 --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    monitor.add_argument("registry", type=Path, help="point registry CSV")
+    monitor.add_argument(
+        "registry", type=Path, nargs="?", help="point registry CSV (or [monitor] registry)"
+    )
     monitor.add_argument("--headless", action="store_true", help="status lines, no dashboard")
     monitor.add_argument(
         "--duration", type=positive_float, help="seconds to run (default: forever)"
@@ -205,6 +207,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from twin.points.registry import load_registry
     from twin.sinks.cli import SinkConfigError, sink_from_args
 
+    if args.registry is None:  # optional only so that a --config file can name it
+        print(
+            "twin monitor: error: a point registry CSV is needed: give it as the first "
+            "argument or as [monitor] registry in --config FILE",
+            file=sys.stderr,
+        )
+        return 2
     try:
         args.opcua = opcua_options(args)
     except ValueError as error:

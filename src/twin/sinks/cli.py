@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from twin.argtypes import http_url, positive_float
+from twin.argtypes import env_name, http_url, positive_float
 from twin.sinks.errors import SinkError, SpoolBusyError, TransientWriteError, WriteRejected
 from twin.sinks.influx import InfluxV1Writer, InfluxV2Writer, Writer
 from twin.sinks.replay import replay
@@ -89,6 +89,12 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=Path,
         help="read the v2 token from FILE instead of $INFLUX_TOKEN",
+    )
+    group.add_argument(
+        "--influx-token-env",
+        metavar="NAME",
+        type=env_name,
+        help="read the v2 token from the environment variable NAME (default INFLUX_TOKEN)",
     )
     # Not a real option: it exists so that `--influx-token SECRET` is refused with an
     # explanation instead of being taken (as an abbreviation) for --influx-token-file,
@@ -170,10 +176,11 @@ def _read_token(args: argparse.Namespace) -> str:
         if not token:
             raise SinkConfigError(f"the token file {path} is empty")
         return token
-    token = os.environ.get("INFLUX_TOKEN", "").strip()
+    name = getattr(args, "influx_token_env", None) or "INFLUX_TOKEN"
+    token = os.environ.get(name, "").strip()
     if not token:
         raise SinkConfigError(
-            "--influx needs a token: set INFLUX_TOKEN or pass --influx-token-file FILE "
+            f"--influx needs a token: set {name} or pass --influx-token-file FILE "
             "(never on the command line)"
         )
     return token
