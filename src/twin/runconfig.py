@@ -79,6 +79,9 @@ SECTIONS: dict[str, str] = {
     "$OPCUA_PASSWORD, never the file",
     "publish": "what twin run serves to your own clients",
     "metrics": "the Prometheus / OpenMetrics endpoint (docs/prometheus.md)",
+    "mqtt": "Sparkplug B to an MQTT broker (twin fleet reads it); user and password "
+    "from credentials, a file, never here",
+    "shard": "twin monitor only: one of N collectors sharing the registry",
     "notify": "alarm notifications",
 }
 
@@ -124,6 +127,12 @@ TABLE: tuple[Key, ...] = (
     Key("opcua_user", "security", "opcua_user", "operator", active=False),
     Key("opcua", "publish", "opcua_port", 4840, active=False),
     Key("metrics", "metrics", "listen", "127.0.0.1:9464", active=False),
+    Key("publish", "mqtt", "url", "mqtt://127.0.0.1:1883", active=False),
+    Key("publish_credentials", "mqtt", "credentials", "/run/secrets/mqtt", active=False),
+    Key("publish_ca", "mqtt", "ca", "/etc/ssl/certs/broker-ca.pem", active=False),
+    Key("publish_keepalive", "mqtt", "keepalive", 10),
+    Key("shard", "shard", "member", "0/3", active=False),
+    Key("collector_name", "shard", "collector_name", "collector-a", active=False),
     # `--notify FILE` (issue 17 item 4): in the file only where the option exists.
     Key("notify", "notify", "file", "configs/notify.toml", active=False),
 )

@@ -78,6 +78,8 @@ def test_each_key_reaches_its_option(entry, tmp_path: Path) -> None:
             assert got == (tmp_path / value if not Path(value).is_absolute() else Path(value))
         elif entry.dest == "metrics":
             assert got == ("127.0.0.1", 9464)
+        elif entry.dest == "shard":
+            assert got == (0, 3)
         else:
             assert got == value, entry.dotted
 
