@@ -81,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from twin.live.prometheus import add_metrics_option
 
     add_metrics_option(run)
+    from twin.sinks.notify import add_notify_option
+
+    add_notify_option(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -158,6 +161,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario = load_sim_scenario(args.scenario)[2]
     rules_path = args.alarms or alarm_rules_path(site)
     rules = load_rules(rules_path) if rules_path else []
+    notify = None
+    if args.notify is not None:  # checked before anything starts: a bad file is exit 2
+        from twin.sinks.notify import load_notify
+
+        notify = load_notify(args.notify)
     try:
         sink = sink_from_args(args)
     except SinkConfigError as error:
@@ -202,7 +210,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 state, site.name, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
                 devices=lambda: collector.devices,
             )  # fmt: skip
-        return SinkFeeder(state, metrics, alarms, sink, site.name)
+        feeder = SinkFeeder(state, metrics, alarms, sink, site.name)
+        if notify is not None:
+            from twin.sinks.notify import Notifier
+
+            feeder.notifier = made["notifier"] = Notifier(notify, alarms, site.name)
+        return feeder
 
     stop = threading.Event()
     previous = {
@@ -230,6 +243,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
         summary["rss_mb"] = rss
         summary["metrics_url"] = exporter.url if exporter is not None else None
+        if "notifier" in made:  # the last clears go out before the process ends
+            made["notifier"].close(timeout=15)
+            summary["notifications"] = made["notifier"].status()
     except (SimulationFailed, TimeoutError) as error:
         failed = error
     except _QuitDuringStartup:
@@ -245,6 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sink.close()
         if exporter is not None:
             exporter.close()
+        if "notifier" in made:
+            made["notifier"].close(timeout=5)
         if interactive:
             logs.report("run", log_file)
     if failed is not None:

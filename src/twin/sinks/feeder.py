@@ -219,6 +219,8 @@ class SinkFeeder:
         self.sink = sink
         self.site = site
         self.spooled = 0
+        #: a :class:`twin.sinks.notify.Notifier`, ticked after each evaluation (--notify)
+        self.notifier = None
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
 
@@ -226,6 +228,8 @@ class SinkFeeder:
         snapshot = self.metrics.update(now)
         if self.alarms is not None:
             self.alarms.evaluate(now)
+        if self.notifier is not None:
+            self.notifier.tick(now)
         if self.sink is None:
             return snapshot
         assert self._table is not None
