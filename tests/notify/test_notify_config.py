@@ -18,7 +18,8 @@ ROOT = Path(__file__).parents[2]
 KEYS = ["group_wait_s", "escalate_after_s", "consequences", "min_priority", "queue_size", "log",
         "retry", "rate_limit", "webhook", "email", "command", "name", "url", "secret_file",
         "secret_env", "host", "port", "from", "to", "username", "password_env", "argv",
-        "timeout_s", "events", "attempts", "backoff_s", "per_alarm", "window_s", "headers"]  # fmt: skip
+        "timeout_s", "events", "attempts", "backoff_s", "per_alarm", "window_s",
+        "headers"]  # fmt: skip
 scalars = st.one_of(
     st.booleans(), st.integers(-10, 70000), st.floats(allow_nan=True), st.sampled_from(
         ["", "high", "raise", "http://127.0.0.1:1/x", "a@b.c", "TWIN_T_SECRET", "s.secret",
