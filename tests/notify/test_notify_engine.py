@@ -147,3 +147,38 @@ def test_a_command_gets_the_payload_on_stdin(hook: WebhookReceiver, tmp_path: Pa
     notifier.close(10)
     assert json.loads(out.read_text())["event"] == "raise"
     assert notifier.status()["cmd"]["delivered"] == 1
+
+
+def test_a_hanging_webhook_never_blocks_the_tick_and_a_full_queue_raises_an_alarm() -> None:
+    """The tick (on the collector's event loop in ``twin monitor``) only enqueues: a
+    webhook that accepts and never answers costs it nothing; when its queue fills,
+    events are dropped, counted, and the system alarm ``notify-queue-full`` raised."""
+    from .receivers import HangingServer
+
+    hanging = HangingServer()
+    try:
+        state = LiveState(parse_registry(REGISTRY, Path("t.csv")), interval_s=1.0, stale_after=1e9)
+        engine = AlarmEngine([Rule.model_validate(HIGH)], state, builtin=False)
+        target = WebhookTarget(name="dead", kind="webhook", url=hanging.url, secret=SECRET,
+                               timeout_s=5)  # fmt: skip
+        options = NotifyOptions(targets=[target], group_wait_s=0.0, queue_size=3,
+                                rate_limit=1000, retry=Retry(3, 1.0, 1.0))  # fmt: skip
+        notifier = Notifier(options, engine, "s")
+        import time
+
+        slowest = 0.0
+        for k in range(20):  # 20 trips and clears: 40 events for a queue of 3
+            for value in (41.0, 30.0):
+                started = time.perf_counter()
+                _tick(state, engine, notifier, T0 + 2 * k + (value < 40), cdu1__t_supply_c=value)
+                slowest = max(slowest, time.perf_counter() - started)
+        assert slowest < 0.05, f"a tick took {slowest * 1e3:.0f} ms"
+        status = notifier.status()["dead"]
+        assert status["dropped"] >= 30 and status["delivered"] == 0
+        assert engine.alarms["notify-queue-full:dead"].active
+        wait_for(lambda: hanging.accepted >= 1, what="a connection to the hanging server")
+        started = time.perf_counter()
+        notifier.close(2)
+        assert time.perf_counter() - started < 3
+    finally:
+        hanging.close()
