@@ -84,6 +84,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from twin.sinks.mqtt import add_publish_options
 
     add_publish_options(run)
+    from twin.sinks.notify import add_notify_option
+
+    add_notify_option(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -161,6 +164,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario = load_sim_scenario(args.scenario)[2]
     rules_path = args.alarms or alarm_rules_path(site)
     rules = load_rules(rules_path) if rules_path else []
+    notify = None
+    if args.notify is not None:  # checked before anything starts: a bad file is exit 2
+        from twin.sinks.notify import load_notify
+
+        notify = load_notify(args.notify)
     try:
         sink = sink_from_args(args)
     except SinkConfigError as error:
@@ -217,7 +225,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             publishing, state, site.name, edge_node_name(), metrics=metrics, alarms=alarms,
             lock=lock,
         )  # fmt: skip
-        return SinkFeeder(state, metrics, alarms, sink, site.name)
+        feeder = SinkFeeder(state, metrics, alarms, sink, site.name)
+        if notify is not None:
+            from twin.sinks.notify import Notifier
+
+            feeder.notifier = made["notifier"] = Notifier(notify, alarms, site.name)
+        return feeder
 
     stop = threading.Event()
     previous = {
@@ -253,6 +266,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         _sink_summary(summary, sink)  # what the flush sent
         if runtime.process is not None:
             summary["simulation_exit_code"] = runtime.process.exitcode
+        if "notifier" in made:  # the last clears go out before the process ends
+            made["notifier"].close(timeout=15)
+            summary["notifications"] = made["notifier"].status()
     except (SimulationFailed, TimeoutError) as error:
         failed = error
     except _QuitDuringStartup:
@@ -272,6 +288,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             exporter.close()
         if made.get("publisher") is not None:
             made["publisher"].close()
+        if "notifier" in made:
+            made["notifier"].close(timeout=5)
         if interactive:
             logs.report("run", log_file)
     if failed is not None:

@@ -106,6 +106,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     add_publish_options(monitor)
 
+    from twin.sinks.notify import add_notify_option
+
+    add_notify_option(monitor)
+
 
 def _shard(text: str) -> tuple[int, int]:
     from twin.points.shard import parse_shard
@@ -229,6 +233,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"twin monitor: error: {error}", file=sys.stderr)
         return 2
     check_prefer(registry, args.registry, args.prefer, args.opcua.endpoint)
+    args.notify_options = None
+    if args.notify is not None:  # a bad file is exit 2 before anything connects
+        from twin.sinks.notify import load_notify
+
+        args.notify_options = load_notify(args.notify)
     sink = None
     if not args.no_store:
         try:
@@ -313,6 +322,7 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     )
     site = next((p.site for p in registry.points if p.site), "site")
     feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
+    notifier = _notifier(args, feeder, alarms, site)
     lock = threading.RLock()
     _export(args, state, site, metrics, alarms, sink, lock, collector)
     stop = threading.Event()
@@ -348,6 +358,8 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()
+        if notifier is not None:
+            notifier.close(timeout=15)
     return 0
 
 
@@ -370,6 +382,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     )
     site = registry.points[0].site if registry.points and registry.points[0].site else "site"
     feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
+    notifier = _notifier(args, feeder, alarms, site)
     import threading
 
     lock = threading.RLock()  # /metrics reads alarms and metrics on its own thread
@@ -404,6 +417,10 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     with lock:
         snapshot = metrics.update()
         alarms.evaluate()
+        if notifier is not None:
+            notifier.tick()
+    if notifier is not None:  # off the event loop: the last deliveries may take a while
+        await asyncio.to_thread(notifier.close, 15)
     if args.json:
         summary = summary_json(state, snapshot, alarms)
         summary["elapsed_s"] = round(time.monotonic() - started, 3)
@@ -425,6 +442,8 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
             summary["shard"] = list(args.shard)
             summary["devices"] = sorted({p.device for p in registry.points})
         summary["read_with"] = protocols(collector)
+        if notifier is not None:
+            summary["notifications"] = notifier.status()
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
@@ -440,6 +459,17 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         )
         return 1
     return 0
+
+
+def _notifier(args, feeder, alarms, site):  # type: ignore[no-untyped-def]
+    """``--notify``'s notifier (options read by :func:`cmd_monitor`) on the feeder."""
+    options = getattr(args, "notify_options", None)
+    if options is None:
+        return None
+    from twin.sinks.notify import Notifier
+
+    feeder.notifier = Notifier(options, alarms, site)
+    return feeder.notifier
 
 
 def _export(args, state, site, metrics, alarms, sink, lock, collector) -> None:  # type: ignore[no-untyped-def]

@@ -76,6 +76,7 @@ import operator
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -307,8 +308,14 @@ class Alarm:
             self.history.append((now, self.state.value, f"{state.value} ({why})"))
             # Bounded: a chattering alarm must not grow memory over a long run.
             del self.history[:-HISTORY_PER_ALARM]
+            previous = self.state
             self.state = state
             self.since = now
+            engine = self.engine
+            if engine is not None and engine.listeners:
+                # Only on a change of state (rare): the quiet path of evaluate() is untouched.
+                for listener in engine.listeners:
+                    listener(self, previous, now, why)
 
     # ------------------------------------------------------ condition input
 
@@ -514,6 +521,9 @@ class AlarmEngine:
         self.metrics = metrics
         self.prefer = prefer
         self.alarms: dict[str, Alarm] = {}
+        #: called as ``listener(alarm, previous_state, now, why)`` on every change of an
+        #: alarm's state, after it (notifications: :mod:`twin.sinks.notify`)
+        self.listeners: list[Callable[[Alarm, AlarmState, float, str], None]] = []
         self.started: float | None = None
         self.now = 0.0  # time of the latest evaluation
         self.annunciations: deque[list] = deque()  # [time, grouped] per annunciation

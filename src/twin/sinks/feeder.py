@@ -275,6 +275,8 @@ class SinkFeeder:
         self.spooled = 0
         self._dropped = 0  # the spool counts drops from this process's start too
         self._dropped_at = -np.inf
+        #: a :class:`twin.sinks.notify.Notifier`, ticked after each evaluation (--notify)
+        self.notifier = None
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
         #: One of several collectors sharing a registry (``--shard``): its records
@@ -299,6 +301,8 @@ class SinkFeeder:
         snapshot = self.metrics.update(now)
         if self.alarms is not None:
             self.alarms.evaluate(now)
+        if self.notifier is not None:
+            self.notifier.tick(now)
         if self.sink is None:
             return snapshot
         assert self._table is not None
