@@ -183,8 +183,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     plate = summary["max_cold_plate_c"]
     print(f"max cold plate      {plate:.1f} C" if plate is not None else "max cold plate      -")
     print(f"max rack inlet      {summary['max_rack_inlet_c']:.1f} C")
-    months = " ".join(f"{p:.3f}" if p else "-" for p in summary["pue_by_month"])
-    print(f"PUE by month        {months}")
     print(
         f"ledgers             electrical {summary['electrical_balance_error']:.1e}, "
         f"heat {summary['heat_balance_error']:.1e}"
@@ -192,7 +190,84 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(
         f"speed               {summary['sim_seconds'] / summary['wall_seconds']:,.0f} x real time"
     )
+    print()
+    print(monthly_table(summary))
     return 0
+
+
+#: The monthly table's columns: heading, unit, width.
+_MONTH_COLUMNS = (
+    ("month", "", 5),
+    ("PUE", "", 6),
+    ("WUE", "L/kWh", 6),
+    ("IT", "MWh", 8),
+    ("cooling", "MWh", 8),
+    ("losses", "MWh", 7),
+    ("other", "MWh", 6),
+    ("facility", "MWh", 8),
+    ("water", "m³", 9),
+    ("free", "h", 6),
+    ("partial", "h", 7),
+    ("mechanical", "h", 10),
+)
+
+
+def monthly_table(summary: dict) -> str:
+    """The summary's months as a table (months the run reached) and the total row.
+
+    PUE and WUE are energy-weighted over each month; energy by end use in MWh
+    (power losses: transformers, UPS/HVDC, PDUs, batteries), water in m³, hours in
+    each cooling mode.
+    """
+
+    def row(label: str, pue: float | None, wue: float | None, energy: dict, water_l: float,
+            hours: dict) -> str:  # fmt: skip
+        cells = [
+            label,
+            f"{pue:.3f}" if pue is not None else "-",
+            f"{wue:.2f}" if wue is not None else "-",
+            *(f"{energy[k] / 1e3:,.0f}" for k in ("it", "cooling", "power_losses", "other")),
+            f"{energy['facility'] / 1e3:,.0f}",
+            f"{water_l / 1e3:,.0f}",
+            *(f"{hours[m]:,.0f}" for m in ("free", "partial", "mechanical")),
+        ]
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, (_, _, w)) in enumerate(zip(cells, _MONTH_COLUMNS, strict=True))
+        )
+
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, _, w) in enumerate(_MONTH_COLUMNS)
+        ),
+        "  ".join(
+            u.ljust(w) if i == 0 else u.rjust(w) for i, (_, u, w) in enumerate(_MONTH_COLUMNS)
+        ),
+    ]
+    for month in summary["monthly"]:
+        if sum(month["hours_by_cooling_mode"].values()) == 0:
+            continue  # a month the run did not reach
+        lines.append(
+            row(
+                month["month"],
+                month["pue"],
+                month["wue_l_per_kwh"],
+                month["energy_kwh"],
+                month["water_l"],
+                month["hours_by_cooling_mode"],
+            )
+        )
+    lines.append(
+        row(
+            "total",
+            summary["pue"],
+            summary["wue_l_per_kwh"],
+            summary["energy_kwh"],
+            summary["water_l"],
+            summary["hours_by_cooling_mode"],
+        )
+    )
+    return "\n".join(lines)
 
 
 def _check_scenario(path: Path, site_name: str) -> None:

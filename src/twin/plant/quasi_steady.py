@@ -32,6 +32,27 @@ from twin.weather import Weather
 #: Elements per array per chunk: bounds memory for the 100 MW site.
 _CHUNK_ELEMENTS = 1_500_000
 
+YEAR_S = 365 * 86400.0
+#: Start of each month of the (non-leap) typical year [s], and the year's end.
+MONTH_STARTS_S = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]) * 86400.0
+#: What the study sums by month: energy by end use [J], water [kg], seconds per cooling mode.
+MONTHLY_TERMS = (
+    "it",
+    "facility",
+    "cooling",
+    "power_losses",
+    "other",
+    "water_kg",
+    "free_s",
+    "partial_s",
+    "mechanical_s",
+)
+
+
+def month_of(t_end_s: np.ndarray | float, step_s: float) -> np.ndarray:
+    """Month (0-11) of the steps ending at ``t_end_s``, by their midpoint; years wrap."""
+    return np.searchsorted(MONTH_STARTS_S, (np.asarray(t_end_s) - step_s / 2) % YEAR_S, "right") - 1
+
 
 @dataclass
 class Totals:
@@ -520,7 +541,13 @@ class QuasiSteadyPlant:
         totals.heat_sources += float(heat_in.sum()) * dt
         totals.heat_rejected += float((q_fw + q_cw).sum()) * dt
         totals.water_kg += float(water.sum()) * dt
-        self.last = {"p_it": p_it, "intake": intake}
+        self.last = {
+            "it": p_it,
+            "facility": intake,
+            "cooling": p_cooling,
+            "power_losses": tr_loss.sum(axis=1) + sys_loss.sum(axis=1) + pdu_loss,
+            "water_kg": water,
+        }
         return modes
 
 
@@ -532,16 +559,15 @@ def run_quasi_steady(
     n_steps: int,
     step_s: float,
     progress: Callable[[float], None] | None = None,
-) -> tuple[Totals, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Run the fast study; return totals, facility and IT energy by month, mode seconds, wall."""
+) -> tuple[Totals, dict[str, np.ndarray], np.ndarray, float]:
+    """Run the fast study; return totals, the :data:`MONTHLY_TERMS` by month, mode seconds, wall."""
     plant = QuasiSteadyPlant(layout, weather, profile)
     width = max(len(layout.systems.name), len(layout.transformer_side), layout.n_halls, 1)
     chunk = max(60, min(n_steps, _CHUNK_ELEMENTS // width))
     totals = Totals()
-    facility_month = np.zeros(12)
-    it_month = np.zeros(12)
+    monthly = {term: np.zeros(12) for term in MONTHLY_TERMS}
     mode_seconds = np.zeros(3)
-    month_starts = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]) * 86400.0
+    other_w = layout.site.other_load_kw * 1e3
     wall = time.perf_counter()
     last = 0.0
     for first in range(0, n_steps, chunk):
@@ -549,10 +575,14 @@ def run_quasi_steady(
         t = start_s + step_s * (first + 1 + np.arange(count, dtype=float))
         modes = plant.run_chunk(t, step_s, totals)
         mode_seconds += np.bincount(modes, minlength=3)[:3] * step_s
-        month = np.searchsorted(month_starts, (t - step_s / 2) % (365 * 86400.0), "right") - 1
-        facility_month += np.bincount(month, plant.last["intake"] * step_s, 12)
-        it_month += np.bincount(month, plant.last["p_it"] * step_s, 12)
+        month = month_of(t, step_s)
+        for term, values in plant.last.items():
+            monthly[term] += np.bincount(month, values * step_s, 12)
+        steps_by_month = np.bincount(month, minlength=12)
+        monthly["other"] += steps_by_month * other_w * step_s
+        for mode, term in enumerate(("free_s", "partial_s", "mechanical_s")):
+            monthly[term] += np.bincount(month, modes == mode, 12) * step_s
         if progress is not None and (time.perf_counter() - last > 0.5 or first + count >= n_steps):
             progress((first + count) / n_steps)
             last = time.perf_counter()
-    return totals, facility_month, it_month, mode_seconds, time.perf_counter() - wall
+    return totals, monthly, mode_seconds, time.perf_counter() - wall

@@ -17,13 +17,18 @@ import numpy as np
 from twin.loads import load_profile
 from twin.plant.layout import Layout, assemble
 from twin.plant.model import COOLING_MODES, Ledger, Plant
-from twin.plant.quasi_steady import run_quasi_steady
+from twin.plant.quasi_steady import MONTHLY_TERMS, month_of, run_quasi_steady
 from twin.plant.scenarios import Scenario, attach
 from twin.site import Site
 from twin.weather import Weather, load_weather
 
 SECONDS_PER_DAY = 86400.0
-_MONTH_STARTS_DAYS = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_KWH = 1.0 / 3.6e6
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
 
 
 @dataclass
@@ -40,7 +45,37 @@ class StudyResult:
     max_cold_plate_c: float
     max_rack_inlet_c: float
     min_battery_soc: float
+    #: :data:`~twin.plant.quasi_steady.MONTHLY_TERMS` by month: energy [J], water [kg], [s].
+    monthly: dict[str, np.ndarray] = field(default_factory=dict)
     extras: dict[str, float] = field(default_factory=dict)
+
+    def months(self) -> list[dict]:
+        """Each month's PUE, WUE, energy by end use, water and cooling-mode hours.
+
+        A month the run did not reach has zero energy and ``None`` ratios. Steps are
+        counted in the month of their midpoint.
+        """
+        out = []
+        for index, name in enumerate(MONTH_NAMES):
+            m = {term: float(values[index]) for term, values in self.monthly.items()}
+            if not m:
+                m = dict.fromkeys(MONTHLY_TERMS, 0.0)
+            out.append(
+                {
+                    "month": name,
+                    "pue": _ratio(m["facility"], m["it"]),
+                    "wue_l_per_kwh": _ratio(m["water_kg"], m["it"] * _KWH),
+                    "energy_kwh": {
+                        term: m[term] * _KWH
+                        for term in ("it", "facility", "cooling", "power_losses", "other")
+                    },
+                    "water_l": m["water_kg"],
+                    "hours_by_cooling_mode": {
+                        mode: m[f"{mode}_s"] / 3600.0 for mode in COOLING_MODES
+                    },
+                }
+            )
+        return out
 
     def summary(self) -> dict:
         """The JSON summary of ``twin simulate --json``."""
@@ -55,6 +90,7 @@ class StudyResult:
             "weather": self.weather,
             "pue": facility / it if it else None,
             "pue_by_month": self.pue_by_month,
+            "monthly": self.months(),
             "wue_l_per_kwh": water_l / (it * kwh) if it else None,
             "energy_kwh": {
                 "it": it * kwh,
@@ -122,23 +158,25 @@ def run_study(
     if scenario is not None:
         attach(plant, scenario, scenario_path)  # type: ignore[arg-type]
     n_steps = max(1, round(duration_s / step_s))
-    facility_by_month = np.zeros(12)
-    it_by_month = np.zeros(12)
+    monthly = {term: np.zeros(12) for term in MONTHLY_TERMS}
+    mode_terms = ("free_s", "partial_s", "mechanical_s")
     mode_seconds = np.zeros(3)
     max_plate = -np.inf
     max_inlet = -np.inf
     min_soc = 1.0
     last_report = 0.0
+    before = _ledger_terms(plant.ledger)
     for index in range(n_steps):
-        before_facility = plant.ledger.utility + plant.ledger.generator
-        before_it = plant.ledger.it
         plant.step(step_s)
         r = plant.readings
-        day = ((plant.t_s - step_s / 2) / SECONDS_PER_DAY) % 365.0
-        month = int(np.searchsorted(_MONTH_STARTS_DAYS, day, side="right") - 1)
-        facility_by_month[month] += plant.ledger.utility + plant.ledger.generator - before_facility
-        it_by_month[month] += plant.ledger.it - before_it
-        mode_seconds[int(r["cooling_mode"])] += step_s
+        month = int(month_of(plant.t_s, step_s))
+        after = _ledger_terms(plant.ledger)
+        for term, value in after.items():
+            monthly[term][month] += value - before[term]
+        before = after
+        mode = int(r["cooling_mode"])
+        mode_seconds[mode] += step_s
+        monthly[mode_terms[mode]][month] += step_s
         plates = r["cold_plate_c"]
         if np.any(np.isfinite(plates)):
             max_plate = max(max_plate, float(np.nanmax(plates)))
@@ -151,7 +189,7 @@ def run_study(
                 last_report = now
     wall = time.perf_counter() - wall_start
     with np.errstate(invalid="ignore", divide="ignore"):
-        monthly = facility_by_month / it_by_month
+        pue_by_month = monthly["facility"] / monthly["it"]
     return StudyResult(
         method="dynamic",
         site=site.name,
@@ -160,14 +198,27 @@ def run_study(
         wall_seconds=wall,
         step_s=step_s,
         ledger=plant.ledger,
-        pue_by_month=[float(x) if np.isfinite(x) else None for x in monthly],
+        pue_by_month=[float(x) if np.isfinite(x) else None for x in pue_by_month],
         hours_by_cooling_mode={
             m: float(s / 3600.0) for m, s in zip(COOLING_MODES, mode_seconds, strict=True)
         },
         max_cold_plate_c=float(max_plate) if np.isfinite(max_plate) else None,  # type: ignore[arg-type]
         max_rack_inlet_c=float(max_inlet),
         min_battery_soc=min_soc,
+        monthly=monthly,
     )
+
+
+def _ledger_terms(ledger: Ledger) -> dict[str, float]:
+    """The ledger's running totals of the energy and water terms summed by month."""
+    return {
+        "it": ledger.it,
+        "facility": ledger.utility + ledger.generator,
+        "cooling": ledger.cooling,
+        "power_losses": ledger.power_losses,
+        "other": ledger.other,
+        "water_kg": ledger.water_kg,
+    }
 
 
 def _run_fast(
@@ -182,7 +233,7 @@ def _run_fast(
     weather = weather or load_weather(site.weather)
     profile = load_profile(site.load_profile)
     n_steps = max(1, round(duration_s / step_s))
-    totals, facility_month, it_month, mode_seconds, wall = run_quasi_steady(
+    totals, monthly, mode_seconds, wall = run_quasi_steady(
         layout, weather, profile, start_s, n_steps, step_s, progress
     )
     ledger = Ledger(
@@ -197,7 +248,7 @@ def _run_fast(
         water_kg=totals.water_kg,
     )
     with np.errstate(invalid="ignore", divide="ignore"):
-        monthly = facility_month / it_month
+        pue_by_month = monthly["facility"] / monthly["it"]
     return StudyResult(
         method="fast",
         site=site.name,
@@ -206,7 +257,7 @@ def _run_fast(
         wall_seconds=wall,
         step_s=step_s,
         ledger=ledger,
-        pue_by_month=[float(x) if np.isfinite(x) else None for x in monthly],
+        pue_by_month=[float(x) if np.isfinite(x) else None for x in pue_by_month],
         hours_by_cooling_mode={
             m: float(s / 3600.0) for m, s in zip(COOLING_MODES, mode_seconds, strict=True)
         },
@@ -215,4 +266,5 @@ def _run_fast(
         else None,  # type: ignore[arg-type]
         max_rack_inlet_c=float(totals.max_rack_inlet_c),
         min_battery_soc=1.0,
+        monthly=monthly,
     )
