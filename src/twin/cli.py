@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "temperatures and the closure of the electrical and heat ledgers.",
         epilog="Examples:\n  twin simulate aidc-10mw --days 7\n"
         "  twin simulate aidc-10mw --year --weather beijing --json\n"
+        "  twin simulate aidc-10mw --year --out year.parquet\n"
         "  twin simulate aidc-10mw --days 0.1 --step 1 --scenario utility-loss",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
     simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    simulate.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="also write the time series, one row per step, to FILE.parquet or FILE.csv "
+        "(columns with units in their names: docs/study.md)",
+    )
 
     check = sub.add_parser(
         "check",
@@ -143,6 +151,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             "twin simulate: --scenario needs --method dynamic (events are stepped)", file=sys.stderr
         )
         return EXIT_BAD_INPUT
+    if args.out is not None:
+        from twin.study import check_output
+
+        check_output(args.out)  # before the run, not after it
     site = load_site(args.site)
     weather = load_weather(args.weather) if args.weather else load_weather(site.weather)
     scenario = load_scenario(args.scenario) if args.scenario else None
@@ -159,8 +171,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         start_s=args.start_day * 86400.0,
         progress=_progress if show_progress else None,
         method=args.method,
+        record=args.out is not None,
     )
     summary = result.summary()
+    if args.out is not None:
+        from twin.study import frame_of, write
+
+        frame = frame_of(result)
+        write(frame, args.out)
+        print(
+            f"wrote {len(frame):,} steps x {frame.shape[1]} columns to {args.out}", file=sys.stderr
+        )
     if args.json:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")

@@ -17,7 +17,7 @@ import numpy as np
 from twin.loads import load_profile
 from twin.plant.layout import Layout, assemble
 from twin.plant.model import COOLING_MODES, Ledger, Plant
-from twin.plant.quasi_steady import MONTHLY_TERMS, month_of, run_quasi_steady
+from twin.plant.quasi_steady import MONTHLY_TERMS, SERIES_COLUMNS, month_of, run_quasi_steady
 from twin.plant.scenarios import Scenario, attach
 from twin.site import Site
 from twin.weather import Weather, load_weather
@@ -47,6 +47,9 @@ class StudyResult:
     min_battery_soc: float
     #: :data:`~twin.plant.quasi_steady.MONTHLY_TERMS` by month: energy [J], water [kg], [s].
     monthly: dict[str, np.ndarray] = field(default_factory=dict)
+    #: With ``record=True``: the :data:`~twin.plant.quasi_steady.SERIES_COLUMNS`, one
+    #: value per step (``cooling_mode`` as 0 free, 1 partial, 2 mechanical).
+    series: dict[str, np.ndarray] | None = None
     extras: dict[str, float] = field(default_factory=dict)
 
     def months(self) -> list[dict]:
@@ -129,6 +132,7 @@ def run_study(
     progress: Callable[[float], None] | None = None,
     warmup_s: float = 3600.0,
     method: str | None = None,
+    record: bool = False,
 ) -> StudyResult:
     """Run a site's plant for ``duration_s`` of plant time in steps of ``step_s``.
 
@@ -138,7 +142,8 @@ def run_study(
     steps the live plant, thermal mass and control loops included. In the dynamic
     method a warm-up (an hour of plant time before ``start_s``, not counted) lets
     loop temperatures and controllers settle from their initial guesses, as an
-    EnergyPlus run warms up its first day.
+    EnergyPlus run warms up its first day. ``record`` keeps the time series of every
+    step (:attr:`StudyResult.series`); without it the run costs nothing extra.
     """
     if method is None:
         method = "dynamic" if scenario is not None or step_s <= 10.0 else "fast"
@@ -148,7 +153,7 @@ def run_study(
         raise ValueError("scenarios need the dynamic method")
     layout = assemble(site)
     if method == "fast":
-        return _run_fast(site, layout, duration_s, step_s, weather, start_s, progress)
+        return _run_fast(site, layout, duration_s, step_s, weather, start_s, progress, record)
     plant = Plant(layout, weather=weather, start_s=start_s - warmup_s)
     wall_start = time.perf_counter()
     warm_step = min(step_s, 60.0)
@@ -166,6 +171,8 @@ def run_study(
     min_soc = 1.0
     last_report = 0.0
     before = _ledger_terms(plant.ledger)
+    series = {name: np.empty(n_steps) for name, _, _ in SERIES_COLUMNS} if record else None
+    liquid = len(layout.cdus.name) > 0
     for index in range(n_steps):
         plant.step(step_s)
         r = plant.readings
@@ -173,6 +180,8 @@ def run_study(
         after = _ledger_terms(plant.ledger)
         for term, value in after.items():
             monthly[term][month] += value - before[term]
+        if series is not None:
+            _record_step(series, index, plant, before, after, step_s, month, liquid)
         before = after
         mode = int(r["cooling_mode"])
         mode_seconds[mode] += step_s
@@ -206,7 +215,87 @@ def run_study(
         max_rack_inlet_c=float(max_inlet),
         min_battery_soc=min_soc,
         monthly=monthly,
+        series=_typed(series),
     )
+
+
+def _typed(series: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    if series is not None:
+        series["month"] = series["month"].astype(np.int8)
+        series["cooling_mode"] = series["cooling_mode"].astype(np.int8)
+    return series
+
+
+def _record_step(
+    series: dict[str, np.ndarray],
+    i: int,
+    plant: Plant,
+    before: dict[str, float],
+    after: dict[str, float],
+    dt: float,
+    month: int,
+    liquid: bool,
+) -> None:
+    """One row of the dynamic study's time series (see SERIES_COLUMNS)."""
+    r = plant.readings
+    energy = {term: after[term] - before[term] for term in after}  # [J] in the step
+    cdu_pumps = float(np.sum(r["cdu_pump_power_w"]))
+    crah = float(np.sum(r["crah_fan_power_w"]))
+    mech = {
+        "chiller": float(np.sum(r["chiller_power_w"])),
+        "fans": float(r["fw_tower_fan_power_w"]) + float(r["cw_tower_fan_power_w"]),
+        "pumps": float(r["fw_pump_power_w"] + r["chw_pump_power_w"] + r["cw_pump_power_w"]),
+    }
+    # The mechanical plant counts only while energised (the plant leaves it out of the
+    # cooling ledger otherwise): scale its readings to the ledger's share.
+    raw = sum(mech.values())
+    share = (energy["cooling"] / dt - cdu_pumps - crah) / raw if raw > 0 else 0.0
+    share = min(max(share, 0.0), 1.0)
+    tr = float(np.sum(r["transformer_loss_w"]))
+    conv = float(np.sum(r["system_loss_w"]) + np.sum(r["pdu_loss_w"]))
+    kw, kwh = 1e-3, 1.0 / 3.6e6
+    plates = r["cold_plate_c"]
+    nan = float("nan")
+    row = {
+        "t_s": plant.t_s - dt,
+        "month": month + 1,
+        "it_power_kw": energy["it"] / dt * kw,
+        "facility_power_kw": energy["facility"] / dt * kw,
+        "cooling_power_kw": energy["cooling"] / dt * kw,
+        "chiller_power_kw": mech["chiller"] * share * kw,
+        "heat_rejection_fan_power_kw": mech["fans"] * share * kw,
+        "pump_power_kw": (cdu_pumps + mech["pumps"] * share) * kw,
+        "crah_fan_power_kw": crah * kw,
+        "power_losses_kw": energy["power_losses"] / dt * kw,
+        "transformer_losses_kw": tr * kw,
+        "converter_losses_kw": conv * kw,
+        "battery_losses_kw": (energy["power_losses"] / dt - tr - conv) * kw,
+        "other_power_kw": energy["other"] / dt * kw,
+        "it_energy_kwh": energy["it"] * kwh,
+        "facility_energy_kwh": energy["facility"] * kwh,
+        "cooling_energy_kwh": energy["cooling"] * kwh,
+        "power_losses_energy_kwh": energy["power_losses"] * kwh,
+        "other_energy_kwh": energy["other"] * kwh,
+        "pue": energy["facility"] / energy["it"] if energy["it"] > 0 else nan,
+        "it_utilisation": float(r["utilisation"]),
+        "t_dry_bulb_c": float(r["t_dry_c"]),
+        "t_wet_bulb_c": float(r["t_wet_c"]),
+        "t_cdu_supply_c": float(np.max(plant.t_tcs_supply)) if liquid else nan,
+        "t_cdu_return_c": float(np.max(plant.t_tcs_return)) if liquid else nan,
+        "t_fw_supply_c": float(plant.t_fw[0]) if liquid else nan,
+        "t_fw_return_c": float(plant.t_fw[1]) if liquid else nan,
+        "t_chw_supply_c": float(plant.t_chw[0]),
+        "t_chw_return_c": float(plant.t_chw[1]),
+        "t_cw_supply_c": float(plant.t_cw[0]),
+        "t_cw_return_c": float(plant.t_cw[1]),
+        "t_supply_air_c": float(np.max(plant.t_air)),
+        "max_cold_plate_c": float(np.nanmax(plates)) if np.any(np.isfinite(plates)) else nan,
+        "max_rack_inlet_c": float(np.max(r["rack_inlet_c"])),
+        "cooling_mode": int(r["cooling_mode"]),
+        "water_l": energy["water_kg"],
+    }
+    for name, value in row.items():
+        series[name][i] = value
 
 
 def _ledger_terms(ledger: Ledger) -> dict[str, float]:
@@ -229,12 +318,13 @@ def _run_fast(
     weather: Weather | None,
     start_s: float,
     progress: Callable[[float], None] | None,
+    record: bool,
 ) -> StudyResult:
     weather = weather or load_weather(site.weather)
     profile = load_profile(site.load_profile)
     n_steps = max(1, round(duration_s / step_s))
-    totals, monthly, mode_seconds, wall = run_quasi_steady(
-        layout, weather, profile, start_s, n_steps, step_s, progress
+    totals, monthly, mode_seconds, wall, series = run_quasi_steady(
+        layout, weather, profile, start_s, n_steps, step_s, progress, record
     )
     ledger = Ledger(
         utility=totals.utility,
@@ -267,4 +357,5 @@ def _run_fast(
         max_rack_inlet_c=float(totals.max_rack_inlet_c),
         min_battery_soc=1.0,
         monthly=monthly,
+        series=series,
     )
