@@ -76,6 +76,30 @@ def build_parser() -> argparse.ArgumentParser:
         "(columns with units in their names: docs/study.md)",
     )
 
+    report = sub.add_parser(
+        "report",
+        help="run the study and write an HTML report with PNG figures",
+        description="Run a site's study (a typical year by default) and write FILE (HTML, "
+        "figures embedded) and FILE-<figure>.png beside it: monthly PUE and WUE, energy by end "
+        "use, hours per cooling mode against wet bulb, load-duration curves, worst hours.",
+        epilog="Examples:\n  twin report aidc-10mw --html year.html\n"
+        "  twin report aidc-10mw --weather beijing --html beijing.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
+    report.add_argument(
+        "--weather", help="shipped climate or an EPW/.mos path (default: the site's)"
+    )
+    report.add_argument(
+        "--days", type=positive_float, default=365.0, help="days of plant time (default a year)"
+    )
+    report.add_argument(
+        "--step", type=positive_float, default=60.0, help="study step in seconds (default 60)"
+    )
+    report.add_argument("--start-day", type=finite_float, default=0.0, help="day of year to start")
+    report.add_argument("--html", type=Path, required=True, metavar="FILE", help="report to write")
+    report.set_defaults(handler=_cmd_report)
+
     check = sub.add_parser(
         "check",
         help="validate sites, scenarios, catalog entries, device or load profiles, weather",
@@ -289,6 +313,29 @@ def monthly_table(summary: dict) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from twin.study import frame_of, study
+
+    if not args.html.parent.is_dir():
+        raise ConfigError(args.html, "its folder does not exist")
+    result = study(
+        args.site,
+        weather=args.weather,
+        days=args.days,
+        step_s=args.step,
+        start_day=args.start_day,
+        progress=_progress if sys.stderr.isatty() else None,
+    )
+    from twin.report import write_report
+
+    frame = frame_of(result)
+    pngs = write_report(frame, frame.attrs["summary"], args.html)
+    print(f"wrote {args.html}")
+    for png in pngs:
+        print(f"wrote {png}")
+    return 0
 
 
 def _check_scenario(path: Path, site_name: str) -> None:
