@@ -97,7 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--step", type=positive_float, default=60.0, help="study step in seconds (default 60)"
     )
     report.add_argument("--start-day", type=finite_float, default=0.0, help="day of year to start")
-    report.add_argument("--html", type=Path, required=True, metavar="FILE", help="report to write")
+    report.add_argument("--html", type=Path, metavar="FILE", help="report to write")
+    report.add_argument(
+        "--from",
+        dest="spool",
+        type=Path,
+        metavar="SPOOL",
+        help="instead of a study: the operator's monthly energy-based PUE (ISO/IEC 30134-2, "
+        "with its category), WUE and CUE from the history stored in an embedded store "
+        "(the spool directory of twin run / twin monitor)",
+    )
+    report.add_argument(
+        "--json", action="store_true", help="with --from: print the months as one JSON object"
+    )
     report.set_defaults(handler=_cmd_report)
 
     check = sub.add_parser(
@@ -316,6 +328,11 @@ def monthly_table(summary: dict) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.spool is not None:
+        return _report_history(args)
+    if args.html is None:
+        print("twin report: give --html FILE (or --from SPOOL)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from twin.study import frame_of, study
 
     if not args.html.parent.is_dir():
@@ -336,6 +353,57 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for png in pngs:
         print(f"wrote {png}")
     return 0
+
+
+def _report_history(args: argparse.Namespace) -> int:
+    """``twin report --from SPOOL``: monthly PUE, WUE, CUE of each site in the store."""
+    from twin.sinks.history import spool_history
+
+    if args.html is not None and not args.html.parent.is_dir():
+        raise ConfigError(args.html, "its folder does not exist")
+    sites = spool_history(args.spool)
+    if args.json:
+        json.dump({"spool": str(args.spool), "sites": sites}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        if not sites:
+            print(f"{args.spool}: no site records stored")
+        print(history_table(sites))
+    if args.html is not None:
+        from twin.report import write_history_report
+
+        write_history_report(sites, args.spool, args.html)
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0
+
+
+def history_table(sites: dict[str, list[dict]]) -> str:
+    """The months of each site as text: energy-based PUE with its category, WUE, CUE."""
+    lines = []
+    for site, months in sites.items():
+        categories = sorted({m["pue_category"] for m in months})
+        lines.append(f"site {site}  PUE category {', '.join(categories)}")
+        lines.append(
+            f"{'month':8} {'PUE':>6} {'WUE':>6} {'CUE':>6} {'IT':>10} {'facility':>10} "
+            f"{'water':>9} {'covered':>8}"
+        )
+        lines.append(f"{'':8} {'':>6} {'L/kWh':>6} {'kg/kWh':>6} {'kWh':>10} {'kWh':>10} "
+                     f"{'L':>9} {'%':>8}")  # fmt: skip
+
+        def num(value: float | None, fmt: str) -> str:
+            return format(value, fmt) if value is not None else "-"
+
+        for m in months:
+            lines.append(
+                f"{m['month']:8} {num(m['pue'], '.3f'):>6} {num(m['wue_l_per_kwh'], '.2f'):>6} "
+                f"{num(m['cue_kg_per_kwh'], '.3f'):>6} {m['it_kwh']:>10,.0f} "
+                f"{m['facility_kwh']:>10,.0f} {m['water_l']:>9,.0f} {m['coverage'] * 100:>8.1f}"
+            )
+    lines.append(
+        "Energy-weighted over the stored good records (gaps over 5 min are not covered); "
+        "ISO/IEC 30134-2 reports a year, months are interim figures."
+    )
+    return "\n".join(lines)
 
 
 def _check_scenario(path: Path, site_name: str) -> None:

@@ -312,3 +312,36 @@ def write_report(frame: pandas.DataFrame, summary: dict, path: Path) -> list[Pat
               _worst_table(hours, "max_rack_inlet_c"), "</body></html>"]  # fmt: skip
     path.write_text("\n".join(parts), encoding="utf-8")
     return written
+
+
+def write_history_report(sites: dict[str, list[dict]], source: Path, path: Path) -> None:
+    """The operator's monthly PUE, WUE and CUE (``twin report --from``) as one HTML page."""
+    title = f"twin history: {source}"
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>Energy-based PUE (ISO/IEC 30134-2), WUE (30134-9) and CUE (30134-8) by calendar "
+        "month (UTC), from the stored good site records; months are interim figures, the "
+        "standard reports a year. Coverage is the share of the month with good records.</p>",
+    ]
+    for site, months in sites.items():
+        rows = [
+            [
+                m["month"],
+                _fmt("{:.3f}", m["pue"]) if m["pue"] is not None else "-",
+                m["pue_category"],
+                _fmt("{:.2f}", m["wue_l_per_kwh"]) if m["wue_l_per_kwh"] is not None else "-",
+                _fmt("{:.3f}", m["cue_kg_per_kwh"]) if m["cue_kg_per_kwh"] is not None else "-",
+                f"{m['it_kwh']:,.0f}",
+                f"{m['facility_kwh']:,.0f}",
+                f"{m['water_l']:,.0f}",
+                f"{m['coverage'] * 100:.1f} %",
+            ]
+            for m in months
+        ]
+        headings = ["month", "PUE", "category", "WUE L/kWh", "CUE kg/kWh", "IT kWh",
+                    "facility kWh", "water L", "coverage"]  # fmt: skip
+        parts += [f"<h2>{html.escape(site)}</h2>", _table(headings, rows)]
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts), encoding="utf-8")

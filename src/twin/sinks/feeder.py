@@ -201,6 +201,10 @@ def site_record(snapshot: Snapshot, site: str) -> Record:
     for name, value in snapshot.pue_energy.items():
         fields[f"pue_{name}"] = value
     samples = {k: (v.value, int(v.quality)) for k, v in fields.items()}
+    # Where IT energy is metered (ISO/IEC 30134-2 category 1-3): stored so that a PUE
+    # computed later from the history (twin report --from) can state its category.
+    if snapshot.category.startswith("PUE"):
+        samples["pue_category"] = (float(snapshot.category[3]), 0)
     return Record.from_samples("site", {"site": site}, samples, int(snapshot.ts * 1e9))
 
 
