@@ -57,6 +57,9 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("tui/app.py", "twin.collect.scheduler", "never the collector"),
         ("plant/layout.py", "twin.devices.profiles", "simulated side below it"),
         ("sinks/sink.py", "twin.app", "Only the composition root"),
+        ("study.py", "twin.sinks.spool", "come from the plant alone"),
+        ("study.py", "twin.runtime", "Only the composition root"),
+        ("report.py", "twin.plant.study", "never runs the plant"),
     ],
 )
 def test_an_upward_import_is_refused(tree: Path, module: str, upward: str, contract: str) -> None:

@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "temperatures and the closure of the electrical and heat ledgers.",
         epilog="Examples:\n  twin simulate aidc-10mw --days 7\n"
         "  twin simulate aidc-10mw --year --weather beijing --json\n"
+        "  twin simulate aidc-10mw --year --out year.parquet\n"
         "  twin simulate aidc-10mw --days 0.1 --step 1 --scenario utility-loss",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -89,6 +90,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
     simulate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    simulate.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="also write the time series, one row per step, to FILE.parquet or FILE.csv "
+        "(columns with units in their names: docs/study.md)",
+    )
+
+    report = sub.add_parser(
+        "report",
+        help="run the study and write an HTML report with PNG figures",
+        description="Run a site's study (a typical year by default) and write FILE (HTML, "
+        "figures embedded) and FILE-<figure>.png beside it: monthly PUE and WUE, energy by end "
+        "use, hours per cooling mode against wet bulb, load-duration curves, worst hours.",
+        epilog="Examples:\n  twin report aidc-10mw --html year.html\n"
+        "  twin report aidc-10mw --weather beijing --html beijing.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("site", nargs="?", default="aidc-10mw", help="site name or TOML path")
+    report.add_argument(
+        "--weather", help="shipped climate or an EPW/.mos path (default: the site's)"
+    )
+    report.add_argument(
+        "--days", type=positive_float, default=365.0, help="days of plant time (default a year)"
+    )
+    report.add_argument(
+        "--step", type=positive_float, default=60.0, help="study step in seconds (default 60)"
+    )
+    report.add_argument("--start-day", type=finite_float, default=0.0, help="day of year to start")
+    report.add_argument("--html", type=Path, metavar="FILE", help="report to write")
+    report.add_argument(
+        "--from",
+        dest="spool",
+        type=Path,
+        metavar="SPOOL",
+        help="instead of a study: the operator's monthly energy-based PUE (ISO/IEC 30134-2, "
+        "with its category), WUE and CUE from the history stored in an embedded store "
+        "(the spool directory of twin run / twin monitor)",
+    )
+    report.add_argument(
+        "--json", action="store_true", help="with --from: print the months as one JSON object"
+    )
+    report.set_defaults(handler=_cmd_report)
 
     check = sub.add_parser(
         "check",
@@ -258,6 +302,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             "twin simulate: --scenario needs --method dynamic (events are stepped)", file=sys.stderr
         )
         return EXIT_BAD_INPUT
+    if args.out is not None:
+        from twin.study import check_output
+
+        check_output(args.out)  # before the run, not after it
     site = load_site(args.site)
     weather = load_weather(args.weather) if args.weather else load_weather(site.weather)
     scenario = load_scenario(args.scenario) if args.scenario else None
@@ -274,8 +322,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         start_s=args.start_day * 86400.0,
         progress=_progress if show_progress else None,
         method=args.method,
+        record=args.out is not None,
     )
     summary = result.summary()
+    if args.out is not None:
+        from twin.study import frame_of, write
+
+        frame = frame_of(result)
+        write(frame, args.out)
+        print(
+            f"wrote {len(frame):,} steps x {frame.shape[1]} columns to {args.out}", file=sys.stderr
+        )
     if args.json:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
@@ -298,8 +355,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     plate = summary["max_cold_plate_c"]
     print(f"max cold plate      {plate:.1f} C" if plate is not None else "max cold plate      -")
     print(f"max rack inlet      {summary['max_rack_inlet_c']:.1f} C")
-    months = " ".join(f"{p:.3f}" if p else "-" for p in summary["pue_by_month"])
-    print(f"PUE by month        {months}")
     print(
         f"ledgers             electrical {summary['electrical_balance_error']:.1e}, "
         f"heat {summary['heat_balance_error']:.1e}"
@@ -307,7 +362,163 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(
         f"speed               {summary['sim_seconds'] / summary['wall_seconds']:,.0f} x real time"
     )
+    print()
+    print(monthly_table(summary))
     return 0
+
+
+#: The monthly table's columns: heading, unit, width.
+_MONTH_COLUMNS = (
+    ("month", "", 5),
+    ("PUE", "", 6),
+    ("WUE", "L/kWh", 6),
+    ("IT", "MWh", 8),
+    ("cooling", "MWh", 8),
+    ("losses", "MWh", 7),
+    ("other", "MWh", 6),
+    ("facility", "MWh", 8),
+    ("water", "m³", 9),
+    ("free", "h", 6),
+    ("partial", "h", 7),
+    ("mechanical", "h", 10),
+)
+
+
+def monthly_table(summary: dict) -> str:
+    """The summary's months as a table (months the run reached) and the total row.
+
+    PUE and WUE are energy-weighted over each month; energy by end use in MWh
+    (power losses: transformers, UPS/HVDC, PDUs, batteries), water in m³, hours in
+    each cooling mode.
+    """
+
+    def row(label: str, pue: float | None, wue: float | None, energy: dict, water_l: float,
+            hours: dict) -> str:  # fmt: skip
+        cells = [
+            label,
+            f"{pue:.3f}" if pue is not None else "-",
+            f"{wue:.2f}" if wue is not None else "-",
+            *(f"{energy[k] / 1e3:,.0f}" for k in ("it", "cooling", "power_losses", "other")),
+            f"{energy['facility'] / 1e3:,.0f}",
+            f"{water_l / 1e3:,.0f}",
+            *(f"{hours[m]:,.0f}" for m in ("free", "partial", "mechanical")),
+        ]
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, (_, _, w)) in enumerate(zip(cells, _MONTH_COLUMNS, strict=True))
+        )
+
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, _, w) in enumerate(_MONTH_COLUMNS)
+        ),
+        "  ".join(
+            u.ljust(w) if i == 0 else u.rjust(w) for i, (_, u, w) in enumerate(_MONTH_COLUMNS)
+        ),
+    ]
+    for month in summary["monthly"]:
+        if sum(month["hours_by_cooling_mode"].values()) == 0:
+            continue  # a month the run did not reach
+        lines.append(
+            row(
+                month["month"],
+                month["pue"],
+                month["wue_l_per_kwh"],
+                month["energy_kwh"],
+                month["water_l"],
+                month["hours_by_cooling_mode"],
+            )
+        )
+    lines.append(
+        row(
+            "total",
+            summary["pue"],
+            summary["wue_l_per_kwh"],
+            summary["energy_kwh"],
+            summary["water_l"],
+            summary["hours_by_cooling_mode"],
+        )
+    )
+    return "\n".join(lines)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    if args.spool is not None:
+        return _report_history(args)
+    if args.html is None:
+        print("twin report: give --html FILE (or --from SPOOL)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from twin.study import frame_of, study
+
+    if not args.html.parent.is_dir():
+        raise ConfigError(args.html, "its folder does not exist")
+    result = study(
+        args.site,
+        weather=args.weather,
+        days=args.days,
+        step_s=args.step,
+        start_day=args.start_day,
+        progress=_progress if sys.stderr.isatty() else None,
+    )
+    from twin.report import write_report
+
+    frame = frame_of(result)
+    pngs = write_report(frame, frame.attrs["summary"], args.html)
+    print(f"wrote {args.html}")
+    for png in pngs:
+        print(f"wrote {png}")
+    return 0
+
+
+def _report_history(args: argparse.Namespace) -> int:
+    """``twin report --from SPOOL``: monthly PUE, WUE, CUE of each site in the store."""
+    from twin.sinks.history import spool_history
+
+    if args.html is not None and not args.html.parent.is_dir():
+        raise ConfigError(args.html, "its folder does not exist")
+    sites = spool_history(args.spool)
+    if args.json:
+        json.dump({"spool": str(args.spool), "sites": sites}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        if not sites:
+            print(f"{args.spool}: no site records stored")
+        print(history_table(sites))
+    if args.html is not None:
+        from twin.report import write_history_report
+
+        write_history_report(sites, args.spool, args.html)
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0
+
+
+def history_table(sites: dict[str, list[dict]]) -> str:
+    """The months of each site as text: energy-based PUE with its category, WUE, CUE."""
+    lines = []
+    for site, months in sites.items():
+        categories = sorted({m["pue_category"] for m in months})
+        lines.append(f"site {site}  PUE category {', '.join(categories)}")
+        lines.append(
+            f"{'month':8} {'PUE':>6} {'WUE':>6} {'CUE':>6} {'IT':>10} {'facility':>10} "
+            f"{'water':>9} {'covered':>8}"
+        )
+        lines.append(f"{'':8} {'':>6} {'L/kWh':>6} {'kg/kWh':>6} {'kWh':>10} {'kWh':>10} "
+                     f"{'L':>9} {'%':>8}")  # fmt: skip
+
+        def num(value: float | None, fmt: str) -> str:
+            return format(value, fmt) if value is not None else "-"
+
+        for m in months:
+            lines.append(
+                f"{m['month']:8} {num(m['pue'], '.3f'):>6} {num(m['wue_l_per_kwh'], '.2f'):>6} "
+                f"{num(m['cue_kg_per_kwh'], '.3f'):>6} {m['it_kwh']:>10,.0f} "
+                f"{m['facility_kwh']:>10,.0f} {m['water_l']:>9,.0f} {m['coverage'] * 100:>8.1f}"
+            )
+    lines.append(
+        "Energy-weighted over the stored good records (gaps over 5 min are not covered); "
+        "ISO/IEC 30134-2 reports a year, months are interim figures."
+    )
+    return "\n".join(lines)
 
 
 def _check_scenario(path: Path, site_name: str) -> None:

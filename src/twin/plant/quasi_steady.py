@@ -32,6 +32,71 @@ from twin.weather import Weather
 #: Elements per array per chunk: bounds memory for the 100 MW site.
 _CHUNK_ELEMENTS = 1_500_000
 
+YEAR_S = 365 * 86400.0
+#: Start of each month of the (non-leap) typical year [s], and the year's end.
+MONTH_STARTS_S = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]) * 86400.0
+#: What the study sums by month: energy by end use [J], water [kg], seconds per cooling mode.
+MONTHLY_TERMS = (
+    "it",
+    "facility",
+    "cooling",
+    "power_losses",
+    "other",
+    "water_kg",
+    "free_s",
+    "partial_s",
+    "mechanical_s",
+)
+
+
+#: The time series of a study, one value per step (``twin simulate --out``): name, unit,
+#: meaning. Powers are means over the step, energies its sums; temperatures are
+#: the state at the step's end; ``max``/hottest columns are over halls or racks.
+SERIES_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("t_s", "s", "start of the step, seconds from 1 January 00:00 of the typical year"),
+    ("month", "", "month of the step (1-12), as the monthly summary counts it"),
+    ("it_power_kw", "kW", "IT power (racks)"),
+    ("facility_power_kw", "kW", "facility power: utility intake plus generators"),
+    ("cooling_power_kw", "kW", "cooling: the sum of the four cooling columns below"),
+    ("chiller_power_kw", "kW", "chiller compressors"),
+    ("heat_rejection_fan_power_kw", "kW", "cooling tower and dry cooler fans"),
+    ("pump_power_kw", "kW", "pumps: CDU, facility water, chilled water, condenser water"),
+    ("crah_fan_power_kw", "kW", "CRAH / fan wall fans"),
+    ("power_losses_kw", "kW", "power losses: the sum of the three loss columns below"),
+    ("transformer_losses_kw", "kW", "transformer no-load and load losses"),
+    ("converter_losses_kw", "kW", "UPS, HVDC rectifier and PDU losses"),
+    ("battery_losses_kw", "kW", "battery charge and discharge losses"),
+    ("other_power_kw", "kW", "other facility loads (lighting, offices)"),
+    ("it_energy_kwh", "kWh", "IT energy in the step"),
+    ("facility_energy_kwh", "kWh", "facility energy in the step"),
+    ("cooling_energy_kwh", "kWh", "cooling energy in the step"),
+    ("power_losses_energy_kwh", "kWh", "power-loss energy in the step"),
+    ("other_energy_kwh", "kWh", "other facility energy in the step"),
+    ("pue", "", "facility over IT energy in the step"),
+    ("it_utilisation", "", "site IT utilisation (0-1) from the load profile"),
+    ("t_dry_bulb_c", "°C", "outdoor dry bulb"),
+    ("t_wet_bulb_c", "°C", "outdoor wet bulb"),
+    ("t_cdu_supply_c", "°C", "technology cooling (CDU secondary) supply, hottest hall"),
+    ("t_cdu_return_c", "°C", "technology cooling (CDU secondary) return, hottest hall"),
+    ("t_fw_supply_c", "°C", "facility (warm) water supply to the CDUs"),
+    ("t_fw_return_c", "°C", "facility (warm) water return from the CDUs"),
+    ("t_chw_supply_c", "°C", "chilled water supply"),
+    ("t_chw_return_c", "°C", "chilled water return"),
+    ("t_cw_supply_c", "°C", "condenser water supply (tower leaving water)"),
+    ("t_cw_return_c", "°C", "condenser water return (tower entering water)"),
+    ("t_supply_air_c", "°C", "CRAH supply air, hottest hall"),
+    ("max_cold_plate_c", "°C", "hottest cold plate case"),
+    ("max_rack_inlet_c", "°C", "hottest rack air inlet"),
+    ("cooling_mode", "", "chilled water plant mode: free, partial or mechanical"),
+    ("water_l", "L", "water used by the cooling towers in the step (evaporation, drift, "
+     "blowdown)"),
+)  # fmt: skip
+
+
+def month_of(t_end_s: np.ndarray | float, step_s: float) -> np.ndarray:
+    """Month (0-11) of the steps ending at ``t_end_s``, by their midpoint; years wrap."""
+    return np.searchsorted(MONTH_STARTS_S, (np.asarray(t_end_s) - step_s / 2) % YEAR_S, "right") - 1
+
 
 @dataclass
 class Totals:
@@ -271,6 +336,9 @@ class QuasiSteadyPlant:
         self.crah_airflow = np.array([c.airflow_m3_s for c in layout.crah]) * counts
         self.crah_ua = layout.crah_ua_w_k * counts
         self.m_chw_nominal = np.array([c.m_flow_chilled_kg_s for c in layout.crah]) * counts
+        #: When set, :meth:`run_chunk` keeps each chunk's time series in :attr:`series`.
+        self.record = False
+        self.series: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ chunk
 
@@ -520,7 +588,57 @@ class QuasiSteadyPlant:
         totals.heat_sources += float(heat_in.sum()) * dt
         totals.heat_rejected += float((q_fw + q_cw).sum()) * dt
         totals.water_kg += float(water.sum()) * dt
-        self.last = {"p_it": p_it, "intake": intake}
+        p_tr_loss = tr_loss.sum(axis=1)
+        p_conv_loss = sys_loss.sum(axis=1) + pdu_loss
+        self.last = {
+            "it": p_it,
+            "facility": intake,
+            "cooling": p_cooling,
+            "power_losses": p_tr_loss + p_conv_loss,
+            "water_kg": water,
+        }
+        if self.record:
+            liquid = has_fw
+            nan = np.full(n, np.nan)
+            kw, kwh = 1e-3, dt / 3.6e6
+            c_tcs_all = np.maximum(self.m_tcs * cp_s, 1e-9)
+            self.series = {
+                "t_s": t - dt,
+                "it_power_kw": p_it * kw,
+                "facility_power_kw": intake * kw,
+                "cooling_power_kw": p_cooling * kw,
+                "chiller_power_kw": p_chiller * kw,
+                "heat_rejection_fan_power_kw": (p_fw_fan + p_cw_fan) * kw,
+                "pump_power_kw": (self.p_cdu_pump.sum() + p_fw_pump + p_chw_pump + p_cw_pump) * kw,
+                "crah_fan_power_kw": p_crah.sum(axis=1) * kw,
+                "power_losses_kw": (p_tr_loss + p_conv_loss) * kw,
+                "transformer_losses_kw": p_tr_loss * kw,
+                "converter_losses_kw": p_conv_loss * kw,
+                "battery_losses_kw": np.zeros(n),
+                "other_power_kw": np.full(n, other * kw),
+                "it_energy_kwh": p_it * kwh,
+                "facility_energy_kwh": intake * kwh,
+                "cooling_energy_kwh": p_cooling * kwh,
+                "power_losses_energy_kwh": (p_tr_loss + p_conv_loss) * kwh,
+                "other_energy_kwh": np.full(n, other * kwh),
+                "pue": intake / p_it,
+                "it_utilisation": u,
+                "t_dry_bulb_c": weather.t_dry_c,
+                "t_wet_bulb_c": t_wet,
+                "t_cdu_supply_c": t_tcs_supply.max(axis=1) if liquid else nan,
+                "t_cdu_return_c": (t_tcs_supply + q_tcs / c_tcs_all).max(axis=1) if liquid else nan,
+                "t_fw_supply_c": t_fw_supply if liquid else nan,
+                "t_fw_return_c": t_fw_supply + fw_range if liquid else nan,
+                "t_chw_supply_c": np.full(n, t_chw_set),
+                "t_chw_return_c": t_chw_return,
+                "t_cw_supply_c": t_cw_supply,
+                "t_cw_return_c": t_cw_supply + cw_range,
+                "t_supply_air_c": t_air.max(axis=1),
+                "max_cold_plate_c": plate.max(axis=1) if liquid else nan,
+                "max_rack_inlet_c": (t_air + self.inlet_offset_max[None, :]).max(axis=1),
+                "cooling_mode": modes,
+                "water_l": water * dt,  # 1 kg of water ≈ 1 L
+            }
         return modes
 
 
@@ -532,16 +650,22 @@ def run_quasi_steady(
     n_steps: int,
     step_s: float,
     progress: Callable[[float], None] | None = None,
-) -> tuple[Totals, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Run the fast study; return totals, facility and IT energy by month, mode seconds, wall."""
+    record: bool = False,
+) -> tuple[Totals, dict[str, np.ndarray], np.ndarray, float, dict[str, np.ndarray] | None]:
+    """Run the fast study.
+
+    Returns totals, the :data:`MONTHLY_TERMS` by month, seconds per cooling mode,
+    wall time and, with ``record``, the :data:`SERIES_COLUMNS` (else ``None``).
+    """
     plant = QuasiSteadyPlant(layout, weather, profile)
+    plant.record = record
+    chunks: list[dict[str, np.ndarray]] = []
     width = max(len(layout.systems.name), len(layout.transformer_side), layout.n_halls, 1)
     chunk = max(60, min(n_steps, _CHUNK_ELEMENTS // width))
     totals = Totals()
-    facility_month = np.zeros(12)
-    it_month = np.zeros(12)
+    monthly = {term: np.zeros(12) for term in MONTHLY_TERMS}
     mode_seconds = np.zeros(3)
-    month_starts = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]) * 86400.0
+    other_w = layout.site.other_load_kw * 1e3
     wall = time.perf_counter()
     last = 0.0
     for first in range(0, n_steps, chunk):
@@ -549,10 +673,20 @@ def run_quasi_steady(
         t = start_s + step_s * (first + 1 + np.arange(count, dtype=float))
         modes = plant.run_chunk(t, step_s, totals)
         mode_seconds += np.bincount(modes, minlength=3)[:3] * step_s
-        month = np.searchsorted(month_starts, (t - step_s / 2) % (365 * 86400.0), "right") - 1
-        facility_month += np.bincount(month, plant.last["intake"] * step_s, 12)
-        it_month += np.bincount(month, plant.last["p_it"] * step_s, 12)
+        month = month_of(t, step_s)
+        for term, values in plant.last.items():
+            monthly[term] += np.bincount(month, values * step_s, 12)
+        steps_by_month = np.bincount(month, minlength=12)
+        monthly["other"] += steps_by_month * other_w * step_s
+        for mode, term in enumerate(("free_s", "partial_s", "mechanical_s")):
+            monthly[term] += np.bincount(month, modes == mode, 12) * step_s
+        if record:
+            chunks.append({**plant.series, "month": (month + 1).astype(np.int8)})
         if progress is not None and (time.perf_counter() - last > 0.5 or first + count >= n_steps):
             progress((first + count) / n_steps)
             last = time.perf_counter()
-    return totals, facility_month, it_month, mode_seconds, time.perf_counter() - wall
+    wall = time.perf_counter() - wall
+    series = None
+    if record:
+        series = {name: np.concatenate([c[name] for c in chunks]) for name, _, _ in SERIES_COLUMNS}
+    return totals, monthly, mode_seconds, wall, series

@@ -239,12 +239,19 @@ def site_records(snapshot: Snapshot, site: str) -> list[Record]:
     quality (the sink's rule).
     """
     stamp = int(snapshot.ts * 1e9)
-    return [
+    records = [
         Record.from_samples(
             "site", {"site": site, METRIC_TAG: name}, {name: (v.value, int(v.quality))}, stamp
         )
         for name, v in site_fields(snapshot).items()
     ]
+    # Where IT energy is metered (ISO/IEC 30134-2 category 1-3): stored so that a PUE
+    # computed later from the history (twin report --from) can state its category.
+    if snapshot.category.startswith("PUE"):
+        category = {"pue_category": (float(snapshot.category[3]), 0)}
+        tags = {"site": site, METRIC_TAG: "pue_category"}
+        records.append(Record.from_samples("site", tags, category, stamp))
+    return records
 
 
 DROP_HOLD_S = 60.0  # [s] spool-dropping stays active this long after the last drop
