@@ -68,3 +68,25 @@ def env_name(text: str) -> str:
             f"expected an environment variable name such as INFLUX_TOKEN, got {text!r}"
         )
     return text
+
+
+def mqtt_url(text: str) -> str:
+    """``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]``, credentials never in it.
+
+    >>> mqtt_url("mqtt://127.0.0.1:1883")
+    'mqtt://127.0.0.1:1883'
+    """
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {text!r}"
+        )
+    if parsed.username or parsed.password:
+        raise argparse.ArgumentTypeError(
+            "no credentials in the URL (every user can read them in ps): use a credentials file"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    return text

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.argtypes import mqtt_url
 from twin.live.state import LiveState
 from twin.points import sparkplug
 from twin.points.quality import Quality
@@ -76,24 +77,6 @@ class PublishOptions:
     interval_s: float = 1.0
 
 
-def _url(text: str) -> str:
-    parsed = urllib.parse.urlsplit(text)
-    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-        raise argparse.ArgumentTypeError(
-            f"expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {text!r}"
-        )
-    if parsed.username or parsed.password:
-        raise argparse.ArgumentTypeError(
-            "no credentials in the URL (every user can read them in ps): "
-            "use --publish-credentials FILE"
-        )
-    try:
-        parsed.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
-    return text
-
-
 def add_publish_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "MQTT (Sparkplug B)",
@@ -101,7 +84,7 @@ def add_publish_options(parser: argparse.ArgumentParser) -> None:
         "exception, death as the last will; site = Sparkplug group, collector = edge node",
     )
     group.add_argument(
-        "--publish", metavar="URL", type=_url, help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+        "--publish", metavar="URL", type=mqtt_url, help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
     )
     group.add_argument(
         "--publish-credentials",

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from twin.argtypes import positive_float
+from twin.argtypes import mqtt_url, positive_float
 
 EXAMPLES = """\
 Examples:
@@ -23,21 +23,6 @@ power, active alarms, devices lost, devices, time since its last data. Enter ope
 collector's devices; Esc goes back."""
 
 
-def _url(text: str) -> str:
-    parsed = urllib.parse.urlsplit(text)
-    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-        raise argparse.ArgumentTypeError(
-            f"expected mqtt://HOST[:PORT] or mqtts://..., got {text!r}"
-        )
-    if parsed.username or parsed.password:
-        raise argparse.ArgumentTypeError("no credentials in the URL: use --credentials FILE")
-    try:
-        parsed.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
-    return text
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "fleet",
@@ -47,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("url", type=_url, help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    parser.add_argument("url", type=mqtt_url, help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
     parser.add_argument("--credentials", type=Path, help="file of two lines: user, password")
     parser.add_argument("--ca", type=Path, help="CA certificate (mqtts)")
     parser.add_argument("--json", action="store_true", help="print one JSON table and exit")
