@@ -6,6 +6,7 @@ import argparse
 import math
 import re
 import urllib.parse
+from pathlib import Path
 
 
 def positive_float(text: str) -> float:
@@ -90,3 +91,17 @@ def mqtt_url(text: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
     return text
+
+
+def read_credentials(path: Path, option: str) -> tuple[str, str]:
+    """User name and password from a file of two lines (never the command line).
+
+    ValueError names the option and the file when it cannot be read or is not two lines.
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise ValueError(f"{option}: cannot read: {error}") from None
+    if len(lines) < 2 or not lines[0].strip():
+        raise ValueError(f"{option} {path}: expected two lines, user name then password")
+    return lines[0].strip(), lines[1]

@@ -9,7 +9,6 @@ bench (``bench/sweep.py``), not a test.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ from hypothesis import strategies as st
 
 from twin.errors import ConfigError
 from twin.plant.sweep import ROW_COLUMNS, cases_from_vary, parse_vary, run_case, sweep
+
+from ..sinks.sinkservers import free_port
 
 VARY = {"weather": ["beijing", "shenzhen"], "cooling.facility_water.t_supply_c": [26, 34]}
 DAYS = 2.0
@@ -54,15 +55,9 @@ def test_a_cluster_gives_each_case_exactly_what_running_it_alone_gives() -> None
     assert by_weather["shenzhen"] > by_weather["beijing"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_running_scheduler_and_workers_give_the_same_table(tmp_path: Path) -> None:
     """A real cluster (dask scheduler and dask worker processes), as --scheduler names one."""
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = subprocess.Popen(
         [

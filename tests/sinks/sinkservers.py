@@ -300,3 +300,28 @@ def python_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+class MosquittoServer(_Process):
+    """An MQTT broker (Debian ``mosquitto``), anonymous, no persistence, on a free port.
+
+    Restartable on the same port (``stop()`` then ``start()``): a broker restart.
+    """
+
+    name = "mosquitto"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        (root / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+
+    def command(self) -> list[str]:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        return [binary, "-c", str(self.root / "mosquitto.conf")]
+
+    def ready(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0

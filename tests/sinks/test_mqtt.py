@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from twin.points import sparkplug
 from twin.points.registry import load_registry
 
 from ..collect.collectsite import Served, served
-from .sinkservers import python_env, wait_for
+from .sinkservers import MosquittoServer, python_env, wait_for
 
 __all__ = ["served"]  # the fixture
 
@@ -35,32 +34,16 @@ PROTO = Path(__file__).parents[1] / "peers" / "sparkplug" / "sparkplug_b.proto"
 KEEPALIVE_S = 5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    for binary in ("mosquitto", "mosquitto_sub", "protoc"):
-        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
-            pytest.fail(f"{binary} not found: scripts/test installs mosquitto, "
-                        "mosquitto-clients and protobuf-compiler")  # fmt: skip
-    port = _free_port()
-    conf = tmp_path_factory.mktemp("mosquitto") / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_for(listening, 30, "mosquitto to listen")
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    for binary in ("mosquitto_sub", "protoc"):
+        if shutil.which(binary) is None:
+            pytest.fail(f"{binary} not found: scripts/test installs mosquitto-clients and "
+                        "protobuf-compiler")  # fmt: skip
+    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto"))
+    server.start()
+    yield server.port
+    server.stop()
 
 
 class Recorder(threading.Thread):
@@ -207,28 +190,14 @@ def test_bad_publish_options_are_one_message_and_exit_2(
 
 def test_a_broker_restart_is_followed_by_a_new_birth(served: Served, tmp_path: Path) -> None:
     """A second broker on its own port, restarted under the collector: rebirth, bdSeq + 1."""
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-
-        def listening() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(listening, 30, "mosquitto to listen")
-        return process
-
-    first = start()
+    broker = MosquittoServer(tmp_path / "broker")
+    broker.start()
+    port = broker.port
     monitor = subprocess.Popen(
         [sys.executable, "-m", "twin.cli", "monitor", str(served.registry_path), "--headless",
          "--interval", "1", "--no-store", "--publish", f"mqtt://127.0.0.1:{port}"],
         env=python_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    second = None
     recorder = None
     try:
         recorder = Recorder(port)
@@ -236,9 +205,8 @@ def test_a_broker_restart_is_followed_by_a_new_birth(served: Served, tmp_path: P
         wait_for(lambda: recorder.of("DDATA") or recorder.of("NDATA") or recorder.of("NBIRTH"),
                  120, "the collector publishing")  # fmt: skip
         recorder.stop()
-        first.terminate()
-        first.wait(timeout=30)
-        second = start()
+        broker.stop()
+        broker.start()
         recorder = Recorder(port)
         recorder.start()
         wait_for(lambda: recorder.of("NBIRTH"), 60, "a new NBIRTH after the restart")
@@ -252,7 +220,4 @@ def test_a_broker_restart_is_followed_by_a_new_birth(served: Served, tmp_path: P
         monitor.wait()
         if recorder is not None:
             recorder.stop()
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+        broker.stop()

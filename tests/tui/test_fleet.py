@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -25,6 +24,7 @@ from twin.points.sparkplug import BOOLEAN, DOUBLE, UINT64, Metric
 from twin.tui.fleet import FleetState
 
 from ..collect.collectsite import Served, served
+from ..sinks.sinkservers import MosquittoServer
 from .test_tmux_smoke import TWIN, tmux, wait_pane
 
 __all__ = ["served"]  # the fixture
@@ -106,31 +106,12 @@ def test_foreign_payloads_are_counted_not_fatal() -> None:
     assert fleet.undecodable == 1 and fleet.rows() == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def broker(tmp_path: Path) -> Iterator[int]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.fail("mosquitto not found: scripts/test installs it")
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        assert time.monotonic() < deadline, "mosquitto did not listen"
-        time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    server = MosquittoServer(tmp_path / "mosquitto")
+    server.start()
+    yield server.port
+    server.stop()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")

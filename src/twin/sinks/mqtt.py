@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.argtypes import mqtt_url
+from twin.argtypes import mqtt_url, read_credentials
 from twin.live.state import LiveState
 from twin.points import sparkplug
 from twin.points.quality import Quality
@@ -127,16 +127,9 @@ def publish_options(args: argparse.Namespace) -> PublishOptions | None:
     if options.ca_file is not None and not options.ca_file.is_file():
         raise ValueError(f"--publish-ca: no file {options.ca_file}")
     if args.publish_credentials is not None:
-        try:
-            lines = args.publish_credentials.read_text().splitlines()
-        except OSError as error:
-            raise ValueError(f"--publish-credentials: cannot read: {error}") from None
-        if len(lines) < 2 or not lines[0].strip():
-            raise ValueError(
-                f"--publish-credentials {args.publish_credentials}: expected two lines, "
-                "user name then password"
-            )
-        options.username, options.password = lines[0].strip(), lines[1]
+        options.username, options.password = read_credentials(
+            args.publish_credentials, "--publish-credentials"
+        )
     return options
 
 

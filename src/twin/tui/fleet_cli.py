@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from twin.argtypes import mqtt_url, positive_float
+from twin.argtypes import mqtt_url, positive_float, read_credentials
 
 EXAMPLES = """\
 Examples:
@@ -58,18 +58,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         client["tls_context"] = ssl.create_default_context(cafile=str(args.ca) if args.ca else None)
     if args.credentials is not None:
         try:
-            lines = args.credentials.read_text().splitlines()
-        except OSError as error:
-            print(f"twin fleet: error: --credentials: cannot read: {error}", file=sys.stderr)
-            return 2
-        if len(lines) < 2:
-            print(
-                f"twin fleet: error: --credentials {args.credentials}: expected two lines, "
-                "user name then password",
-                file=sys.stderr,
+            client["username"], client["password"] = read_credentials(
+                args.credentials, "--credentials"
             )
+        except ValueError as error:
+            print(f"twin fleet: error: {error}", file=sys.stderr)
             return 2
-        client["username"], client["password"] = lines[0].strip(), lines[1]
     fleet = FleetState()
     subscription = Subscription(
         fleet, parsed.hostname or "", parsed.port or (8883 if tls else 1883), **client
