@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from twin import catalog
+from twin.plant.drycoolers import drycooler_conductance, drycooler_fan
 from twin.plant.layout import assemble
-from twin.plant.quasi_steady import drycooler_conductance, drycooler_fan
 from twin.plant.study import run_study
 from twin.site import load_site
 

@@ -144,6 +144,10 @@ class Layout:
     cp_water: float
     cp_secondary: float
     heat_capacity: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Densities of the facility water and the secondary coolant [kg/m³], at the
+    #: loops' design temperatures (:mod:`twin.physics.fluids`), as the specific heats.
+    rho_water: float = 997.3
+    rho_secondary: float = 1009.9
 
     @property
     def n_halls(self) -> int:
@@ -172,12 +176,12 @@ def _losses(entry: catalog.ConverterLosses) -> list[float]:
     return [entry.no_load_frac, entry.proportional_frac, entry.square_frac]
 
 
-def _pump_group(name: str, count: int, cp: float) -> PumpGroup:
+def _pump_group(name: str, count: int, rho: float) -> PumpGroup:
     pump = catalog.lookup("pump", name)
     assert isinstance(pump, catalog.Pump)
     v = pump.v_flow_m3_h / 3600.0
     power = float(cooling.hydraulic_power(v, pump.dp_kpa * 1e3, pump.efficiency))
-    return PumpGroup(count, v * 995.0, power, pump.min_speed)
+    return PumpGroup(count, v * rho, power, pump.min_speed)
 
 
 def _tower_group(name: str, cells: int, cp: float) -> TowerGroup:
@@ -274,6 +278,7 @@ def assemble(site: Site) -> Layout:
     """Build the arrays of a site from its config and the catalog."""
     cp_water = float(fluids.specific_heat("water", 30.0))
     cp_secondary = float(fluids.specific_heat("pg25", 40.0))
+    rho_water = float(fluids.density("water", 30.0))
     rho_secondary = float(fluids.density("pg25", 40.0))
     power = site.power
 
@@ -439,12 +444,12 @@ def assemble(site: Site) -> Layout:
                 for h in site.halls
             ]
         ),
-        "fw_supply": np.array([0.5 * (fw.volume_m3 if fw else 1.0) * 995.0 * cp_water]),
-        "fw_return": np.array([0.5 * (fw.volume_m3 if fw else 1.0) * 995.0 * cp_water]),
-        "chw_supply": np.array([0.5 * air.chilled_volume_m3 * 995.0 * cp_water]),
-        "chw_return": np.array([0.5 * air.chilled_volume_m3 * 995.0 * cp_water]),
-        "cw_supply": np.array([0.5 * air.condenser_volume_m3 * 995.0 * cp_water]),
-        "cw_return": np.array([0.5 * air.condenser_volume_m3 * 995.0 * cp_water]),
+        "fw_supply": np.array([0.5 * (fw.volume_m3 if fw else 1.0) * rho_water * cp_water]),
+        "fw_return": np.array([0.5 * (fw.volume_m3 if fw else 1.0) * rho_water * cp_water]),
+        "chw_supply": np.array([0.5 * air.chilled_volume_m3 * rho_water * cp_water]),
+        "chw_return": np.array([0.5 * air.chilled_volume_m3 * rho_water * cp_water]),
+        "cw_supply": np.array([0.5 * air.condenser_volume_m3 * rho_water * cp_water]),
+        "cw_return": np.array([0.5 * air.condenser_volume_m3 * rho_water * cp_water]),
     }
 
     return Layout(
@@ -467,10 +472,10 @@ def assemble(site: Site) -> Layout:
             if fw and fw.drycooler and fw.drycoolers
             else None
         ),
-        fw_pumps=_pump_group(fw.pump, fw.pumps, cp_water) if fw else None,
+        fw_pumps=_pump_group(fw.pump, fw.pumps, rho_water) if fw else None,
         cw_towers=_tower_group(air.tower, air.towers, cp_water),
-        cw_pumps=_pump_group(air.condenser_pump, air.condenser_pumps, cp_water),
-        chw_pumps=_pump_group(air.chilled_pump, air.chilled_pumps, cp_water),
+        cw_pumps=_pump_group(air.condenser_pump, air.condenser_pumps, rho_water),
+        chw_pumps=_pump_group(air.chilled_pump, air.chilled_pumps, rho_water),
         chiller=chiller,
         chillers=air.chillers,
         crah_hall=np.asarray(crah_hall),
@@ -479,4 +484,6 @@ def assemble(site: Site) -> Layout:
         cp_water=cp_water,
         cp_secondary=cp_secondary,
         heat_capacity=heat_capacity,
+        rho_water=rho_water,
+        rho_secondary=rho_secondary,
     )

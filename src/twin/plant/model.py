@@ -24,70 +24,41 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.loads import LoadProfile, load_profile
-from twin.physics import cooling, electrical, fluids, thermal
-from twin.physics.load import server_power
+from twin.physics import electrical
+from twin.plant import chillers as chiller_plant
+from twin.plant.cdus import cdu_conductance, cdu_pump_power
+from twin.plant.chilled_water import chilled_water_plant
+from twin.plant.chillers import COOLING_MODES
 from twin.plant.controllers import PiArray
-from twin.plant.layout import Layout, PumpGroup, TowerGroup, system_losses
-from twin.plant.network import Network
-from twin.plant.quasi_steady import (
-    drycooler_conductance,
-    drycooler_fan,
-    pump_group_power,
-    tower_to_setpoint,
+from twin.plant.crah import (
+    crah_air_capacity_rate,
+    crah_coil_conductance,
+    crah_fan_power,
+    crah_fan_speed,
+    crah_halls,
 )
+from twin.plant.drycoolers import (
+    drycooler_conductance,
+    drycooler_conductance_needed,
+    drycooler_fan,
+    drycooler_fan_power,
+)
+from twin.plant.layout import Layout, system_losses
+from twin.plant.ledger import Ledger, heat_sources_w
+from twin.plant.network import Network
+from twin.plant.power import pdu_losses, transformer_loads, ups_cooling_share
+from twin.plant.pumps import chilled_water_flow, pump_group_power
+from twin.plant.racks import cold_plates, rack_power, rack_utilisation
+from twin.plant.towers import tower_fan_to_reach, tower_leaving_water, tower_water_use
 from twin.weather import Weather, load_weather
 
-COOLING_MODES = ("free", "partial", "mechanical")
+__all__ = ["COOLING_MODES", "IDEAL_CONTROL_STEP_S", "Faults", "Ledger", "Plant"]
 
 #: Steps longer than this use ideal (setpoint-tracking) control instead of the PI
 #: loops: at study steps of minutes the loops' time constants (seconds) are far
 #: inside one step, so a discrete PI would bang between its limits. Ideal control
 #: meets the setpoint whenever the equipment can, as EnergyPlus plant loops do.
 IDEAL_CONTROL_STEP_S = 10.0
-
-
-@dataclass
-class Ledger:
-    """Energy totals since the start [J], by term."""
-
-    utility: float = 0.0
-    generator: float = 0.0
-    battery_discharge: float = 0.0
-    it: float = 0.0
-    losses_transformer: float = 0.0
-    losses_converter: float = 0.0  # UPS, HVDC, PDU
-    losses_battery: float = 0.0
-    battery_charge: float = 0.0
-    cooling: float = 0.0
-    other: float = 0.0
-    heat_sources: float = 0.0
-    heat_rejected: float = 0.0
-    heat_stored: float = 0.0
-    water_kg: float = 0.0
-    fuel_l: float = 0.0
-    it_interrupted_j: float = 0.0
-
-    @property
-    def power_losses(self) -> float:
-        return self.losses_transformer + self.losses_converter + self.losses_battery
-
-    @property
-    def electrical_in(self) -> float:
-        return self.utility + self.generator + self.battery_discharge
-
-    @property
-    def electrical_out(self) -> float:
-        return self.it + self.power_losses + self.cooling + self.other + self.battery_charge
-
-    @property
-    def electrical_balance_error(self) -> float:
-        return abs(self.electrical_in - self.electrical_out) / max(self.electrical_in, 1e-9)
-
-    @property
-    def heat_balance_error(self) -> float:
-        return abs(self.heat_sources - self.heat_rejected - self.heat_stored) / max(
-            self.heat_sources, 1e-9
-        )
 
 
 @dataclass
@@ -188,6 +159,7 @@ class Plant:
         self._side_energised = np.ones(2, bool)
         self._mech_powered = True
         self._hall_losses_w = np.zeros(n_halls)
+        self.crah = crah_halls(layout)
         self.events: list = []  # scenario events not yet applied, sorted by time
         self.active_events: list = []
 
@@ -245,15 +217,9 @@ class Plant:
         # --- IT load per rack
         window = dt if dt > 1.0 else 0.0
         u_site = float(self.profile.utilisation(t, window_s=window)) * self.faults.load_factor
-        spread = site.gpu_utilisation_spread
-        u = np.where(
-            racks.is_gpu,
-            u_site * (1.0 + spread * racks.utilisation_offset),
-            site.air_rack_utilisation * (1.0 + 0.1 * racks.utilisation_offset),
-        )
-        u = np.clip(u, 0.0, 1.0)
+        u = rack_utilisation(racks, site, u_site)
         powered = self._rack_powered()
-        p_demand = server_power(racks.p_nominal_w * racks.idle_frac, racks.p_nominal_w, u)
+        p_demand = rack_power(racks, u)
         p_it = p_demand * powered
         self.ledger.it_interrupted_j += float(np.sum(p_demand - p_it)) * dt
         q_liquid_rack = p_it * racks.liquid_frac
@@ -274,9 +240,8 @@ class Plant:
             min_speed = float(cdus.pump_min_speed.min())
             speed = np.clip(speed, min_speed, 1.0)
             m_tcs = speed * hall_capacity
-            p_cdu_pump = running * cdus.pump_power_w * speed[cdus.hall] ** 3
+            p_cdu_pump = cdu_pump_power(cdus, running, speed)
             active = (running > 0).astype(float)
-            n_active = np.bincount(cdus.hall, active, n_halls)
             m_fac_max = np.bincount(cdus.hall, active * cdus.m_flow_facility_kg_s, n_halls)
             fw_ok = mech and layout.fw_pumps is not None
             ideal = dt > IDEAL_CONTROL_STEP_S
@@ -285,16 +250,7 @@ class Plant:
             else:
                 valve = self.cdu_valve.step(self.t_tcs_supply, self.t_tcs_supply_set, dt)
             m_fac = valve * m_fac_max * (1.0 if fw_ok else 0.0)
-            per = np.maximum(n_active, 1.0)
-            ua_nom = np.bincount(cdus.hall, cdus.ua_w_k, n_halls) / np.maximum(
-                np.bincount(cdus.hall, minlength=n_halls), 1
-            )
-            m_sec_nom = cdus.m_flow_secondary_kg_s[0]
-            m_fac_nom = cdus.m_flow_facility_kg_s[0]
-            ua = n_active * cooling.ua_at_flows(
-                ua_nom, m_tcs / per, m_sec_nom, m_fac / per, m_fac_nom
-            )
-            g_cdu = cooling.exchanger_conductance(ua, m_tcs * cp_s, m_fac * cp_w, "counterflow")
+            g_cdu = cdu_conductance(cdus, n_halls, active, m_tcs, m_fac, cp_s, cp_w)
             cdu_held = np.zeros(n_halls, bool)
             if ideal and fw_ok:
                 q_need = m_tcs * cp_s * (self.t_tcs_return - self.t_tcs_supply_set)
@@ -322,53 +278,59 @@ class Plant:
         t_fw_tower_out = t_wet
         p_fw_fan = 0.0
         if layout.fw_pumps is not None and n_cdus:
-            p_fw_pump = _pump_power(layout.fw_pumps, m_fw) if mech else 0.0
+            p_fw_pump = float(pump_group_power(layout.fw_pumps, m_fw)) if mech else 0.0
             if fw_t is not None:
                 failed = self.faults.fw_tower_failed
                 if dt > IDEAL_CONTROL_STEP_S:
-                    fan_cmd = _ideal_fan(
-                        fw_t, m_fw, self.t_fw_supply_set, t_wet, self.tower_range["fw"]
+                    fan_cmd = float(
+                        tower_fan_to_reach(
+                            fw_t, m_fw, self.t_fw_supply_set, t_wet, self.tower_range["fw"]
+                        )
                     )
                 else:
                     fan_cmd = float(self.fw_fan.step(self.t_fw[0:1], self.t_fw_supply_set, dt)[0])
-                (t_fw_tower_out, fw_fan_speed, p_fw_fan) = _tower(
-                    fw_t, m_fw, fan_cmd if mech else 0.0, failed, t_wet, self.tower_range["fw"]
+                t_fw_tower_out, fw_fan_speed, p_fw_fan = (
+                    float(x)
+                    for x in tower_leaving_water(
+                        fw_t,
+                        m_fw,
+                        fan_cmd if mech else 0.0,
+                        t_wet,
+                        self.tower_range["fw"],
+                        int(failed.sum()) if failed is not None else 0,
+                    )
                 )
                 g_fw_tower = m_fw * cp_w
             dry = layout.fw_drycoolers
             if dry is not None:
                 if dt > IDEAL_CONTROL_STEP_S:
-                    t_in = float(self.t_fw[1])
-                    span = max(t_in - t_dry, 0.1)
-                    needed = m_fw * cp_w * max(t_in - self.t_fw_supply_set, 0.0) / span
+                    needed = drycooler_conductance_needed(
+                        m_fw * cp_w, float(self.t_fw[1]), self.t_fw_supply_set, t_dry
+                    )
                     fan_cmd = float(drycooler_fan(dry, np.asarray(m_fw), needed, cp_w))
                 else:
                     fan_cmd = float(self.fw_fan.step(self.t_fw[0:1], self.t_fw_supply_set, dt)[0])
-                fw_fan_speed = max(fan_cmd, dry.min_fan_speed) if mech else 0.0
+                fw_fan_speed = min(max(fan_cmd, 0.0), 1.0) if mech else 0.0
                 g_fw_drycooler = float(drycooler_conductance(dry, m_fw, fw_fan_speed, cp_w))
-                p_fw_fan = dry.units * float(cooling.fan_power(fw_fan_speed, dry.fan_power_w))
+                p_fw_fan = float(drycooler_fan_power(dry, fw_fan_speed))
 
         # --- air side: CRAH fans on load, valves on supply air
-        crah_counts = np.bincount(layout.crah_hall, minlength=n_halls).astype(float)
-        crah_cap = np.array([c.capacity_kw * 1e3 for c in layout.crah]) * crah_counts
-        crah_fan_nominal = np.array([c.fan_power_kw * 1e3 for c in layout.crah]) * crah_counts
-        crah_min = np.array([c.min_fan_speed for c in layout.crah])
+        crah = self.crah
         q_air_load = q_air_it + self._hall_losses_w
-        fan_speed = np.clip(q_air_load / np.maximum(crah_cap, 1.0), crah_min, 1.0)
-        p_crah_fan = crah_fan_nominal * fan_speed**3
+        fan_speed = crah_fan_speed(crah, q_air_load)
+        p_crah_fan = crah_fan_power(crah, fan_speed)
         q_air = q_air_load + p_crah_fan
-        airflow = np.array([c.airflow_m3_s for c in layout.crah]) * crah_counts * fan_speed
-        c_air = airflow * fluids.AIR_DENSITY * fluids.AIR_SPECIFIC_HEAT
+        c_air = crah_air_capacity_rate(crah, fan_speed)
         ideal_air = dt > IDEAL_CONTROL_STEP_S
         if ideal_air:
             crah_valve = np.ones(n_halls)
         else:
             crah_valve = self.crah_valve.step(self.t_air, self.t_supply_air_set, dt)
-        m_chw_nominal = np.array([c.m_flow_chilled_kg_s for c in layout.crah]) * crah_counts
+        m_chw_nominal = crah.m_flow_chilled_kg_s
         m_chw_hall = crah_valve * m_chw_nominal * (1.0 if mech else 0.0)
-        ua_crah = layout.crah_ua_w_k * crah_counts
-        ua_crah = ua_crah * (fan_speed**0.8 * np.clip(crah_valve, 1e-6, 1.0) ** 0.8) ** 0.5
-        g_crah = cooling.exchanger_conductance(ua_crah, c_air, m_chw_hall * cp_w, "crossflow")
+        g_crah = crah_coil_conductance(
+            crah, fan_speed, crah_valve, c_air, cp_w, water_on=1.0 if mech else 0.0
+        )
         rack_air_rise = q_air / np.maximum(c_air, 1.0)
         crah_held = np.zeros(n_halls, bool)
         q_crah_held = np.zeros(n_halls)
@@ -386,76 +348,62 @@ class Plant:
         air_cfg = site.cooling.air_side
         self._update_mode(t, t_wet)
         if mech:
-            chw = layout.chw_pumps
-            m_chw = max(float(m_chw_hall.sum()), 0.1 * chw.pumps * chw.m_flow_design_kg_s)
+            m_chw = float(chilled_water_flow(layout.chw_pumps, float(m_chw_hall.sum())))
         else:
             m_chw = 0.0
             m_chw_hall = m_chw_hall * 0.0
-        p_chw_pump = _pump_power(layout.chw_pumps, m_chw)
+        p_chw_pump = float(pump_group_power(layout.chw_pumps, m_chw))
         c_chw = m_chw * cp_w
         available = (~self.faults.chiller_failed) & (self.chiller_ready_at <= t) & mech
         if not mech:
             self.chiller_ready_at = np.maximum(
                 self.chiller_ready_at, t + layout.chiller.restart_delay_s
             )
-        cap_chiller = layout.chiller.capacity_kw * 1e3
         hx_on = self.mode in (0, 1) and air_cfg.economiser and mech
-        chillers_on_mode = self.mode in (1, 2)
         # Economiser plate HX: fixed effectiveness from its design approach.
-        q_need_est = c_chw * (self.t_chw[1] - self.t_chw_supply_set)
-        if dt > IDEAL_CONTROL_STEP_S:
-            # At study steps the loop settles within the step: stage for the heat
-            # the air side hands over, not for a return temperature that overshot.
-            q_need_est = max(q_need_est, float(q_air.sum()) + p_chw_pump)
-        m_cw_hx = m_chw if hx_on else 0.0
         dt_design = air_cfg.design_delta_t_k
-        eff_hx = dt_design / (dt_design + air_cfg.economiser_approach_k)
-        g_hx = eff_hx * min(c_chw, m_cw_hx * cp_w) if hx_on else 0.0
-        q_hx_est = g_hx * max(self.t_chw[1] - self.t_cw[0], 0.0)
-        chiller_load_est = max(q_need_est - q_hx_est, 0.0) if chillers_on_mode else 0.0
+        eff_hx = chiller_plant.economiser_effectiveness(dt_design, air_cfg.economiser_approach_k)
+        g_hx = eff_hx * c_chw if hx_on else 0.0
         n_avail = int(available.sum())
-        n_on = min(n_avail, math.ceil(chiller_load_est / (0.9 * cap_chiller) - 1e-9))
-        n_on = max(n_on, 1) if chillers_on_mode and n_avail and chiller_load_est > 0 else 0
-        ch = layout.chiller
-        per_chiller_est = chiller_load_est / max(n_on, 1)
-        p_chiller_each, q_cap_each = cooling.chiller_eir_power(
-            per_chiller_est,
-            self.t_chw_supply_set,
-            self.t_cw[0],
-            ch.capacity_kw * 1e3,
-            ch.cop,
-            list(ch.curves.capft),
-            list(ch.curves.eirft),
-            list(ch.curves.eirfplr),
-            ch.plr_min,
-        )
-        p_chiller = float(p_chiller_each) * n_on
-        chiller_capacity = float(q_cap_each) * n_on
-        chiller_limited = chiller_load_est > chiller_capacity * 0.999 if n_on else True
-        m_cw = max(n_on * ch.m_flow_condenser_kg_s, m_cw_hx)
-        p_cw_pump = _pump_power(layout.cw_pumps, m_cw) if m_cw > 0 and mech else 0.0
-        if dt > IDEAL_CONTROL_STEP_S and self.mode != 1:
-            target = (
-                self.t_chw_supply_set - air_cfg.economiser_approach_k
-                if self.mode == 0
-                else self.t_cw_supply_set
+        cw_failed = self.faults.cw_tower_failed
+        cw_failed_cells = int(cw_failed.sum()) if cw_failed is not None else 0
+        if dt > IDEAL_CONTROL_STEP_S and mech:
+            # At study steps the loops settle within the step: the plant is operated as
+            # the annual study operates it, for the heat the air side hands over.
+            plant = chilled_water_plant(
+                layout,
+                self.mode,
+                float(q_air.sum()) + p_chw_pump,
+                m_chw,
+                t_wet,
+                self.t_chw_supply_set,
+                self.t_cw_supply_set,
+                n_avail,
+                cw_failed_cells,
             )
-            cw_cmd = _ideal_fan(layout.cw_towers, m_cw, target, t_wet, self.tower_range["cw"])
-        elif self.mode == 0:
-            cw_cmd = self.cw_fan.step(self.t_chw[0:1], self.t_chw_supply_set, dt)[0]
-        elif self.mode == 1:
-            cw_cmd = 1.0
-            self.cw_fan.reset(slice(None), 1.0)
+            n_on = int(plant.chillers_on)
+            p_chiller = float(plant.p_chiller_w)
+            chiller_capacity = float(plant.chiller_capacity_w)
+            chiller_limited = float(plant.q_chiller_w) > chiller_capacity * 0.999 if n_on else True
+            m_cw = float(plant.m_cw_kg_s)
+            p_cw_pump = float(plant.p_cw_pump_w)
+            t_cw_tower_out = float(plant.t_cw_supply_c)
+            cw_fan_speed = float(plant.cw_fan)
+            p_cw_fan = float(plant.p_cw_fan_w)
         else:
-            cw_cmd = self.cw_fan.step(self.t_cw[0:1], self.t_cw_supply_set, dt)[0]
-        t_cw_tower_out, cw_fan_speed, p_cw_fan = _tower(
-            layout.cw_towers,
-            m_cw,
-            float(cw_cmd) if mech else 0.0,
-            self.faults.cw_tower_failed,
-            t_wet,
-            self.tower_range["cw"],
-        )
+            (
+                n_on,
+                p_chiller,
+                chiller_capacity,
+                chiller_limited,
+                m_cw,
+                p_cw_pump,
+                t_cw_tower_out,
+                cw_fan_speed,
+                p_cw_fan,
+            ) = self._chilled_water_controlled(
+                dt, t_wet, mech, c_chw, g_hx, m_chw, n_avail, cw_failed_cells
+            )
 
         # --- thermal network
         # Node order: per hall [tcs_supply, tcs_return, air],
@@ -517,8 +465,6 @@ class Plant:
         # Chilled water: return → economiser → chillers → supply.
         net.stream(chw_s, chw_r, np.array([c_chw]))
         net.heat(chw_r, np.array([p_chw_pump]))
-        if g_hx > 0:
-            net.exchange(chw_r, cw_s, chw_s, cw_r, np.array([g_hx]))
         chiller_temperature_controlled = n_on > 0 and not chiller_limited
         if chiller_temperature_controlled:
             # Chillers hold the leaving temperature: the supply gets c·T_set and the
@@ -570,14 +516,13 @@ class Plant:
             self.tower_range["cw"] = max(q_cw_tower / (m_cw * cp_w), 0.5)
 
         # --- water use of the towers
-        water = 0.0
-        for group, m, q in ((fw_t, m_fw, q_fw_tower), (layout.cw_towers, m_cw, q_cw_tower)):
-            if group is None or m <= 0:
-                continue
-            evaporation, drift, blowdown = cooling.tower_water_use(
-                m, max(q, 0.0) / (m * cp_w), group.cycles
+        water = (
+            float(
+                tower_water_use(fw_t, m_fw, q_fw_tower, cp_w)
+                + tower_water_use(layout.cw_towers, m_cw, q_cw_tower, cp_w)
             )
-            water += float(evaporation + drift + blowdown) * dt
+            * dt
+        )
 
         # --- power chain
         p_cooling_ups = p_cdu_pump_hall + p_crah_fan  # critical cooling on UPS
@@ -592,15 +537,15 @@ class Plant:
         ledger.it += float(p_it.sum()) * dt
         ledger.cooling += p_cooling * dt
         ledger.other += (site.other_load_kw * 1e3 if self._any_energised() else 0.0) * dt
-        heat_in = (
-            float(p_it.sum())
-            + float(self._hall_losses_w.sum())
-            + float(p_cdu_pump_hall.sum())
-            + float(p_crah_fan.sum())
-            + p_fw_pump
-            + p_chw_pump
-            + p_cw_pump
-            + p_chiller
+        heat_in = float(
+            heat_sources_w(
+                float(p_it.sum()),
+                float(self._hall_losses_w.sum()),
+                float(p_cdu_pump_hall.sum()),
+                float(p_crah_fan.sum()),
+                p_fw_pump + p_chw_pump + p_cw_pump,
+                p_chiller,
+            )
         )
         ledger.heat_sources += heat_in * dt
         ledger.heat_rejected += (q_fw_tower + q_fw_drycooler + q_cw_tower) * dt
@@ -650,33 +595,89 @@ class Plant:
         )
         self._cold_plates(p_it, m_tcs, m_set)
 
+    def _chilled_water_controlled(
+        self,
+        dt: float,
+        t_wet: float,
+        mech: bool,
+        c_chw: float,
+        g_hx: float,
+        m_chw: float,
+        n_avail: int,
+        cw_failed_cells: int,
+    ) -> tuple[int, float, float, bool, float, float, float, float, float]:
+        """Chillers staged on the measured return, towers on their PI loops (live steps)."""
+        layout = self.layout
+        cap_chiller = layout.chiller.capacity_kw * 1e3
+        hx_on = g_hx > 0
+        chillers_on_mode = self.mode in (1, 2)
+        q_need_est = c_chw * (self.t_chw[1] - self.t_chw_supply_set)
+        m_cw_hx = m_chw if hx_on else 0.0
+        q_hx_est = g_hx * max(self.t_chw[1] - self.t_cw[0], 0.0)
+        chiller_load_est = max(q_need_est - q_hx_est, 0.0) if chillers_on_mode else 0.0
+        n_on = int(chiller_plant.chillers_staged(chiller_load_est, cap_chiller, n_avail))
+        n_on = n_on if chillers_on_mode else 0
+        ch = layout.chiller
+        per_chiller_est = chiller_load_est / max(n_on, 1)
+        p_chiller_each, q_cap_each = chiller_plant.chiller_power(
+            ch, per_chiller_est, self.t_chw_supply_set, self.t_cw[0]
+        )
+        p_chiller = float(p_chiller_each) * n_on
+        chiller_capacity = float(q_cap_each) * n_on
+        chiller_limited = chiller_load_est > chiller_capacity * 0.999 if n_on else True
+        m_cw = max(n_on * ch.m_flow_condenser_kg_s, m_cw_hx)
+        p_cw_pump = float(pump_group_power(layout.cw_pumps, m_cw)) if m_cw > 0 and mech else 0.0
+        if self.mode == 0:
+            cw_cmd = self.cw_fan.step(self.t_chw[0:1], self.t_chw_supply_set, dt)[0]
+        elif self.mode == 1:
+            cw_cmd = 1.0
+            self.cw_fan.reset(slice(None), 1.0)
+        else:
+            cw_cmd = self.cw_fan.step(self.t_cw[0:1], self.t_cw_supply_set, dt)[0]
+        t_cw_tower_out, cw_fan_speed, p_cw_fan = (
+            float(x)
+            for x in tower_leaving_water(
+                layout.cw_towers,
+                m_cw,
+                float(cw_cmd) if mech else 0.0,
+                t_wet,
+                self.tower_range["cw"],
+                cw_failed_cells,
+            )
+        )
+        return (
+            n_on,
+            p_chiller,
+            chiller_capacity,
+            chiller_limited,
+            m_cw,
+            p_cw_pump,
+            t_cw_tower_out,
+            cw_fan_speed,
+            p_cw_fan,
+        )
+
     # ------------------------------------------------------------ sub-models
 
     def _cold_plates(self, p_it: np.ndarray, m_tcs: np.ndarray, m_set: np.ndarray) -> None:
-        racks = self.layout.racks
-        gpu = racks.is_gpu
+        layout = self.layout
+        racks = layout.racks
         hall = racks.hall
-        rho = 1012.0
-        share = np.where(gpu, racks.m_flow_design_kg_s / np.maximum(m_set[hall], 1e-9), 0.0)
-        m_rack = m_tcs[hall] * share
-        plates = np.maximum(racks.cold_plates, 1)
-        flow_lpm = m_rack / rho * 1000.0 * 60.0 / plates
-        q_plate = p_it * racks.liquid_frac / plates
-        # Below a quarter of design flow the plates are no longer renewed from the
-        # supply manifold: their coolant trends to the rack-side (return) volume.
-        renewal = np.clip(m_rack / np.maximum(0.25 * racks.m_flow_design_kg_s, 1e-9), 0.0, 1.0)
-        t_in = renewal * self.t_tcs_supply[hall] + (1.0 - renewal) * self.t_tcs_return[hall]
-        t_case = thermal.cold_plate_case_temperature(t_in, q_plate, flow_lpm)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t_out = np.where(
-                m_rack > 0,
-                t_in
-                + p_it * racks.liquid_frac / np.maximum(m_rack * self.layout.cp_secondary, 1e-9),
-                self.t_tcs_return[hall],
-            )
-        self.readings["cold_plate_c"] = np.where(gpu, t_case, np.nan)
-        self.readings["rack_coolant_return_c"] = np.where(gpu, t_out, np.nan)
-        self.readings["rack_coolant_flow_lpm"] = np.where(gpu, m_rack / rho * 60000.0, 0.0)
+        share = np.where(
+            racks.is_gpu, racks.m_flow_design_kg_s / np.maximum(m_set[hall], 1e-9), 0.0
+        )
+        t_case, t_out, flow_lpm = cold_plates(
+            racks,
+            p_it,
+            m_tcs[hall] * share,
+            self.t_tcs_supply[hall],
+            self.t_tcs_return[hall],
+            layout.rho_secondary,
+            layout.cp_secondary,
+        )
+        self.readings["cold_plate_c"] = t_case
+        self.readings["rack_coolant_return_c"] = t_out
+        self.readings["rack_coolant_flow_lpm"] = flow_lpm
 
     def _update_standby(self, t: float) -> None:
         cdus = self.layout.cdus
@@ -698,21 +699,21 @@ class Plant:
                 self.pump_standby_timer[index] = np.inf
 
     def _update_mode(self, t: float, t_wet: float) -> None:
-        """Economiser mode on wet bulb, with deadband and minimum dwell (Stein 2009)."""
+        """Economiser mode on wet bulb (:func:`twin.plant.chillers.economiser_modes`)."""
         air = self.site.cooling.air_side
         if not air.economiser:
-            self.mode = 2
+            self.mode = chiller_plant.MECHANICAL
             return
-        band = air.mode_deadband_k
-        if t_wet < air.free_cooling_below_wet_bulb_c - (band if self.mode != 0 else 0.0):
-            wanted = 0
-        elif t_wet < air.partial_below_wet_bulb_c - (band if self.mode == 2 else 0.0):
-            wanted = 1
-        else:
-            wanted = 2
-        if wanted != self.mode and t - self.mode_since_s >= air.mode_min_dwell_s:
-            self.mode = wanted
-            self.mode_since_s = t
+        _, self.mode, self.mode_since_s = chiller_plant.economiser_modes(
+            np.array([t_wet]),
+            np.array([t]),
+            air.free_cooling_below_wet_bulb_c,
+            air.partial_below_wet_bulb_c,
+            air.mode_deadband_k,
+            air.mode_min_dwell_s,
+            self.mode,
+            self.mode_since_s,
+        )
 
     # ------------------------------------------------------------- power chain
 
@@ -784,20 +785,10 @@ class Plant:
         p_pdu_out = np.bincount(racks.pdu[0], p_it * share_a, n_pdus) + np.bincount(
             racks.pdu[1], p_it * share_b, n_pdus
         )
-        lc = pdus.loss_coefficients
-        pdu_loss = electrical.converter_losses(
-            p_pdu_out, pdus.rated_w, lc[:, 0], lc[:, 1], lc[:, 2]
-        )
-        pdu_loss = np.where(p_pdu_out > 0, pdu_loss, 0.0)
+        pdu_loss = pdu_losses(pdus, p_pdu_out)
         p_sys_out = np.bincount(pdus.system, p_pdu_out + pdu_loss, n_sys)
         # Critical cooling (CDU pumps, CRAH fans) shares the halls' UPS systems.
-        ups = ~systems.is_hvdc
-        ups_alive = ups & alive
-        ups_per_hall = np.bincount(systems.hall, ups_alive.astype(float), layout.n_halls)
-        cooling_share = np.where(
-            ups_alive, p_cooling_ups[systems.hall] / np.maximum(ups_per_hall[systems.hall], 1), 0.0
-        )
-        p_sys_out = p_sys_out + cooling_share
+        p_sys_out = p_sys_out + ups_cooling_share(systems, alive, p_cooling_ups, layout.n_halls)
         n_mod, sys_loss = system_losses(systems, p_sys_out)
         sys_loss = np.where(alive, sys_loss, 0.0)
         demand = p_sys_out + sys_loss  # DC/AC bus demand before batteries
@@ -827,26 +818,9 @@ class Plant:
         battery_loss = discharge * (1 - systems.discharge_eff) + charging * (1 - systems.charge_eff)
         # Transformers: systems by assignment, mechanical and other loads split evenly
         # over the energised side(s) through the switchboards' ATSs.
-        n_tr = len(layout.transformer_side)
-        p_tr = np.bincount(systems.transformer, p_sys_in, n_tr)
         energised = self._side_energised
         other = self.site.other_load_kw * 1e3 if energised.any() else 0.0
-        sides_on = max(int(energised.sum()), 1)
-        per_side = (p_mech + other) / sides_on
-        tr_on_side = energised[layout.transformer_side]
-        per_tr = layout.transformer_side.size // 2
-        p_tr = p_tr + np.where(tr_on_side, per_side / per_tr, 0.0)
-        s_kva = p_tr / 1e3 / layout.transformer_pf
-        tr_loss = np.where(
-            tr_on_side,
-            electrical.transformer_losses(
-                s_kva,
-                layout.transformer_rated_kva,
-                layout.transformer_p0_w,
-                layout.transformer_pk_w,
-            ),
-            0.0,
-        )
+        p_tr, tr_loss = transformer_loads(layout, p_sys_in, p_mech + other, energised)
         intake = np.bincount(layout.transformer_side, p_tr + tr_loss, 2)
         from_generator = float(np.sum(np.where(self.on_generator, intake, 0.0)))
         from_utility = float(np.sum(np.where(self.on_generator, 0.0, intake)))
@@ -899,44 +873,3 @@ class Plant:
             facility_power_w=from_utility + from_generator,
             it_power_w=float(p_it.sum()),
         )
-
-
-def _tower(
-    group: TowerGroup,
-    m_flow: float,
-    fan_command: float,
-    failed: np.ndarray | None,
-    t_wet: float,
-    range_k: float,
-) -> tuple[float, float, float]:
-    """Leaving water temperature, fan speed and fan power of a tower group."""
-    healthy = group.cells - int(failed.sum()) if failed is not None else group.cells
-    if m_flow <= 0 or group.cells == 0:
-        return t_wet + 20.0, 0.0, 0.0
-    # MaximalCell: as many cells as keep each at >= 75 % of design water flow.
-    cells_on = min(group.cells, max(1, math.floor(m_flow / (0.75 * group.m_flow_design_kg_s))))
-    water_frac = m_flow / (cells_on * group.m_flow_design_kg_s)
-    fan = fan_command if fan_command >= group.min_fan_speed else 0.0
-    working = min(healthy, cells_on)
-    # Failed-fan cells still pass water and reject by free convection.
-    air_frac = (
-        working * max(fan, group.free_convection_frac)
-        + (cells_on - working) * group.free_convection_frac
-    ) / cells_on
-    # Clipped to the correlation's published bounds of validity (1.1 to 40 K).
-    lg = water_frac / max(air_frac, 1e-3)
-    approach = min(max(float(cooling.yorkcalc_approach(t_wet, range_k, lg)), 1.1), 40.0)
-    power = float(working * cooling.fan_power(fan, group.fan_power_w))
-    return t_wet + approach, fan, power
-
-
-def _pump_power(group: PumpGroup, m_flow: float) -> float:
-    return float(pump_group_power(group, np.asarray(m_flow)))
-
-
-def _ideal_fan(
-    group: TowerGroup, m_flow: float, t_target: float, t_wet: float, range_k: float
-) -> float:
-    """Fan speed at which a tower group leaves water at ``t_target`` (closed-form YorkCalc)."""
-    fan = tower_to_setpoint(group, np.asarray(m_flow), t_target, np.asarray(t_wet), range_k)[1]
-    return float(fan) if m_flow > 0 and group.cells else 0.0

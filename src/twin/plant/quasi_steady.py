@@ -20,13 +20,33 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from twin.loads import LoadProfile
-from twin.physics import cooling, electrical, fluids, thermal
-from twin.plant.layout import DryCoolerGroup, Layout, PumpGroup, TowerGroup, system_losses
+from twin.physics import thermal
+from twin.plant import chillers as chiller_plant
+from twin.plant.cdus import cdu_conductance, cdu_pump_power, cdu_pump_speed_ideal
+from twin.plant.chilled_water import chilled_water_plant
+from twin.plant.crah import (
+    crah_air_capacity_rate,
+    crah_coil_conductance,
+    crah_fan_power,
+    crah_fan_speed,
+    crah_halls,
+)
+from twin.plant.drycoolers import (
+    drycooler_conductance,
+    drycooler_conductance_needed,
+    drycooler_fan,
+    drycooler_fan_power,
+)
+from twin.plant.layout import DryCoolerGroup, Layout, TowerGroup, system_losses
+from twin.plant.ledger import Ledger, heat_sources_w
+from twin.plant.power import pdu_losses, transformer_loads, ups_cooling_share
+from twin.plant.pumps import chilled_water_flow, pump_group_power
+from twin.plant.racks import plate_flow_lpm, rack_power, rack_utilisation
+from twin.plant.towers import tower_fan_to_reach, tower_leaving_water, tower_water_use
 from twin.weather import Weather
 
 #: Elements per array per chunk: bounds memory for the 100 MW site.
@@ -98,128 +118,17 @@ def month_of(t_end_s: np.ndarray | float, step_s: float) -> np.ndarray:
     return np.searchsorted(MONTH_STARTS_S, (np.asarray(t_end_s) - step_s / 2) % YEAR_S, "right") - 1
 
 
-@dataclass
-class Totals:
-    """Energy sums [J] and extremes of a quasi-steady run."""
-
-    it: float = 0.0
-    utility: float = 0.0
-    losses_transformer: float = 0.0
-    losses_converter: float = 0.0
-    cooling: float = 0.0
-    other: float = 0.0
-    heat_sources: float = 0.0
-    heat_rejected: float = 0.0
-    water_kg: float = 0.0
-    max_cold_plate_c: float = -math.inf
-    max_rack_inlet_c: float = -math.inf
-
-
-def pump_group_power(group: PumpGroup, m_flow: np.ndarray) -> np.ndarray:
-    """Pumps staged so each runs at or below design flow; affinity-law power [W]."""
-    m_flow = np.asarray(m_flow, dtype=float)
-    m_design = group.m_flow_design_kg_s
-    n_on = np.clip(np.ceil(m_flow / m_design - 1e-9), 1, group.pumps)
-    speed = np.clip(m_flow / (n_on * m_design), group.min_speed, 1.2)
-    return np.where(m_flow > 0, n_on * cooling.fan_power(speed, group.power_w), 0.0)
-
-
-def tower_cells(group: TowerGroup, m_flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cells on (MaximalCell: each at >= 75 % of design water) and water fraction per cell."""
-    cells = np.clip(np.floor(m_flow / (0.75 * group.m_flow_design_kg_s)), 1, group.cells)
-    return cells, m_flow / (cells * group.m_flow_design_kg_s)
-
-
-def tower_to_setpoint(
+def _tower_to_setpoint(
     group: TowerGroup,
     m_flow: np.ndarray,
     t_target: np.ndarray | float,
     t_wet: np.ndarray,
     range_k: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Leaving water, fan speed and fan power of a tower group told to reach ``t_target``.
-
-    The fan runs at the speed whose YorkCalc approach gives the target (closed form
-    in LG); free convection when that is enough; full speed, and warmer water, when
-    even full speed is not.
-    """
-    cells, water_frac = tower_cells(group, m_flow)
-    approach_needed = np.asarray(t_target) - t_wet
-    lg = cooling.yorkcalc_liquid_to_gas_ratio(t_wet, range_k, approach_needed)
-    still = np.clip(
-        cooling.yorkcalc_approach(t_wet, range_k, water_frac / group.free_convection_frac),
-        1.1,
-        40.0,
-    )
-    full = np.clip(cooling.yorkcalc_approach(t_wet, range_k, water_frac), 1.1, 40.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fan = np.where(np.isfinite(lg), water_frac / lg, np.where(approach_needed < full, 1.0, 0.0))
-    fan = np.clip(fan, group.min_fan_speed, 1.0)
-    fan = np.where(still <= approach_needed, 0.0, fan)
-    air = np.maximum(fan, group.free_convection_frac)
-    approach = np.clip(cooling.yorkcalc_approach(t_wet, range_k, water_frac / air), 1.1, 40.0)
-    power = cells * cooling.fan_power(fan, group.fan_power_w)
-    power = np.where(m_flow > 0, power, 0.0)
-    return t_wet + approach, fan, power
-
-
-def drycooler_conductance(
-    group: DryCoolerGroup, m_flow: np.ndarray, fan: np.ndarray, cp_water: float
-) -> np.ndarray:
-    """Heat the dry coolers reject per kelvin of water above dry bulb [W/K] (ε·C_min)."""
-    m_unit = np.asarray(m_flow, dtype=float) / group.units
-    c_air = np.asarray(fan, dtype=float) * group.c_air_w_k
-    ua = cooling.ua_at_flows(group.ua_w_k, c_air, group.c_air_w_k, m_unit, group.m_flow_design_kg_s)
-    return group.units * cooling.exchanger_conductance(ua, m_unit * cp_water, c_air, "crossflow")
-
-
-def drycooler_fan(
-    group: DryCoolerGroup, m_flow: np.ndarray, g_needed: np.ndarray, cp_water: float
-) -> np.ndarray:
-    """Lowest fan speed whose conductance reaches ``g_needed`` (full speed if none does)."""
-    m_flow = np.asarray(m_flow, dtype=float)
-    lo = np.full(np.broadcast(m_flow, g_needed).shape, group.min_fan_speed)
-    hi = np.ones_like(lo)
-    for _ in range(14):  # bisection: conductance rises with fan speed
-        mid = 0.5 * (lo + hi)
-        enough = drycooler_conductance(group, m_flow, mid, cp_water) >= g_needed
-        hi = np.where(enough, mid, hi)
-        lo = np.where(enough, lo, mid)
-    return hi
-
-
-def economiser_modes(
-    t_wet: np.ndarray,
-    t_s: np.ndarray,
-    free_below: float,
-    partial_below: float,
-    deadband: float,
-    min_dwell_s: float,
-    mode: int,
-    since_s: float,
-) -> tuple[np.ndarray, int, float]:
-    """Cooling mode per step (0 free, 1 partial, 2 mechanical), as the dynamic plant switches.
-
-    Hysteresis: leaving a cooler mode needs the wet bulb a deadband past its threshold;
-    a change waits for the minimum dwell since the last one (Stein 2009).
-    """
-    out = np.empty(t_wet.shape[0], dtype=np.int8)
-    wet = t_wet.tolist()
-    times = t_s.tolist()
-    free_enter = free_below - deadband
-    partial_enter = partial_below - deadband
-    for i, (w, t) in enumerate(zip(wet, times, strict=True)):
-        if w < (free_below if mode == 0 else free_enter):
-            wanted = 0
-        elif w < (partial_enter if mode == 2 else partial_below):
-            wanted = 1
-        else:
-            wanted = 2
-        if wanted != mode and t - since_s >= min_dwell_s:
-            mode = wanted
-            since_s = t
-        out[i] = mode
-    return out, mode, since_s
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leaving water and fan power of a tower group under ideal fan control."""
+    fan = tower_fan_to_reach(group, m_flow, t_target, t_wet, range_k)
+    t_out, _, power = tower_leaving_water(group, m_flow, fan, t_wet, range_k)
+    return t_out, power
 
 
 class QuasiSteadyPlant:
@@ -236,26 +145,27 @@ class QuasiSteadyPlant:
         racks = layout.racks
         n_halls = layout.n_halls
         self.n_halls = n_halls
-        # Rack power is affine in the site utilisation u: p = a + b·u per rack
-        # (no clipping: checked below), so sums over racks are affine too.
+        # Rack power is affine in the site utilisation u while no rack clips at full
+        # utilisation (checked per chunk): p = a + b·u, from the racks' own model
+        # evaluated at u = 0 and at the largest u that clips none.
         spread = np.where(
             racks.is_gpu, 1.0 + site.gpu_utilisation_spread * racks.utilisation_offset, 0.0
         )
-        self.gpu_spread = spread
-        air_u = np.clip(site.air_rack_utilisation * (1.0 + 0.1 * racks.utilisation_offset), 0, 1)
-        idle = racks.p_nominal_w * racks.idle_frac
-        span = racks.p_nominal_w - idle
-        self.rack_a = np.where(racks.is_gpu, idle, idle + span * air_u)
-        self.rack_b = np.where(racks.is_gpu, span * spread, 0.0)
         self.max_spread = float(spread.max()) if racks.is_gpu.any() else 0.0
+        u_ref = 1.0 / max(self.max_spread, 1.0)
+        self.rack_a = rack_power(racks, rack_utilisation(racks, site, 0.0))
+        self.rack_b = (
+            rack_power(racks, rack_utilisation(racks, site, u_ref)) - self.rack_a
+        ) / u_ref
         liquid = racks.liquid_frac
         self.liquid_a = np.bincount(racks.hall, self.rack_a * liquid, n_halls)
         self.liquid_b = np.bincount(racks.hall, self.rack_b * liquid, n_halls)
         self.air_a = np.bincount(racks.hall, self.rack_a * (1 - liquid), n_halls)
         self.air_b = np.bincount(racks.hall, self.rack_b * (1 - liquid), n_halls)
         # PDU loads, both sides sharing (2N, all healthy), are affine in u, so each
-        # PDU's three-term losses are a quadratic in u: sum their coefficients per
-        # power system and per hall once, instead of evaluating every PDU every step.
+        # PDU's three-term losses are a quadratic in u: fit it exactly from the PDUs'
+        # loss model at u = 0, ½, 1 and sum the coefficients per power system and per
+        # hall once, instead of evaluating every PDU every step.
         pdus = layout.pdus
         n_pdus = len(pdus.name)
         a = np.bincount(racks.pdu[0], 0.5 * self.rack_a, n_pdus) + np.bincount(
@@ -264,15 +174,8 @@ class QuasiSteadyPlant:
         b = np.bincount(racks.pdu[0], 0.5 * self.rack_b, n_pdus) + np.bincount(
             racks.pdu[1], 0.5 * self.rack_b, n_pdus
         )
-        rated = pdus.rated_w
-        n0, n1, n2 = pdus.loss_coefficients.T
-        loss = np.stack(
-            [
-                rated * n0 + n1 * a + n2 * a * a / rated,
-                n1 * b + 2 * n2 * a * b / rated,
-                n2 * b * b / rated,
-            ]
-        )
+        l0, lh, l1 = (pdu_losses(pdus, a + b * x) for x in (0.0, 0.5, 1.0))
+        loss = np.stack([l0, 4 * lh - 3 * l0 - l1, 2 * (l1 + l0) - 4 * lh])
         n_sys = len(layout.systems.name)
         self.sys_out_coef = np.stack(
             [np.bincount(pdus.system, row, n_sys) for row in (loss[0] + a, loss[1] + b, loss[2])]
@@ -282,8 +185,6 @@ class QuasiSteadyPlant:
         self.pdu_loss_coef_total = loss.sum(axis=1)
         self.system_to_hall = np.zeros((n_sys, n_halls))
         self.system_to_hall[np.arange(n_sys), layout.systems.hall] = 1.0
-        self.system_to_transformer = np.zeros((n_sys, len(layout.transformer_side)))
-        self.system_to_transformer[np.arange(n_sys), layout.systems.transformer] = 1.0
         # Constant parts of the cooling plant (flows held at design by the pump PI).
         cdus = layout.cdus
         cp_s, cp_w = layout.cp_secondary, layout.cp_water
@@ -291,29 +192,13 @@ class QuasiSteadyPlant:
         if len(cdus.name):
             running = cdus.pumps_duty.astype(float)
             capacity = np.bincount(cdus.hall, running * cdus.m_flow_pump_kg_s, n_halls)
-            speed = np.clip(
-                self.m_tcs / np.maximum(capacity, 1e-9), float(cdus.pump_min_speed.min()), 1.0
-            )
+            speed = cdu_pump_speed_ideal(self.m_tcs, capacity, float(cdus.pump_min_speed.min()))
             self.m_tcs = speed * capacity
-            self.p_cdu_pump = np.bincount(
-                cdus.hall, running * cdus.pump_power_w * speed[cdus.hall] ** 3, n_halls
-            )
-            count = np.bincount(cdus.hall, minlength=n_halls).astype(float)
+            self.p_cdu_pump = np.bincount(cdus.hall, cdu_pump_power(cdus, running, speed), n_halls)
             self.m_fac_max = np.bincount(cdus.hall, cdus.m_flow_facility_kg_s, n_halls)
-            ua = np.bincount(cdus.hall, cdus.ua_w_k, n_halls) / np.maximum(count, 1)
-            ua = count * cooling.ua_at_flows(
-                ua,
-                self.m_tcs / np.maximum(count, 1),
-                cdus.m_flow_secondary_kg_s[0],
-                self.m_fac_max / np.maximum(count, 1),
-                cdus.m_flow_facility_kg_s[0],
+            self.g_cdu_full = cdu_conductance(
+                cdus, n_halls, (running > 0).astype(float), self.m_tcs, self.m_fac_max, cp_s, cp_w
             )
-            c_hot = self.m_tcs * cp_s
-            c_cold = self.m_fac_max * cp_w
-            c_min, c_max = np.minimum(c_hot, c_cold), np.maximum(c_hot, c_cold)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                eff = cooling.counterflow_effectiveness(ua / c_min, c_min / c_max)
-            self.g_cdu_full = np.nan_to_num(eff * c_min)
         else:
             self.p_cdu_pump = np.zeros(n_halls)
             self.m_fac_max = np.zeros(n_halls)
@@ -321,21 +206,16 @@ class QuasiSteadyPlant:
         # Cold plates: flow per plate at design, hottest rack per hall.
         gpu = racks.is_gpu
         plates = np.maximum(racks.cold_plates, 1)
-        flow_lpm = racks.m_flow_design_kg_s / 1012.0 * 60000.0 / plates
+        flow_lpm = plate_flow_lpm(racks, racks.m_flow_design_kg_s, layout.rho_secondary)
         self.plate_r = np.where(gpu, thermal.cold_plate_resistance(flow_lpm), 0.0)
         self.plate_a = np.where(gpu, self.rack_a * liquid / plates, 0.0)
         self.plate_b = np.where(gpu, self.rack_b * liquid / plates, 0.0)
         self.rack_hall = racks.hall
         self.inlet_offset_max = np.zeros(n_halls)
         np.maximum.at(self.inlet_offset_max, racks.hall, racks.inlet_offset_k)
-        # CRAH groups per hall.
-        counts = np.bincount(layout.crah_hall, minlength=n_halls).astype(float)
-        self.crah_cap = np.array([c.capacity_kw * 1e3 for c in layout.crah]) * counts
-        self.crah_fan = np.array([c.fan_power_kw * 1e3 for c in layout.crah]) * counts
-        self.crah_min = np.array([c.min_fan_speed for c in layout.crah])
-        self.crah_airflow = np.array([c.airflow_m3_s for c in layout.crah]) * counts
-        self.crah_ua = layout.crah_ua_w_k * counts
-        self.m_chw_nominal = np.array([c.m_flow_chilled_kg_s for c in layout.crah]) * counts
+        self.crah = crah_halls(layout)
+        self.max_cold_plate_c = -math.inf
+        self.max_rack_inlet_c = -math.inf
         #: When set, :meth:`run_chunk` keeps each chunk's time series in :attr:`series`.
         self.record = False
         self.series: dict[str, np.ndarray] = {}
@@ -353,15 +233,12 @@ class QuasiSteadyPlant:
         """Leaving water and fan power of dry coolers told to hold ``t_set``."""
         cp_w = self.layout.cp_water
         c_w = np.maximum(m_fw * cp_w, 1e-9)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g_needed = np.where(
-                t_set + q_fw / c_w > t_dry + 0.1, q_fw / (t_set + q_fw / c_w - t_dry), np.inf
-            )
+        t_in = t_set + q_fw / c_w
+        g_needed = drycooler_conductance_needed(c_w, t_in, t_set, t_dry)
         fan = drycooler_fan(group, m_fw, g_needed, cp_w)
         g = np.maximum(drycooler_conductance(group, m_fw, fan, cp_w), 1e-9)
         t_out = np.where(g >= g_needed, t_set, t_dry + q_fw / g - q_fw / c_w)
-        power = group.units * cooling.fan_power(fan, group.fan_power_w)
-        return t_out, np.where(m_fw > 0, power, 0.0)
+        return t_out, np.where(m_fw > 0, drycooler_fan_power(group, fan), 0.0)
 
     def _electrical(
         self, u: np.ndarray, p_cooling_ups: np.ndarray
@@ -371,10 +248,8 @@ class QuasiSteadyPlant:
         k = self.sys_out_coef
         u_col = u[:, None]
         p_out = k[0][None, :] + u_col * (k[1][None, :] + u_col * k[2][None, :])
-        ups = (~systems.is_hvdc).astype(float)
-        ups_per_hall = np.bincount(systems.hall, ups, self.n_halls)
-        share = ups / np.maximum(ups_per_hall[systems.hall], 1.0)
-        p_out = p_out + p_cooling_ups[:, systems.hall] * share[None, :]
+        alive = np.ones(len(systems.name), bool)
+        p_out = p_out + ups_cooling_share(systems, alive, p_cooling_ups, self.n_halls)
         _, sys_loss = system_losses(systems, p_out)
         h = self.hall_pdu_loss_coef
         hall_pdu = h[0][None, :] + u_col * (h[1][None, :] + u_col * h[2][None, :])
@@ -383,7 +258,7 @@ class QuasiSteadyPlant:
         pdu_loss = t[0] + u * (t[1] + u * t[2])
         return sys_loss, pdu_loss, p_out + sys_loss, hall_losses
 
-    def run_chunk(self, t: np.ndarray, dt: float, totals: Totals) -> np.ndarray:
+    def run_chunk(self, t: np.ndarray, dt: float, totals: Ledger) -> np.ndarray:
         """Solve steps ending at times ``t`` and add them to ``totals``; return the modes."""
         layout = self.layout
         site = layout.site
@@ -433,7 +308,7 @@ class QuasiSteadyPlant:
                 q_fw = q_tcs.sum(axis=1) + p_fw_pump
                 fw_range = q_fw / np.maximum(m_fw * cp_w, 1e-9)
                 if fw_t is not None:
-                    t_fw_supply, _, p_fw_fan = tower_to_setpoint(
+                    t_fw_supply, p_fw_fan = _tower_to_setpoint(
                         fw_t, m_fw, t_fw_set, t_wet, fw_range
                     )
                 else:
@@ -444,7 +319,7 @@ class QuasiSteadyPlant:
             plate = t_tcs_supply[:, self.rack_hall] + self.plate_r * (
                 self.plate_a + u[:, None] * self.plate_b
             )
-            totals.max_cold_plate_c = max(totals.max_cold_plate_c, float(plate.max()))
+            self.max_cold_plate_c = max(self.max_cold_plate_c, float(plate.max()))
 
         # --- air side: CRAH fans on load, hall losses from the power chain
         crah_speed = np.zeros_like(q_air_it)
@@ -452,19 +327,15 @@ class QuasiSteadyPlant:
         hall_losses = np.zeros_like(q_air_it)
         for _ in range(2):  # fans ↔ UPS losses: two passes settle it
             q_air_load = q_air_it + hall_losses
-            crah_speed = np.clip(q_air_load / np.maximum(self.crah_cap, 1.0), self.crah_min, 1.0)
-            p_crah = self.crah_fan * crah_speed**3
+            crah_speed = crah_fan_speed(self.crah, q_air_load)
+            p_crah = crah_fan_power(self.crah, crah_speed)
             p_cooling_ups = self.p_cdu_pump[None, :] + p_crah
             sys_loss, pdu_loss, p_sys_in, hall_losses = self._electrical(u, p_cooling_ups)
         q_air = q_air_it + hall_losses + p_crah
         t_chw_set = air_cfg.t_chilled_supply_c
         # CRAH coil at full valve with chilled water at its setpoint.
-        c_air = self.crah_airflow * crah_speed * fluids.AIR_DENSITY * fluids.AIR_SPECIFIC_HEAT
-        ua = self.crah_ua * crah_speed**0.4
-        c_w = self.m_chw_nominal * cp_w
-        c_min, c_max = np.minimum(c_air, c_w), np.maximum(c_air, c_w)
-        eff = cooling.crossflow_effectiveness(ua / c_min, c_min / c_max)
-        g_crah = eff * c_min
+        c_air = crah_air_capacity_rate(self.crah, crah_speed)
+        g_crah = crah_coil_conductance(self.crah, crah_speed, np.ones_like(crah_speed), c_air, cp_w)
         rise = q_air / np.maximum(c_air, 1.0)
         t_air_set = cool.t_supply_air_c
         q_max_air = g_crah * (t_air_set + rise - t_chw_set)
@@ -472,19 +343,18 @@ class QuasiSteadyPlant:
         valve_air = np.where(held_air, q_air / np.maximum(q_max_air, 1e-9), 1.0)
         # Where the coil cannot, the room settles where it can: Q = g·(T + rise − T_chw).
         t_air = np.where(held_air, t_air_set, t_chw_set + q_air / np.maximum(g_crah, 1e-9) - rise)
-        totals.max_rack_inlet_c = max(
-            totals.max_rack_inlet_c, float((t_air + self.inlet_offset_max[None, :]).max())
+        self.max_rack_inlet_c = max(
+            self.max_rack_inlet_c, float((t_air + self.inlet_offset_max[None, :]).max())
         )
-        m_chw = np.maximum(
-            (valve_air * self.m_chw_nominal[None, :]).sum(axis=1),
-            0.1 * layout.chw_pumps.pumps * layout.chw_pumps.m_flow_design_kg_s,
+        m_chw = chilled_water_flow(
+            layout.chw_pumps, (valve_air * self.crah.m_flow_chilled_kg_s[None, :]).sum(axis=1)
         )
         p_chw_pump = pump_group_power(layout.chw_pumps, m_chw)
         q_chw = q_air.sum(axis=1) + p_chw_pump
 
         # --- chilled water plant
         modes, self.mode, self.mode_since_s = (
-            economiser_modes(
+            chiller_plant.economiser_modes(
                 t_wet,
                 t,
                 air_cfg.free_cooling_below_wet_bulb_c,
@@ -497,75 +367,23 @@ class QuasiSteadyPlant:
             if air_cfg.economiser
             else (np.full(n, 2, np.int8), 2, self.mode_since_s)
         )
-        chiller = layout.chiller
-        cap = chiller.capacity_kw * 1e3
-        c_chw = m_chw * cp_w
-        dt_design = air_cfg.design_delta_t_k
-        eff_hx = dt_design / (dt_design + air_cfg.economiser_approach_k)
-        hx_on = modes < 2
-        g_hx = np.where(hx_on, eff_hx * c_chw, 0.0)
-        t_chw_return = t_chw_set + q_chw / c_chw
-        # Condenser flow, then a first guess at its heat for the tower range.
-        p_ch_guess = np.where(modes > 0, q_chw / chiller.cop, 0.0)
-        n_on_guess = np.clip(np.ceil(q_chw / (0.9 * cap)), 1, layout.chillers)
-        m_cw = np.maximum(
-            np.where(modes > 0, n_on_guess * chiller.m_flow_condenser_kg_s, 0.0),
-            np.where(hx_on, m_chw, 0.0),
+        plant = chilled_water_plant(
+            layout, modes, q_chw, m_chw, t_wet, t_chw_set, air_cfg.t_condenser_supply_c
         )
-        p_cw_pump = pump_group_power(layout.cw_pumps, m_cw)
-        cw_range = (q_chw + p_ch_guess + p_cw_pump) / np.maximum(m_cw * cp_w, 1e-9)
-        target = np.where(
-            modes == 0,
-            t_chw_set - air_cfg.economiser_approach_k,
-            np.where(modes == 1, -100.0, air_cfg.t_condenser_supply_c),
-        )
-        t_cw_supply, _, p_cw_fan = tower_to_setpoint(
-            layout.cw_towers, m_cw, target, t_wet, cw_range
-        )
-        q_hx = np.where(hx_on, np.minimum(q_chw, g_hx * (t_chw_return - t_cw_supply)), 0.0)
-        q_hx = np.clip(q_hx, 0.0, None)
-        # In free cooling the chilled water warms until the economiser carries it all.
-        q_hx = np.where(modes == 0, q_chw, q_hx)
-        q_chiller = np.where(modes > 0, q_chw - q_hx, 0.0)
-        n_on = np.where(
-            q_chiller > 0, np.clip(np.ceil(q_chiller / (0.9 * cap) - 1e-9), 1, layout.chillers), 0
-        )
-        p_each, _ = cooling.chiller_eir_power(
-            q_chiller / np.maximum(n_on, 1),
-            t_chw_set,
-            t_cw_supply,
-            cap,
-            chiller.cop,
-            list(chiller.curves.capft),
-            list(chiller.curves.eirft),
-            list(chiller.curves.eirfplr),
-            chiller.plr_min,
-        )
-        p_chiller = p_each * n_on
-        q_cw = q_hx + q_chiller + p_chiller + p_cw_pump
-        cw_range = q_cw / np.maximum(m_cw * cp_w, 1e-9)
+        m_cw, p_cw_pump, p_cw_fan = plant.m_cw_kg_s, plant.p_cw_pump_w, plant.p_cw_fan_w
+        t_cw_supply, cw_range = plant.t_cw_supply_c, plant.cw_range_k
+        t_chw_return, p_chiller, q_cw = plant.t_chw_return_c, plant.p_chiller_w, plant.q_condenser_w
 
         # --- water
-        water = np.zeros(n)
-        for group, m, rng in ((fw_t, m_fw, fw_range), (layout.cw_towers, m_cw, cw_range)):
-            # Dry coolers use no water (no adiabatic pre-cooling modelled).
-            if group is None:
-                continue
-            evaporation, drift, blowdown = cooling.tower_water_use(m, rng, group.cycles)
-            water += evaporation + drift + blowdown
+        # Dry coolers use no water (no adiabatic pre-cooling modelled).
+        water = tower_water_use(fw_t, m_fw, fw_range * m_fw * cp_w, cp_w) + tower_water_use(
+            layout.cw_towers, m_cw, cw_range * m_cw * cp_w, cp_w
+        )
 
         # --- transformers and intake
-        n_tr = len(layout.transformer_side)
         p_mech = p_fw_pump + p_fw_fan + p_chw_pump + p_cw_pump + p_cw_fan + p_chiller
         other = site.other_load_kw * 1e3
-        per_tr = (p_mech + other)[:, None] / n_tr
-        p_tr = p_sys_in @ self.system_to_transformer + per_tr
-        tr_loss = electrical.transformer_losses(
-            p_tr / 1e3 / layout.transformer_pf,
-            layout.transformer_rated_kva,
-            layout.transformer_p0_w,
-            layout.transformer_pk_w,
-        )
+        p_tr, tr_loss = transformer_loads(layout, p_sys_in, p_mech + other, np.ones(2, bool))
         intake = (p_tr + tr_loss).sum(axis=1)
         p_cooling = self.p_cdu_pump.sum() + p_crah.sum(axis=1) + p_mech
 
@@ -575,15 +393,13 @@ class QuasiSteadyPlant:
         totals.losses_converter += float(sys_loss.sum() + pdu_loss.sum()) * dt
         totals.cooling += float(p_cooling.sum()) * dt
         totals.other += other * n * dt
-        heat_in = (
-            p_it
-            + hall_losses.sum(axis=1)
-            + self.p_cdu_pump.sum()
-            + p_crah.sum(axis=1)
-            + p_fw_pump
-            + p_chw_pump
-            + p_cw_pump
-            + p_chiller
+        heat_in = heat_sources_w(
+            p_it,
+            hall_losses.sum(axis=1),
+            self.p_cdu_pump.sum(),
+            p_crah.sum(axis=1),
+            p_fw_pump + p_chw_pump + p_cw_pump,
+            p_chiller,
         )
         totals.heat_sources += float(heat_in.sum()) * dt
         totals.heat_rejected += float((q_fw + q_cw).sum()) * dt
@@ -651,18 +467,26 @@ def run_quasi_steady(
     step_s: float,
     progress: Callable[[float], None] | None = None,
     record: bool = False,
-) -> tuple[Totals, dict[str, np.ndarray], np.ndarray, float, dict[str, np.ndarray] | None]:
+) -> tuple[
+    Ledger,
+    tuple[float, float],
+    dict[str, np.ndarray],
+    np.ndarray,
+    float,
+    dict[str, np.ndarray] | None,
+]:
     """Run the fast study.
 
-    Returns totals, the :data:`MONTHLY_TERMS` by month, seconds per cooling mode,
-    wall time and, with ``record``, the :data:`SERIES_COLUMNS` (else ``None``).
+    Returns the ledger, the hottest cold plate and rack inlet [°C], the
+    :data:`MONTHLY_TERMS` by month, seconds per cooling mode, wall time and, with
+    ``record``, the :data:`SERIES_COLUMNS` (else ``None``).
     """
     plant = QuasiSteadyPlant(layout, weather, profile)
     plant.record = record
     chunks: list[dict[str, np.ndarray]] = []
     width = max(len(layout.systems.name), len(layout.transformer_side), layout.n_halls, 1)
     chunk = max(60, min(n_steps, _CHUNK_ELEMENTS // width))
-    totals = Totals()
+    totals = Ledger()
     monthly = {term: np.zeros(12) for term in MONTHLY_TERMS}
     mode_seconds = np.zeros(3)
     other_w = layout.site.other_load_kw * 1e3
@@ -689,4 +513,5 @@ def run_quasi_steady(
     series = None
     if record:
         series = {name: np.concatenate([c[name] for c in chunks]) for name, _, _ in SERIES_COLUMNS}
-    return totals, monthly, mode_seconds, wall, series
+    extremes = (plant.max_cold_plate_c, plant.max_rack_inlet_c)
+    return totals, extremes, monthly, mode_seconds, wall, series

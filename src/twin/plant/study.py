@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.loads import load_profile
+from twin.plant.chillers import COOLING_MODES
 from twin.plant.layout import Layout, assemble
-from twin.plant.model import COOLING_MODES, Ledger, Plant
+from twin.plant.ledger import Ledger
+from twin.plant.model import Plant
 from twin.plant.quasi_steady import MONTHLY_TERMS, SERIES_COLUMNS, month_of, run_quasi_steady
 from twin.plant.scenarios import Scenario, attach
 from twin.site import Site
@@ -323,19 +325,8 @@ def _run_fast(
     weather = weather or load_weather(site.weather)
     profile = load_profile(site.load_profile)
     n_steps = max(1, round(duration_s / step_s))
-    totals, monthly, mode_seconds, wall, series = run_quasi_steady(
+    ledger, (max_plate, max_inlet), monthly, mode_seconds, wall, series = run_quasi_steady(
         layout, weather, profile, start_s, n_steps, step_s, progress, record
-    )
-    ledger = Ledger(
-        utility=totals.utility,
-        it=totals.it,
-        losses_transformer=totals.losses_transformer,
-        losses_converter=totals.losses_converter,
-        cooling=totals.cooling,
-        other=totals.other,
-        heat_sources=totals.heat_sources,
-        heat_rejected=totals.heat_rejected,
-        water_kg=totals.water_kg,
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         pue_by_month = monthly["facility"] / monthly["it"]
@@ -351,10 +342,8 @@ def _run_fast(
         hours_by_cooling_mode={
             m: float(s / 3600.0) for m, s in zip(COOLING_MODES, mode_seconds, strict=True)
         },
-        max_cold_plate_c=float(totals.max_cold_plate_c)
-        if np.isfinite(totals.max_cold_plate_c)
-        else None,  # type: ignore[arg-type]
-        max_rack_inlet_c=float(totals.max_rack_inlet_c),
+        max_cold_plate_c=float(max_plate) if np.isfinite(max_plate) else None,  # type: ignore[arg-type]
+        max_rack_inlet_c=float(max_inlet),
         min_battery_soc=1.0,
         monthly=monthly,
         series=series,

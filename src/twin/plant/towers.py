@@ -1,0 +1,137 @@
+"""Cooling towers: cell staging, leaving water, the fan speed that reaches a target, water.
+
+One group of identical cells on a loop (:class:`twin.plant.layout.TowerGroup`). The
+live step (PI or ideal fan command) and the annual study (ideal) both call these.
+The correlation is YorkCalc (:func:`twin.physics.cooling.yorkcalc_approach`), clipped
+to its published bounds of validity (approach 1.1 to 40 K), as EnergyPlus clips it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.physics import cooling
+from twin.plant.layout import TowerGroup
+
+#: Bounds of validity of the YorkCalc approach [K] (EnergyPlus Engineering Reference,
+#: "Variable Speed Cooling Towers"); the leaving water is clipped to them.
+APPROACH_MIN_K = 1.1
+APPROACH_MAX_K = 40.0
+
+#: MaximalCell staging: as many cells as keep each at or above this share of its
+#: design water flow (EnergyPlus "Cell Control: MaximalCell" with its input "Cell
+#: Minimum Water Flow Rate Fraction" at 0.75; EnergyPlus' default is 0.33).
+CELL_MIN_WATER_FRAC = 0.75
+
+
+def tower_cells(group: TowerGroup, m_flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cells on and the water fraction per cell (of its design flow) at ``m_flow`` [kg/s]."""
+    m_flow = np.asarray(m_flow, dtype=float)
+    cells = np.clip(
+        np.floor(m_flow / (CELL_MIN_WATER_FRAC * group.m_flow_design_kg_s)), 1, max(group.cells, 1)
+    )
+    return cells, m_flow / (cells * group.m_flow_design_kg_s)
+
+
+def _approach(
+    group: TowerGroup,
+    water_frac: np.ndarray,
+    fan: np.ndarray | float,
+    working: np.ndarray,
+    cells: np.ndarray,
+    t_wet: np.ndarray | float,
+    range_k: np.ndarray | float,
+) -> np.ndarray:
+    """YorkCalc approach [K] with ``working`` cells' fans at ``fan``, the rest still."""
+    fcf = group.free_convection_frac
+    air = (working * np.maximum(fan, fcf) + (cells - working) * fcf) / cells
+    lg = water_frac / np.maximum(air, 1e-3)
+    return np.clip(cooling.yorkcalc_approach(t_wet, range_k, lg), APPROACH_MIN_K, APPROACH_MAX_K)
+
+
+def tower_leaving_water(
+    group: TowerGroup,
+    m_flow: np.ndarray | float,
+    fan_command: np.ndarray | float,
+    t_wet: np.ndarray | float,
+    range_k: np.ndarray | float,
+    failed_cells: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leaving water [°C], mean fan speed and mean fan power [W] of a tower group.
+
+    A command at or above the fan's minimum speed runs the fans at it. A command
+    below it cycles the fans at minimum speed for that share of the time (on for
+    ``command / min_speed``, off the rest), as EnergyPlus' variable-speed tower does
+    below its minimum air flow; the leaving water and the power are the means over
+    the cycle. Cells with a failed fan still pass water and reject heat by free
+    convection. With no flow the water does not pass the tower: its "leaving"
+    temperature is then 20 K above the wet bulb, a value the network never uses (the
+    link's conductance is zero).
+    """
+    m_flow = np.asarray(m_flow, dtype=float)
+    if group.cells == 0:
+        zero = np.zeros_like(m_flow)
+        return np.asarray(t_wet) + 20.0 + zero, zero, zero
+    cells, water_frac = tower_cells(group, m_flow)
+    command = np.clip(np.asarray(fan_command, dtype=float), 0.0, 1.0)
+    min_speed = group.min_fan_speed
+    on_share = np.clip(command / min_speed, 0.0, 1.0)
+    fan = np.maximum(command, min_speed)  # speed while running
+    working = np.minimum(group.cells - failed_cells, cells)
+    approach_on = _approach(group, water_frac, fan, working, cells, t_wet, range_k)
+    approach_off = _approach(group, water_frac, 0.0, working, cells, t_wet, range_k)
+    approach = on_share * approach_on + (1.0 - on_share) * approach_off
+    flowing = m_flow > 0
+    power = np.where(flowing, on_share * working * cooling.fan_power(fan, group.fan_power_w), 0.0)
+    t_out = np.where(flowing, t_wet + approach, np.asarray(t_wet) + 20.0)
+    return t_out, np.where(flowing, on_share * fan, 0.0), power
+
+
+def tower_fan_to_reach(
+    group: TowerGroup,
+    m_flow: np.ndarray | float,
+    t_target: np.ndarray | float,
+    t_wet: np.ndarray | float,
+    range_k: np.ndarray | float,
+) -> np.ndarray:
+    """The fan command at which a tower group leaves water at ``t_target`` (ideal control).
+
+    Closed form in the liquid-to-gas ratio (YorkCalc inverted) between minimum and
+    full speed; below minimum speed, the cycling share (times the minimum speed) that
+    mixes the still and the minimum-speed leaving water to the target (see
+    :func:`tower_leaving_water`); 0 when free convection alone reaches the target;
+    full speed when even full speed does not.
+    """
+    m_flow = np.asarray(m_flow, dtype=float)
+    if group.cells == 0:
+        return np.zeros_like(m_flow)
+    cells, water_frac = tower_cells(group, m_flow)
+    all_cells = np.minimum(group.cells, cells)
+    approach_needed = np.asarray(t_target) - t_wet
+    lg = cooling.yorkcalc_liquid_to_gas_ratio(t_wet, range_k, approach_needed)
+    still = _approach(group, water_frac, 0.0, all_cells, cells, t_wet, range_k)
+    at_min = _approach(group, water_frac, group.min_fan_speed, all_cells, cells, t_wet, range_k)
+    full = _approach(group, water_frac, 1.0, all_cells, cells, t_wet, range_k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fan = np.where(np.isfinite(lg), water_frac / lg, np.where(approach_needed < full, 1.0, 0.0))
+        cycling = group.min_fan_speed * (still - approach_needed) / (still - at_min)
+    fan = np.clip(fan, group.min_fan_speed, 1.0)
+    fan = np.where(at_min >= approach_needed, fan, np.clip(cycling, 0.0, group.min_fan_speed))
+    fan = np.where(still <= approach_needed, 0.0, fan)
+    return np.where(m_flow > 0, fan, 0.0)
+
+
+def tower_water_use(
+    group: TowerGroup | None,
+    m_flow: np.ndarray | float,
+    q_rejected_w: np.ndarray | float,
+    cp_water: float,
+) -> np.ndarray:
+    """Water a tower group uses [kg/s]: evaporation, drift and blowdown at its range."""
+    m_flow = np.asarray(m_flow, dtype=float)
+    if group is None:
+        return np.zeros_like(m_flow)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        range_k = np.where(m_flow > 0, np.maximum(q_rejected_w, 0.0) / (m_flow * cp_water), 0.0)
+    evaporation, drift, blowdown = cooling.tower_water_use(m_flow, range_k, group.cycles)
+    return np.where(m_flow > 0, evaporation + drift + blowdown, 0.0)
