@@ -33,3 +33,15 @@ def annual() -> Callable[..., StudyResult]:
         return cache[key]
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def own_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Each test (and each ``twin`` it starts) keeps its default spool to itself.
+
+    Without it a test that leaves out ``--spool`` used ~/.local/state/twin/spool and
+    was refused ("in use by another process") whenever the user, or another test,
+    ran ``twin run`` at the same time.
+    """
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("TWIN_SPOOL", raising=False)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from twin import logs
-from twin.argtypes import port_number, positive_float
+from twin.argtypes import port_number, positive_float, protocol_list
 
 EXIT_BAD_INPUT = 2
 LATENCY_POINT = "site-meter.facility_power_kw"
@@ -50,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sample to the spool (or InfluxDB), and the dashboard when stdout is a terminal.",
         epilog="Examples:\n  twin run\n  twin run aidc-10mw --headless --duration 60 --json\n"
         "  twin run --speed 10 --scenario cdu-pump-trip --headless\n"
+        "  twin run --protocols bacnet,snmp,modbus --headless --duration 120 --json\n"
         "  INFLUX_TOKEN=... twin run --influx http://localhost:8086 --org o --bucket twin",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -75,6 +76,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="also serve the site's gear on OPC UA (anonymous) at PORT (0: a free one, shown "
         "in the first status line and the JSON) for your own client to browse; the collector "
         "reads Modbus TCP either way",
+    )
+    run.add_argument(
+        "--protocols",
+        type=protocol_list,
+        default=("modbus",),
+        metavar="LIST",
+        help="what the collector reads, in order of preference, e.g. bacnet,snmp,modbus: the "
+        "gear also serves each (BACnet/IP for the cooling plant, SNMP for UPSs and PDUs, OPC "
+        "UA for all, each on free loopback ports) and every point is read over the first one "
+        "its device has (default: modbus)",
     )
     logs.add_log_option(run, "run")
     add_sink_options(run)
@@ -201,6 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             scenario=scenario,
             log_file=log_file,
             opcua_port=args.opcua,
+            protocols=args.protocols,
         )
         probe = LatencyProbe(runtime)
         runtime.after_step.append(probe.after_step)
@@ -214,12 +226,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         state = made["runtime"].state
         metrics = SiteMetrics(state, carbon_kg_per_kwh=site.grid_carbon_kg_per_kwh)
-        alarms = AlarmEngine(rules, state, metrics)
+        alarms = AlarmEngine(rules, state, metrics, prefer=args.protocols)
         if exporter is not None:
             collector = made["runtime"].collector
             exporter.attach(
                 state, site.name, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
-                devices=lambda: collector.devices,
+                devices=lambda: collector.pollers,
             )  # fmt: skip
         made["publisher"] = start_publisher(
             publishing, state, site.name, edge_node_name(), metrics=metrics, alarms=alarms,
@@ -351,6 +363,10 @@ def _run_headless(
         print(f"OPC UA server: {endpoint}", file=out, flush=True)
     if exporter is not None:
         print(f"Prometheus metrics: {exporter.url}", file=out, flush=True)
+    if tuple(args.protocols) != ("modbus",):  # a preference never goes unnoticed
+        read = runtime.collector.read_with()
+        shown = ", ".join(f"{len(read[p])} devices over {p}" for p in args.protocols if read.get(p))
+        print(f"reading {shown}", file=out, flush=True)
     while not stop.is_set():
         if args.duration and runtime.plant_t_s - start_plant >= args.duration:
             break
@@ -438,8 +454,8 @@ def _missed_polls(runtime: Any) -> int:
     Counted by the collector after its warm-up (the first 30 s of polling, when
     every device connects and is read at once), as the soak's limit asks.
     """
-    devices = getattr(runtime.collector, "devices", [])
-    return sum(device.stats.missed_cycles for device in devices)
+    pollers = getattr(runtime.collector, "pollers", [])  # Modbus, BACnet and SNMP alike
+    return sum(poller.stats.missed_cycles for poller in pollers)
 
 
 def _rss_mb(runtime: Any = None) -> float | None:
@@ -495,6 +511,8 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         },
         "plant_pue": probe.plant_pue_of_last_sample(),
         "missed_polls": _missed_polls(runtime),
+        # how many devices each protocol reads (twin run --protocols)
+        "read_with": {k: len(v) for k, v in runtime.collector.read_with().items()},
         "rss_mb": _rss_mb(runtime),
         "rss_mb_collector": _rss_mb(),
         "plant_seconds": runtime.plant_t_s,

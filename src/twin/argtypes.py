@@ -105,3 +105,13 @@ def read_credentials(path: Path, option: str) -> tuple[str, str]:
     if len(lines) < 2 or not lines[0].strip():
         raise ValueError(f"{option} {path}: expected two lines, user name then password")
     return lines[0].strip(), lines[1]
+
+
+def protocol_list(text: str) -> tuple[str, ...]:
+    """``bacnet,snmp,modbus``: protocols in order of preference (twin.points.protocols)."""
+    from twin.points.protocols import parse_protocols
+
+    try:
+        return parse_protocols(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)  # run: sets its own handler
 
+    from twin.collect.discover_cli import add_parser as add_discover_parser
+
+    add_discover_parser(sub)  # discover PROTOCOL: sets its own handler
+
     bench = sub.add_parser(
         "bench",
         help="run the benchmarks (source checkout only) and print one table",

@@ -56,7 +56,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     logs.add_log_option(monitor, "monitor")
     monitor.add_argument(
-        "--prefer", choices=["modbus", "opcua"], default="modbus", help="for rows with both"
+        "--prefer",
+        choices=["modbus", "opcua", "bacnet", "snmp"],
+        default="modbus",
+        help="for rows with more than one addressing",
+    )
+    monitor.add_argument(
+        "--snmp-credentials",
+        type=Path,
+        metavar="FILE",
+        help="SNMP v2c community and v3 users (TOML); default: TWIN_SNMP_* or community public",
     )
     monitor.add_argument(
         "--carbon", type=positive_float, default=0.5703, help="grid carbon factor, kg CO2e/kWh"
@@ -186,24 +195,21 @@ def check_prefer(registry, path: Path, prefer: str, default_endpoint: str = "") 
     )
 
 
-def protocols(collector) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    """The devices each protocol reads: ``{"modbus": [...], "opcua": [...]}``."""
-    modbus = {p.device for d in collector.devices for p in d.points}
-    opcua = {p.device for p in collector.opcua_points}
-    return {"modbus": sorted(modbus), "opcua": sorted(opcua)}
-
-
 def protocols_text(collector) -> str:  # type: ignore[no-untyped-def]
     """One line saying what is read how, so that a preference never goes unnoticed."""
-    read = protocols(collector)
+    read = collector.read_with()
     endpoints = sorted({p.opcua_endpoint for p in collector.opcua_points if p.opcua_endpoint})
     parts = [f"{len(read['modbus'])} devices over Modbus"]
     if read["opcua"] or endpoints:
         where = f" ({', '.join(endpoints)})" if endpoints else ""
         parts.append(f"{len(read['opcua'])} over OPC UA{where}")
+    if read.get("snmp"):
+        parts.append(f"{len(read['snmp'])} over SNMP")
     both = sorted(set(read["modbus"]) & set(read["opcua"]))
     if both:
         parts.append(f"{len(both)} over both (some rows each)")
+    if read.get("bacnet"):
+        parts.append(f"{len(read['bacnet'])} over BACnet/IP")
     return "reading " + ", ".join(parts)
 
 
@@ -224,6 +230,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"twin monitor: error: {error}", file=sys.stderr)
         return 2
     registry = load_registry(args.registry)
+    args.snmp = None
+    if any(p.snmp is not None for p in registry.points):  # pysnmp loads only when needed
+        from twin.collect.snmp import SnmpOptions
+        from twin.points.snmp import load_security
+
+        args.snmp = SnmpOptions(security=load_security(getattr(args, "snmp_credentials", None)))
     try:
         registry = _apply_shard(registry, args)
         from twin.sinks.mqtt import publish_options
@@ -318,7 +330,12 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     collector = Collector(
         registry,
         state,
-        CollectorOptions(interval_s=args.interval, prefer=args.prefer, opcua=args.opcua),
+        CollectorOptions(
+            interval_s=args.interval,
+            prefer=args.prefer,
+            opcua=args.opcua,
+            snmp=getattr(args, "snmp", None),
+        ),
     )
     site = next((p.site for p in registry.points if p.site), "site")
     feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
@@ -339,7 +356,7 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     def stats() -> dict[str, tuple[float | None, int]]:
         return {
             d.name: (getattr(d.stats, "latency_ms", None), d.stats.exceptions + d.stats.timeouts)
-            for d in collector.devices
+            for d in collector.pollers
         }
 
     asyncio.run_coroutine_threadsafe(collector.start(), loop).result(timeout=120)
@@ -378,7 +395,12 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     collector = Collector(
         registry,
         state,
-        CollectorOptions(interval_s=args.interval, prefer=args.prefer, opcua=args.opcua),
+        CollectorOptions(
+            interval_s=args.interval,
+            prefer=args.prefer,
+            opcua=args.opcua,
+            snmp=getattr(args, "snmp", None),
+        ),
     )
     site = registry.points[0].site if registry.points and registry.points[0].site else "site"
     feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
@@ -441,7 +463,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
             summary["collector"] = args.collector
             summary["shard"] = list(args.shard)
             summary["devices"] = sorted({p.device for p in registry.points})
-        summary["read_with"] = protocols(collector)
+        summary["read_with"] = collector.read_with()
         if notifier is not None:
             summary["notifications"] = notifier.status()
         json.dump(summary, sys.stdout)
@@ -489,7 +511,7 @@ def _export(args, state, site, metrics, alarms, sink, lock, collector) -> None: 
     if getattr(args, "exporter", None) is not None:
         args.exporter.attach(
             state, site, metrics=metrics, alarms=alarms, sink=sink, lock=lock,
-            devices=lambda: collector.devices,
+            devices=lambda: collector.pollers,
         )  # fmt: skip
 
 

@@ -75,8 +75,8 @@ SECTIONS: dict[str, str] = {
     "console": "what the command prints",
     "sink": "InfluxDB (v2 write API, or 1.x); secrets: token_file or token_env only",
     "spool": "the on-disk spool (SQLite) in front of the database, or the store itself",
-    "security": "OPC UA session security (twin monitor); the password comes from "
-    "$OPCUA_PASSWORD, never the file",
+    "security": "OPC UA session security and the SNMP credentials file (twin monitor); "
+    "the OPC UA password comes from $OPCUA_PASSWORD, never the file",
     "publish": "what twin run serves to your own clients",
     "metrics": "the Prometheus / OpenMetrics endpoint (docs/prometheus.md)",
     "mqtt": "Sparkplug B to an MQTT broker (twin fleet reads it); user and password "
@@ -89,6 +89,7 @@ TABLE: tuple[Key, ...] = (
     Key("site", "twin", "site", "aidc-10mw"),
     Key("speed", "twin", "speed", 1.0),
     Key("scenario", "twin", "scenario", "cdu-pump-trip", active=False),
+    Key("protocols", "twin", "protocols", "bacnet,snmp,modbus", active=False),
     Key("registry", "monitor", "registry", "configs/points/aidc-10mw.csv"),
     Key("prefer", "monitor", "prefer", "modbus"),
     Key("carbon", "monitor", "carbon", 0.5703),
@@ -125,6 +126,7 @@ TABLE: tuple[Key, ...] = (
         active=False,
     ),
     Key("opcua_user", "security", "opcua_user", "operator", active=False),
+    Key("snmp_credentials", "security", "snmp", "/etc/twin/snmp.toml", active=False),
     Key("opcua", "publish", "opcua_port", 4840, active=False),
     Key("metrics", "metrics", "listen", "127.0.0.1:9464", active=False),
     Key("publish", "mqtt", "url", "mqtt://127.0.0.1:1883", active=False),

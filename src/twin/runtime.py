@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from twin.collect.scheduler import Collector
+from twin.collect.scheduler import Collector, CollectorOptions
 from twin.devices.faults import DeviceFault
 from twin.devices.process import SimulationFailed, SimulationProcess
 from twin.live.alarms import AlarmEngine, load_rules
@@ -76,8 +76,12 @@ class SiteRuntime:
         scenario: Path | None = None,
         log_file: Path | None = None,
         opcua_port: int | None = None,
+        protocols: tuple[str, ...] = ("modbus",),
     ) -> None:
         self.site = load_site(site)
+        #: what the collector reads, in order of preference (twin.points.protocols);
+        #: the gear serves Modbus always, and each other protocol named here too
+        self.protocols = protocols
         # The child is spawned from a start-up thread while a dashboard may already own
         # the terminal: Textual swaps sys.stderr for one without a file descriptor,
         # which multiprocessing's resource tracker would hand its own child. Started
@@ -88,7 +92,9 @@ class SiteRuntime:
             speed=speed,
             scenario=scenario,
             log_file=log_file,
-            opcua_port=opcua_port,
+            opcua_port=0 if opcua_port is None and "opcua" in protocols else opcua_port,
+            bacnet_port=0 if "bacnet" in protocols else None,
+            snmp_port=0 if "snmp" in protocols else None,
         )
         # Called on the report receiver thread after every plant step with a
         # StepReport (twin run measures its latency with it).
@@ -142,18 +148,27 @@ class SiteRuntime:
         self.thread.start()
 
         async def go() -> None:
-            from twin.collect.scheduler import CollectorOptions
-
             self.state = LiveState(registry, interval_s=self.interval_s, stale_after=3.0)
-            self.collector = Collector(
-                registry, self.state, CollectorOptions(interval_s=self.interval_s)
-            )
+            self.collector = Collector(registry, self.state, self._collector_options())
             await self.collector.start()
             self.process.go()
 
         self.call(go())
         self.phase = "reading every point"
         return self
+
+    def _collector_options(self) -> CollectorOptions:
+        options = CollectorOptions(interval_s=self.interval_s, prefer=self.protocols)
+        if "opcua" in self.protocols:  # the rows name nodes; the child says on which server
+            from twin.collect.opcua import OpcUaOptions
+
+            options.opcua = OpcUaOptions(endpoint=self.process.opcua_endpoint or "")
+        if "snmp" in self.protocols:  # the same environment as the child's agent
+            from twin.collect.snmp import SnmpOptions
+            from twin.points.snmp import load_security
+
+            options.snmp = SnmpOptions(security=load_security())
+        return options
 
     def wait_read(self, timeout: float = 60.0) -> None:
         """Wait until every point has been answered once (good or bad)."""
@@ -272,7 +287,7 @@ class SiteRuntime:
         out: dict[str, tuple[float | None, int]] = {}
         if self.collector is None:
             return out
-        for device in self.collector.devices:
+        for device in self.collector.pollers:
             s = device.stats
             latency = getattr(s, "latency_ms", None)
             out[device.name] = (latency, s.exceptions + s.timeouts)
@@ -295,7 +310,8 @@ class SiteRuntime:
         if metrics is None and alarms is None:  # the site's own rules (alarm_rules or name)
             metrics = SiteMetrics(self.state, carbon_kg_per_kwh=self.site.grid_carbon_kg_per_kwh)
             path = alarm_rules_path(self.site)
-            alarms = AlarmEngine(load_rules(path) if path else [], self.state, metrics)
+            rules = load_rules(path) if path else []
+            alarms = AlarmEngine(rules, self.state, metrics, prefer=self.protocols)
             drive = True if drive is None else drive
         return LiveSource(
             self.state,

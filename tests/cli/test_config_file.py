@@ -80,6 +80,8 @@ def test_each_key_reaches_its_option(entry, tmp_path: Path) -> None:
             assert got == ("127.0.0.1", 9464)
         elif entry.dest == "shard":
             assert got == (0, 3)
+        elif entry.dest == "protocols":
+            assert got == ("bacnet", "snmp", "modbus")
         else:
             assert got == value, entry.dotted
 
@@ -125,7 +127,12 @@ BAD = [
     ("[collect]\n\ninterval = -1\n", "collect.interval", 3, "must be > 0, got -1 (as --interval)"),
     ("[collect]\ninterval = nan\n", "collect.interval", 2, "finite"),
     ('[collect]\ninterval = "fast"\n', "collect.interval", 2, "expected a number"),
-    ('[monitor]\nprefer = "bacnet"\n', "monitor.prefer", 2, "expected one of 'modbus', 'opcua'"),
+    (
+        '[monitor]\nprefer = "ftp"\n',
+        "monitor.prefer",
+        2,
+        "one of 'modbus', 'opcua', 'bacnet', 'snmp'",
+    ),
     ("[sink]\nbatch_size = 1.5\n", "sink.batch_size", 2, "whole number"),
     ('[console]\nheadless = "yes"\n', "console.headless", 2, "true or false"),
     ('[sink]\ninflux = "notaurl"\n', "sink.influx", 2, "expected a URL"),

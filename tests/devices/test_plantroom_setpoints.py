@@ -115,8 +115,11 @@ def test_tower_setpoint_over_modbus_moves_the_facility_water(tower_site) -> None
     assert [gear.setpoint(f"fw-tower-{i}") for i in (1, 2, 3)] == [pytest.approx(new)] * 3
     assert gear.setpoint("cw-tower-1") == cw
 
-    # plant time: the fans speed up and the supply temperature falls toward the setpoint
-    served.step(60)
+    # plant time: the fans speed up and the supply temperature falls toward the setpoint.
+    # Three minutes: the loop's water takes minutes to turn over, and in January the
+    # tower sat below minimum fan (cycling) with the supply already under the old
+    # setpoint, so the error, and the first minute's fall (0.7 K), are small.
+    served.step(180)
     t_after = served.run(lambda: float(plant.t_fw[0]))
     assert gear.fan_speed("fw-tower-1") > fan_before
     assert t_after < t_before - 1.0, (t_before, t_after, new)

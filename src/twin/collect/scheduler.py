@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from twin.collect.modbus import Link, ModbusDevice, ModbusOptions
 from twin.collect.receiver import Receiver
+from twin.points.protocols import protocol_of
 from twin.points.registry import PointDef, Registry
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,15 @@ log = logging.getLogger(__name__)
 class CollectorOptions:
     interval_s: float = 1.0
     modbus: ModbusOptions = field(default_factory=ModbusOptions)
-    prefer: str = "modbus"  # protocol for rows that have both addressings
+    #: protocol, or protocols in order, for rows with several addressings
+    #: (twin.points.protocols.protocol_of)
+    prefer: str | tuple[str, ...] = "modbus"
     opcua: object | None = None  # twin.collect.opcua.OpcUaOptions
+    bacnet: object | None = None  # twin.collect.bacnet.BacnetOptions
     #: start-up window in which a late poll is not counted as a missed cycle: every
     #: device connects and is read at once then, which no steady schedule repeats
     warm_up_s: float = 30.0
+    snmp: object | None = None  # twin.collect.snmp.SnmpOptions
 
 
 class Collector:
@@ -45,14 +50,19 @@ class Collector:
         self.options = options or CollectorOptions()
         modbus_points: dict[tuple, list[PointDef]] = {}
         opcua_points: list[PointDef] = []
+        bacnet_points: dict[tuple, list[PointDef]] = {}
+        snmp_points: list[PointDef] = []
+        default_endpoint = str(getattr(self.options.opcua, "endpoint", "") or "")
         for point in registry.points:
-            has_endpoint = bool(point.opcua_endpoint or getattr(self.options.opcua, "endpoint", ""))
-            use_opcua = bool(point.opcua_node_id) and (
-                not point.modbus or (self.options.prefer == "opcua" and has_endpoint)
-            )
-            if use_opcua:
+            protocol = protocol_of(point, self.options.prefer, default_endpoint)
+            if protocol == "bacnet":
+                key = (point.bacnet_address, point.bacnet_device)
+                bacnet_points.setdefault(key, []).append(point)
+            elif protocol == "snmp":
+                snmp_points.append(point)
+            elif protocol == "opcua":
                 opcua_points.append(point)
-            elif point.modbus:
+            else:
                 modbus_points.setdefault(point.device_key, []).append(point)
         links: dict[tuple, Link] = {}  # one per serial port / RTU gateway, shared by its units
         self.devices = [
@@ -65,16 +75,26 @@ class Collector:
             for key, pts in modbus_points.items()
         ]
         self.opcua_points = opcua_points
+        self.snmp_agents: list = []  # twin.collect.snmp.SnmpAgentPoller, polled like devices
+        if snmp_points:
+            from twin.collect.snmp import SnmpOptions, pollers
+
+            snmp_options = self.options.snmp or SnmpOptions()
+            assert isinstance(snmp_options, SnmpOptions)
+            self.snmp_agents = pollers(snmp_points, snmp_options, self.options.interval_s)
         self.opcua_clients: list = []
+        self.bacnet_points = bacnet_points
+        self.bacnet_devices: list = []  # twin.collect.bacnet.BacnetDevice, once started
+        self.bacnet_client = None
         self.lateness: deque[float] = deque(maxlen=100_000)  # poll start - scheduled start, s
         self.overruns = 0
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
 
-    def interval_of(self, device: ModbusDevice) -> float:
+    def interval_of(self, device: ModbusDevice) -> float:  # or an SNMP agent poller
         return device.points[0].interval_s or self.options.interval_s
 
-    async def _device_loop(self, device: ModbusDevice) -> None:
+    async def _device_loop(self, device: ModbusDevice) -> None:  # or a BacnetDevice
         interval = self.interval_of(device)
         loop = asyncio.get_running_loop()
         next_at = loop.time()
@@ -115,7 +135,7 @@ class Collector:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for device in self.devices:
+        for device in [*self.devices, *self.snmp_agents]:
             self._tasks.append(loop.create_task(self._device_loop(device), name=device.name))
         if self.opcua_points:
             from twin.collect.opcua import OpcUaOptions, start_opcua
@@ -126,6 +146,23 @@ class Collector:
                 self.opcua_points, self.state, options, self.options.interval_s
             )
             self._tasks += [c.task for c in self.opcua_clients if c.task is not None]
+        if self.bacnet_points:
+            await self._start_bacnet()
+
+    async def _start_bacnet(self) -> None:
+        from twin.collect.bacnet import BacnetClient, BacnetDevice, BacnetOptions
+
+        options = self.options.bacnet or BacnetOptions()
+        assert isinstance(options, BacnetOptions)
+        self.bacnet_client = BacnetClient(options)
+        await self.bacnet_client.start()
+        loop = asyncio.get_running_loop()
+        for points in self.bacnet_points.values():
+            device = BacnetDevice(points, self.bacnet_client, options, self.options.interval_s)
+            device.receiver = self.state  # COV: a live subscription holds its points
+            self.bacnet_devices.append(device)
+            task = loop.create_task(self._device_loop(device), name=device.name)  # type: ignore[arg-type]
+            self._tasks.append(task)
 
     async def stop(self) -> None:
         # pymodbus turns a cancellation inside a request into ModbusIOException; the
@@ -142,6 +179,14 @@ class Collector:
             device.close()
         for client in self.opcua_clients:
             await client.close()
+        for bacnet in self.bacnet_devices:
+            bacnet.close()
+        if self.bacnet_client is not None:
+            self.bacnet_client.close()
+        if self.snmp_agents:
+            from twin.collect.snmp import close
+
+            await close(self.snmp_agents)
 
     async def run(self, duration_s: float | None = None) -> None:
         await self.start()
@@ -153,6 +198,30 @@ class Collector:
         finally:
             await self.stop()
 
+    @property
+    def pollers(self) -> list:
+        """Everything polled on its own clock: Modbus devices, BACnet devices, SNMP agents.
+
+        Each has ``name`` and ``stats`` (missed cycles, poll starts), so a summary or a
+        soak counts them alike whatever the protocol.
+        """
+        return [*self.devices, *self.bacnet_devices, *self.snmp_agents]
+
+    def read_with(self) -> dict[str, list[str]]:
+        """The devices each protocol reads: ``{"modbus": [...], "opcua": [...], ...}``.
+
+        Modbus and OPC UA always (empty lists where none); BACnet and SNMP where used.
+        """
+        modbus = {p.device for d in self.devices for p in d.points}
+        read = {"modbus": sorted(modbus), "opcua": sorted({p.device for p in self.opcua_points})}
+        bacnet = {p.device for points in self.bacnet_points.values() for p in points}
+        if bacnet:
+            read["bacnet"] = sorted(bacnet)
+        snmp = {p.device for agent in self.snmp_agents for p in agent.points}
+        if snmp:
+            read["snmp"] = sorted(snmp)
+        return read
+
     def device(self, name: str) -> ModbusDevice:
         for device in self.devices:
             if device.name == name:
@@ -162,6 +231,10 @@ class Collector:
     async def write(self, point_name: str, value: float) -> None:
         """A setpoint write through the device's own client (range-checked, logged)."""
         point = self.registry.by_name[point_name]
+        for bacnet in self.bacnet_devices:
+            if point in bacnet.points:
+                await bacnet.write(point, value)
+                return
         for device in self.devices:
             if device.key == point.device_key:
                 await device.write(point, value)

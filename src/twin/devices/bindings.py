@@ -16,7 +16,6 @@ the plant validates them again against ``SETPOINT_LIMITS``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,12 +24,13 @@ import numpy as np
 from twin.physics import fluids
 from twin.plant.layout import SIDES, DryCoolerGroup, Layout, PumpGroup, TowerGroup
 from twin.plant.model import Plant
+from twin.plant.pumps import pump_group_staging
 from twin.plant.scenarios import SETPOINT_LIMITS
+from twin.plant.towers import tower_cells
 
 ELECTRICAL_ROOM = "electrical-room"
 COOLING_PLANT = "cooling-plant"
 J_PER_KWH = 3.6e6
-WATER_DENSITY = 995.0  # kg/m³, as the plant's pump groups use
 AIR_RHO_CP = fluids.AIR_DENSITY * fluids.AIR_SPECIFIC_HEAT  # J/(m³ K), as the CRAH sizing
 
 
@@ -362,7 +362,7 @@ class Racks(Binding):
         cooling = layout.site.cooling
         self.inlet_limit = cooling.rack_inlet_limit_c
         self.plate_limit = cooling.cold_plate_limit_c
-        self.design_lpm = racks.m_flow_design_kg_s[self.index] / 1012.0 * 60000.0
+        self.design_lpm = racks.m_flow_design_kg_s[self.index] / layout.rho_secondary * 60000.0
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
@@ -457,13 +457,6 @@ class Cdus(Binding):
         )
 
 
-def _pumps_on(group: PumpGroup, m_flow: float) -> int:
-    """Pumps staged so each runs at or below design flow (as the plant's pump groups)."""
-    if m_flow <= 0:
-        return 0
-    return min(group.pumps, max(1, math.ceil(m_flow / group.m_flow_design_kg_s - 1e-9)))
-
-
 class Pumps(Binding):
     """Plant-room pumps: facility water, chilled water, condenser water."""
 
@@ -493,13 +486,14 @@ class Pumps(Binding):
         for loop, group, where in self.groups:
             m = float(r[f"{loop}_flow_kg_s"])
             power = float(r[f"{loop}_pump_power_w"])
-            on = _pumps_on(group, m) if power > 0 else 0
+            staged, speed = pump_group_staging(group, m)
+            on = int(staged) if power > 0 else 0
             running = np.arange(group.pumps) < on
-            speed = max(m / (on * group.m_flow_design_kg_s), group.min_speed) if on else 0.0
             v["running"][where] = running
-            v["speed_pct"][where] = np.where(running, min(speed, 1.2) * 100.0, 0.0)
+            v["speed_pct"][where] = np.where(running, float(speed) * 100.0, 0.0)
             v["power_kw"][where] = np.where(running, power / max(on, 1) / 1e3, 0.0)
-            v["flow_m3_h"][where] = np.where(running, m / max(on, 1) / WATER_DENSITY * 3600.0, 0.0)
+            flow_m3_h = m / max(on, 1) / plant.layout.rho_water * 3600.0
+            v["flow_m3_h"][where] = np.where(running, flow_m3_h, 0.0)
         v["run_hours"] = self._count("hours", v["running"] / 3600.0, dt)
         return v
 
@@ -557,12 +551,7 @@ class Towers(Binding):
             m = float(r[f"{loop}_flow_kg_s"])
             failed = plant.faults.fw_tower_failed if loop == "fw" else plant.faults.cw_tower_failed
             failed = np.zeros(group.cells, bool) if failed is None else failed
-            if m > 0:
-                cells_on = min(
-                    group.cells, max(1, math.floor(m / (0.75 * group.m_flow_design_kg_s)))
-                )
-            else:
-                cells_on = 0
+            cells_on = int(tower_cells(group, m)[0]) if m > 0 else 0
             working = min(group.cells - int(failed.sum()), cells_on)
             speed = float(r[f"{loop}_tower_fan_speed"])
             power = float(r[f"{loop}_tower_fan_power_w"])

@@ -71,7 +71,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help=f"connections per gateway; over it the one idle longest is closed (default: one "
         f"per unit id + {EXTRA_MASTERS})",
     )
+    sim.add_argument(
+        "--bacnet-port",
+        type=port_number,
+        metavar="BASE",
+        help="also serve the cooling plant (chillers, CRAHs, towers, dry coolers, CDUs, pumps) "
+        "as BACnet/IP devices, one UDP port each from BASE (47808 is BACnet's own; 0: any free "
+        "ports); default: no BACnet",
+    )
     sim.add_argument("--no-opcua", action="store_true", help="serve Modbus TCP only")
+    sim.add_argument(
+        "--snmp-port",
+        type=port_number,
+        metavar="N",
+        help="also serve every UPS (UPS-MIB) and PDU (Raritan PDU2-MIB) as SNMP agents on "
+        "UDP port N, one context per device (0: a free port; default: no SNMP)",
+    )
+    sim.add_argument(
+        "--snmp-credentials",
+        type=Path,
+        metavar="FILE",
+        help="TOML with the v2c community and v3 users (auth_key, priv_key); default: "
+        "TWIN_SNMP_COMMUNITY / TWIN_SNMP_USER / TWIN_SNMP_AUTH_KEY / TWIN_SNMP_PRIV_KEY, "
+        "else v2c community 'public' only",
+    )
     sim.add_argument(
         "--opcua-security",
         type=Path,
@@ -103,6 +126,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_OPCUA_PORT,
         help="OPC UA port, printed in the opcua_endpoint column (default: %(default)s; "
         "0: unknown, column left empty)",
+    )
+    points.add_argument(
+        "--bacnet-port",
+        type=port_number,
+        metavar="BASE",
+        help="fill the bacnet_* columns of the cooling plant's devices as twin sim "
+        "--bacnet-port BASE serves them (default: no BACnet columns)",
     )
     points.add_argument(
         "--no-opcua",
@@ -152,8 +182,13 @@ def cmd_points(args: argparse.Namespace) -> int:
     # told --prefer opcua would have nothing to connect to (issue 18 item 8)
     known = args.opcua_port and not args.no_opcua  # 0: twin sim picked one; print none
     endpoint = opcua_endpoint(args.host, args.opcua_port) if known else ""
+    bacnet = None
+    if args.bacnet_port:  # 0: twin sim picks free ports, which no one knows here
+        from twin.devices.bacnet_layout import plan
+
+        bacnet = plan(inventory, args.host, args.bacnet_port)
     try:
-        write_csv(rows(inventory, args.host, ports, endpoint), sys.stdout)
+        write_csv(rows(inventory, args.host, ports, endpoint, bacnet), sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:  # `twin points SITE | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
@@ -171,14 +206,22 @@ def cmd_sim(args: argparse.Namespace) -> int:
         from twin.devices.opcua_server import load_security
 
         security = load_security(args.opcua_security)
+    snmp_security = None
+    if args.snmp_port is not None:
+        from twin.points.snmp import load_security
+
+        snmp_security = load_security(args.snmp_credentials)
     options = Options(
         host=args.host,
         modbus_port=args.modbus_port,
+        snmp_port=args.snmp_port,
+        snmp_security=snmp_security,
         opcua_port=None if args.no_opcua else args.opcua_port,
         step_s=args.step,
         speed=args.speed,
         state_dir=args.state_dir,
         opcua_security=security,
+        bacnet_port=args.bacnet_port,
         modbus_limits=GatewayLimits(
             idle_timeout_s=args.modbus_idle_timeout, max_connections=args.modbus_max_connections
         ),

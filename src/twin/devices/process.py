@@ -78,6 +78,13 @@ class SimulationProcess:
         0 picks a free one. Default: Modbus TCP only.
     state_dir : Path
         Where the OPC UA server keeps its certificates, if it needs any.
+    bacnet_port : int, optional
+        Also serve the cooling plant as BACnet/IP devices from this UDP port on
+        (0: free ports); the registry then has their ``bacnet_*`` columns.
+    snmp_port : int, optional
+        Also serve the UPSs and PDUs as SNMP agents on this UDP port (0: a free one;
+        credentials from the ``TWIN_SNMP_*`` environment, else v2c ``public``); the
+        registry then carries their SNMP addressing too (``snmp_`` columns).
     """
 
     def __init__(
@@ -89,8 +96,12 @@ class SimulationProcess:
         log_file: Path | None = None,
         opcua_port: int | None = None,
         state_dir: Path = Path(".twin-state"),
+        bacnet_port: int | None = None,
+        snmp_port: int | None = None,
     ) -> None:
         self.site = str(site)
+        self.bacnet_port = bacnet_port
+        self.snmp_port = snmp_port
         self.log_file = log_file
         self.opcua_port = opcua_port
         self.state_dir = state_dir
@@ -155,6 +166,8 @@ class SimulationProcess:
                 self.log_file,
                 self.opcua_port,
                 self.state_dir,
+                self.bacnet_port,
+                self.snmp_port,
             ),
             name=f"twin-sim-{Path(self.site).stem}",
             daemon=True,
@@ -281,6 +294,8 @@ def _child_main(
     log_file: Path | None,
     opcua_port: int | None = None,
     state_dir: Path = Path(".twin-state"),
+    bacnet_port: int | None = None,
+    snmp_port: int | None = None,
 ) -> None:
     from twin import logs
 
@@ -289,7 +304,9 @@ def _child_main(
         sys.stderr = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
     logs.configure(log_file)
     try:
-        sim = _build(site_name, speed, scenario_name, host, opcua_port, state_dir)
+        sim = _build(
+            site_name, speed, scenario_name, host, opcua_port, state_dir, bacnet_port, snmp_port
+        )
     except Exception as error:  # the parent shows it; a ConfigError keeps its type
         with contextlib.suppress(Exception):
             reports.send(("error", error))
@@ -309,13 +326,27 @@ def _build(
     host: str,
     opcua_port: int | None,
     state_dir: Path,
+    bacnet_port: int | None = None,
+    snmp_port: int | None = None,
 ) -> Any:
     from twin.devices.runner import Options, Simulation
     from twin.plant import scenarios
     from twin.site import load_site
 
+    security = None
+    if snmp_port is not None:
+        from twin.points.snmp import load_security
+
+        security = load_security()  # the environment: never the command line
     options = Options(
-        host=host, modbus_port=0, opcua_port=opcua_port, speed=speed, state_dir=state_dir
+        host=host,
+        modbus_port=0,
+        opcua_port=opcua_port,
+        speed=speed,
+        state_dir=state_dir,
+        bacnet_port=bacnet_port,
+        snmp_port=snmp_port,
+        snmp_security=security,
     )
     sim = Simulation(load_site(site_name), options)
     sim.setup()
@@ -412,7 +443,16 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
                 return
 
     text = io.StringIO()
-    write_csv(rows(sim.inventory, sim.options.host, list(sim.modbus.ports)), text)
+    bacnet = None if sim.bacnet is None else sim.bacnet.bound
+    table = rows(sim.inventory, sim.options.host, list(sim.modbus.ports), bacnet=bacnet)
+    if sim.snmp is None:
+        write_csv(table, text)
+    else:  # the UPS and PDU points carry their SNMP addressing too
+        from twin.devices.snmp_registry import merge_rows, snmp_rows, write_snmp_csv
+
+        community = sim.snmp.security.community
+        extra = snmp_rows(sim.inventory, sim.options.host, sim.snmp.port, community)
+        write_snmp_csv(merge_rows(table, extra), text)
     endpoint = None if sim.opcua is None else sim.opcua.endpoint
     reports.send(("ready", (text.getvalue(), sim.site.name, endpoint)))
     threading.Thread(target=listen, name="twin-sim-commands", daemon=True).start()

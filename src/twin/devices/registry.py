@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
+from twin.devices.bacnet_layout import BacnetPlan, registry_columns
 from twin.devices.bindings import COOLING_PLANT, ELECTRICAL_ROOM
 from twin.devices.inventory import Inventory
 from twin.devices.profiles import Point
@@ -101,22 +102,28 @@ def opcua_endpoint(host: str, port: int) -> str:
 
 
 def rows(
-    inventory: Inventory, host: str, ports: list[int], endpoint: str = ""
+    inventory: Inventory,
+    host: str,
+    ports: list[int],
+    endpoint: str = "",
+    bacnet: BacnetPlan | None = None,
 ) -> list[dict[str, str]]:
     """Every point of every device, in device order then profile order.
 
     ``endpoint`` fills the ``opcua_endpoint`` column: without it the node ids name
-    nodes on no server, and only Modbus can read the rows.
+    nodes on no server, and only Modbus can read the rows. ``bacnet`` (where the
+    BACnet/IP devices listen) fills the ``bacnet_*`` columns of the devices it serves.
     """
     out: list[dict[str, str]] = []
     for device in inventory.devices:
         profile = inventory.profiles[device.equipment]
         port = ports[device.gateway]
         for point in profile.points:
-            out.append(_row(inventory, device.name, point, host, port, None, endpoint))
-            for bit, name in enumerate(point.bits):
-                if name:
-                    out.append(_row(inventory, device.name, point, host, port, bit, endpoint))
+            for bit in [None, *(b for b, name in enumerate(point.bits) if name)]:
+                row = _row(inventory, device.name, point, host, port, bit, endpoint)
+                if bacnet is not None:
+                    row.update(registry_columns(bacnet, profile, device.name, point, bit))
+                out.append(row)
     return out
 
 
@@ -187,6 +194,10 @@ def _group(name: str, equipment: str, area: str) -> str:
 
 
 def write_csv(table: list[dict[str, str]], stream: TextIO) -> None:
-    writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+    # the BACnet columns only where some device is served on BACnet: a registry of
+    # Modbus and OPC UA gear reads as it did before they existed
+    bacnet = any(row.get("bacnet_address") for row in table)
+    fields = [c for c in COLUMNS if bacnet or not c.startswith("bacnet_")]
+    writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n", restval="")
     writer.writeheader()
     writer.writerows(table)

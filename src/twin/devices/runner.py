@@ -42,6 +42,10 @@ class Options:
     state_dir: Path = field(default_factory=lambda: Path(".twin-state"))
     opcua_security: object | None = None  # twin.devices.opcua_server.Security
     modbus_limits: GatewayLimits = field(default_factory=GatewayLimits)
+    bacnet_port: int | None = None  # first BACnet/IP device's UDP port; None = no BACnet
+    bacnet_instance_base: int = 10000  # device instance of the first BACnet device
+    snmp_port: int | None = None  # None = no SNMP agent; 0 = a free port
+    snmp_security: object | None = None  # twin.points.snmp.SnmpSecurity
 
 
 class Simulation:
@@ -56,6 +60,8 @@ class Simulation:
         self.faults = Faults()
         self.modbus: ModbusGateways | None = None
         self.opcua = None
+        self.bacnet = None  # twin.devices.bacnet_server.BacnetDevices, if served
+        self.snmp = None  # twin.devices.snmp_agent.SnmpAgent, if served
         #: the values each type showed at its last refresh (engineering units)
         self.last_values: dict[str, dict[str, np.ndarray]] = {}
         self.generation = 0
@@ -100,6 +106,18 @@ class Simulation:
                 state_dir=opts.state_dir,
                 security=opts.opcua_security,  # type: ignore[arg-type]
             )
+        if opts.bacnet_port is not None:
+            from twin.devices.bacnet_layout import plan
+            from twin.devices.bacnet_server import BacnetDevices
+
+            bacnet_plan = plan(
+                self.inventory, opts.host, opts.bacnet_port, opts.bacnet_instance_base
+            )
+            self.bacnet = BacnetDevices(self.inventory, bacnet_plan, self.faults, self.write)
+        if opts.snmp_port is not None:
+            from twin.devices.snmp_agent import agent_for
+
+            self.snmp = agent_for(self, opts.snmp_port, opts.snmp_security)
         self.plant.step(self.options.step_s)
         for equipment in self.images:
             self._compute(equipment)
@@ -138,6 +156,8 @@ class Simulation:
         if self.opcua is not None:
             tables = self.images[equipment].tables
             await self.opcua.update(equipment, values, masks, tables)
+        if self.bacnet is not None:
+            self.bacnet.update(equipment, values, masks, self.images[equipment].tables)
         self.refresh_seconds += time.perf_counter() - started
 
     def _compute(
@@ -167,6 +187,8 @@ class Simulation:
             values, frozen=frozen, bad=masks["bad_quality"], garbage=masks["garbage"]
         )
         self.last_values[equipment] = values
+        if self.snmp is not None:  # its history (seconds on battery, alarms) follows each step
+            self.snmp.observe(equipment)
         return values, masks
 
     # ---------------------------------------------------------------- serve
@@ -175,10 +197,15 @@ class Simulation:
         """Open the servers and start the writer tasks (the plant is stepped by run())."""
         assert self.modbus is not None
         await self.modbus.start()
+        if self.bacnet is not None:
+            await self.bacnet.start()
         if self.opcua is not None:
             await self.opcua.start()
+        if self.opcua is not None or self.bacnet is not None:
             for equipment in self.images:
                 await self._refresh(equipment)
+        if self.snmp is not None:
+            await self.snmp.start()
         self._tick = asyncio.Condition()
         for equipment in self.images:
             self._written[equipment] = self.generation
@@ -240,6 +267,10 @@ class Simulation:
             await self.modbus.stop()
         if self.opcua is not None:
             await self.opcua.stop()
+        if self.bacnet is not None:
+            await self.bacnet.stop()
+        if self.snmp is not None:
+            await self.snmp.stop()
 
     def endpoints(self) -> list[dict[str, str]]:
         """One row per gateway / server: protocol, address, area, units."""
@@ -267,4 +298,8 @@ class Simulation:
                     "devices": str(len(self.inventory.devices)),
                 }
             )
+        if self.bacnet is not None:
+            rows += self.bacnet.endpoint_rows
+        if self.snmp is not None:
+            rows.append(self.snmp.endpoint_row())
         return rows

@@ -88,6 +88,7 @@ from twin.config import Frozen, load_toml_model
 from twin.errors import ConfigError
 from twin.live import alarmtext
 from twin.live.state import LiveState
+from twin.points.protocols import protocol_of
 from twin.points.quality import Quality
 
 AIR_CLASSES = {"recommended": 27.0, "A1": 32.0, "A2": 35.0, "A3": 40.0, "A4": 45.0}
@@ -487,10 +488,19 @@ class _Episode:
     ended_at: float | None = None
 
 
-def gateway_of(point, prefer: str = "modbus") -> str:  # type: ignore[no-untyped-def]
-    """The link a point is read through: Modbus host:port or serial line, OPC UA endpoint."""
-    modbus = point.modbus and not (prefer == "opcua" and point.opcua_node_id)
-    if modbus:
+def gateway_of(point, prefer: str | tuple[str, ...] = "modbus") -> str:  # type: ignore[no-untyped-def]
+    """The link a point is read through: Modbus host:port or serial line, OPC UA endpoint.
+
+    A BACnet/IP point: its device's address (each device is its own link); an SNMP
+    point: its agent. The protocol is the collector's own choice
+    (:func:`twin.points.protocols.protocol_of`), so an alarm names the link that failed.
+    """
+    protocol = protocol_of(point, prefer)
+    if protocol == "bacnet":
+        return point.bacnet_address
+    if protocol == "snmp":
+        return f"snmp {point.snmp.host}:{point.snmp.port}"
+    if protocol == "modbus":
         return point.host if point.transport == "rtu" else f"{point.host}:{point.port}"
     return point.opcua_endpoint or "opcua"
 
@@ -509,7 +519,7 @@ class AlarmEngine:
         state: LiveState,
         metrics: object | None = None,
         builtin: bool = True,
-        prefer: str = "modbus",
+        prefer: str | tuple[str, ...] = "modbus",
     ) -> None:
         rules = list(rules)
         if builtin:

@@ -20,6 +20,8 @@ opcua_endpoint     ``opc.tcp://host:port/path`` of the server holding the node
 interval_s         poll interval of the device (the collector's default otherwise)
 rating             nameplate of the quantity (kW of a UPS, kWh of its battery, kW of
                    a CDU) for headroom and battery runtime
+snmp_*             SNMP addressing (host, port, version, community or v3 user,
+                   context, OID, type, scale): :mod:`twin.points.snmp`
 =================  ===========================================================
 
 Addresses are **0-based protocol addresses**. OPC UA node ids may name their
@@ -45,7 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twin.errors import ConfigError
+from twin.points import bacnet
 from twin.points.codec import DATA_TYPES, WORD_ORDERS
+from twin.points.snmp import SnmpAddress, parse_snmp
 
 REGISTER_TYPES = ("input_register", "holding_register", "discrete_input", "coil")
 BIT_TABLES = ("discrete_input", "coil")
@@ -83,6 +87,7 @@ COLUMNS = (
     "role",
     "group",
     "rating",
+    *bacnet.COLUMNS,  # twin.points.bacnet: BACnet/IP addressing
 )
 
 _VENDOR_BASES = (  # (lowest printed number, table)
@@ -131,6 +136,13 @@ class PointDef:
     # OPC UA
     opcua_endpoint: str = ""
     opcua_node_id: str = ""
+    # BACnet/IP (twin.points.bacnet)
+    bacnet_address: str = ""
+    bacnet_device: int | None = None
+    bacnet_object_type: str = ""
+    bacnet_object_instance: int | None = None
+    bacnet_property: str = "present-value"
+    bacnet_priority: int | None = None
     # limits and tags
     writable: bool = False
     write_min: float | None = None
@@ -145,6 +157,8 @@ class PointDef:
     rating: float | None = None
     interval_s: float | None = None
     line: int = 0
+    # SNMP (twin.points.snmp)
+    snmp: SnmpAddress | None = None
 
     @property
     def registers(self) -> int:
@@ -153,6 +167,10 @@ class PointDef:
     @property
     def modbus(self) -> bool:
         return bool(self.host) and bool(self.register_type)
+
+    @property
+    def bacnet(self) -> bool:
+        return bool(self.bacnet_address)
 
     @property
     def device_key(self) -> tuple:
@@ -217,8 +235,13 @@ def _parse(row: _Row, index: int) -> PointDef:
     device = row.text("device") or name.split(".", 1)[0]
     host = row.text("modbus_host")
     node = row.text("opcua_node_id")
-    if not host and not node:
-        raise row.fail("modbus_host", "a point needs Modbus addressing or an opcua_node_id")
+    fields: dict[str, object] = bacnet.parse_columns(row)
+    snmp = parse_snmp(row)
+    if not host and not node and not fields and snmp is None:
+        raise row.fail(
+            "modbus_host",
+            "a point needs Modbus addressing, an opcua_node_id, a bacnet_address or an snmp_host",
+        )
     if node and not NODE_ID.match(node):
         raise row.fail(
             "opcua_node_id", f"{node!r} is not a node id (ns=2;s=Name or nsu=URI;s=Name)"
@@ -229,7 +252,6 @@ def _parse(row: _Row, index: int) -> PointDef:
             "data_type", f"unknown data type {data_type!r}; valid: {', '.join(DATA_TYPES)}"
         )
     kind = DATA_TYPES[data_type]
-    fields: dict[str, object] = {}
     if host:
         transport = row.text("transport") or "tcp"
         if transport not in TRANSPORTS:
@@ -347,6 +369,7 @@ def _parse(row: _Row, index: int) -> PointDef:
         rating=row.number("rating"),
         interval_s=interval,
         line=row.line,
+        snmp=snmp,
         **fields,  # type: ignore[arg-type]
     )
 

@@ -136,6 +136,14 @@ class TwinApp(App[None]):
 
     async def show_startup(self) -> None:
         """Draw the start-up's progress; take its source the moment there is one."""
+        try:
+            await self._show_startup()
+        except NoMatches:
+            # The timer can fire once more while the app tears its screen down (seen in
+            # CI under load): the widgets, composed together, are gone; nothing to draw.
+            return
+
+    async def _show_startup(self) -> None:
         startup = self.startup
         if startup is None:
             return
