@@ -322,14 +322,9 @@ class BacnetDevice:
 
     async def write(self, point: PointDef, value: float) -> None:
         """Write a setpoint's present value at its priority, range-checked."""
-        if not point.writable:
-            raise ValueError(f"{point.name} is not writable")
-        if (point.write_min is not None and value < point.write_min) or (
-            point.write_max is not None and value > point.write_max
-        ):
-            raise ValueError(
-                f"{point.name}: {value} outside [{point.write_min}, {point.write_max}]"
-            )
+        refusal = point.write_refusal(value)
+        if refusal is not None:
+            raise ValueError(f"{point.name}: {value:g} {refusal}")
         app = self.client.app
         assert app is not None, "BacnetClient.start() first"
         priority = point.bacnet_priority or self.options.priority

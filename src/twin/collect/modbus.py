@@ -481,14 +481,9 @@ class ModbusDevice:
         """Write a holding register or coil (encoded with the shared codec), range-checked."""
         from twin.points.codec import encode
 
-        if not point.writable:
-            raise ValueError(f"{point.name} is not writable")
-        if (point.write_min is not None and value < point.write_min) or (
-            point.write_max is not None and value > point.write_max
-        ):
-            raise ValueError(
-                f"{point.name}: {value} outside [{point.write_min}, {point.write_max}]"
-            )
+        refusal = point.write_refusal(value)
+        if refusal is not None:
+            raise ValueError(f"{point.name}: {value:g} {refusal}")
         async with self._lock:
             await self._ensure_connected()
             assert self.client is not None

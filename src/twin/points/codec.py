@@ -31,7 +31,6 @@ Examples
 
 from __future__ import annotations
 
-import enum
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ __all__ = [
     "WORD_ORDERS",
     "BlockDecoder",
     "DataType",
-    "Quality",
     "decode",
     "encode",
     "resolution",
@@ -105,14 +103,6 @@ _FLOAT_RANGE = {
 
 #: Word orders of multi-register values; the first three letters name the wire order.
 WORD_ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-
-
-class Quality(enum.IntEnum):
-    """Quality of a value, as OPC UA spells it and as the collector stores it."""
-
-    GOOD = 0
-    UNCERTAIN = 1
-    BAD = 2
 
 
 def data_type_of(name: str) -> DataType:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -176,6 +177,31 @@ class PointDef:
     def device_key(self) -> tuple:
         """One Modbus client per device: (transport, host, port, unit id)."""
         return (self.transport, self.host, self.port, self.unit_id)
+
+    def write_refusal(self, value: float) -> str | None:
+        """Why writing ``value`` to this point is refused, or None when it may be written.
+
+        One rule for every protocol's write and for the dashboard's setpoint dialog:
+        the point must be writable, the value a finite number inside ``[min, max]``
+        of its registry row (either bound may be open).
+
+        >>> p = PointDef(0, "crah-1.t_supply_set", "crah-1", "crah", "°C", writable=True,
+        ...              write_min=18.0, write_max=None)
+        >>> p.write_refusal(15.0), p.write_refusal(35.0)
+        ('outside [18, —]', None)
+        """
+        if not self.writable:
+            return "not writable"
+        if not math.isfinite(value):
+            return "not a number"
+        low, high = self.write_min, self.write_max
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"outside [{_bound(low)}, {_bound(high)}]"
+        return None
+
+
+def _bound(limit: float | None) -> str:
+    return "—" if limit is None else f"{limit:g}"
 
 
 @dataclass

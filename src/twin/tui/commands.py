@@ -72,14 +72,11 @@ class SourceCommands:
         p = self.registry.by_name.get(point)
         if p is None or not p.writable:
             raise SetpointRefused(f"{point} is not a writable point")
-        if not math.isfinite(value):
-            raise SetpointRefused("not a number")
-        if (p.write_min is not None and value < p.write_min) or (
-            p.write_max is not None and value > p.write_max
-        ):
-            raise SetpointRefused(
-                f"{value:g} {p.unit} is outside [{p.write_min:g}, {p.write_max:g}]"
-            )
+        refusal = p.write_refusal(value)
+        if refusal == "not a number":
+            raise SetpointRefused(refusal)
+        if refusal is not None:
+            raise SetpointRefused(f"{value:g} {p.unit} is {refusal}")
         if self.writer is None:
             raise SetpointRefused("read-only source: no collector to write through")
         try:
