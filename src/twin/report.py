@@ -18,6 +18,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from twin.physics.metrics import power_usage_effectiveness
+
 if TYPE_CHECKING:
     import pandas
     from matplotlib.figure import Figure
@@ -55,7 +57,7 @@ def hourly(frame: pandas.DataFrame) -> pandas.DataFrame:
     out = grouped[energy].sum().join(grouped[means].mean()).join(grouped[peaks].max())
     out["cooling_mode"] = grouped["cooling_mode"].agg(lambda s: s.mode().iat[0] if len(s) else "")
     out = out[out["it_energy_kwh"] > 0]
-    out["pue"] = out["facility_energy_kwh"] / out["it_energy_kwh"]
+    out["pue"] = power_usage_effectiveness(out["facility_energy_kwh"], out["it_energy_kwh"])
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from twin.loads import load_profile
+from twin.physics.metrics import power_usage_effectiveness, water_usage_effectiveness
 from twin.plant.chillers import COOLING_MODES
 from twin.plant.layout import Layout, assemble
 from twin.plant.ledger import Ledger
@@ -29,8 +30,10 @@ MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 _KWH = 1.0 / 3.6e6
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator > 0 else None
+def _finite(ratio: np.ndarray) -> float | None:
+    """A ratio of twin.physics.metrics as JSON: None where it is undefined (no IT energy)."""
+    value = float(ratio)
+    return value if np.isfinite(value) else None
 
 
 @dataclass
@@ -68,8 +71,10 @@ class StudyResult:
             out.append(
                 {
                     "month": name,
-                    "pue": _ratio(m["facility"], m["it"]),
-                    "wue_l_per_kwh": _ratio(m["water_kg"], m["it"] * _KWH),
+                    "pue": _finite(power_usage_effectiveness(m["facility"], m["it"])),
+                    "wue_l_per_kwh": _finite(
+                        water_usage_effectiveness(m["water_kg"], m["it"] * _KWH)
+                    ),
                     "energy_kwh": {
                         term: m[term] * _KWH
                         for term in ("it", "facility", "cooling", "power_losses", "other")
@@ -93,10 +98,10 @@ class StudyResult:
             "method": self.method,
             "site": self.site,
             "weather": self.weather,
-            "pue": facility / it if it else None,
+            "pue": _finite(power_usage_effectiveness(facility, it)),
             "pue_by_month": self.pue_by_month,
             "monthly": self.months(),
-            "wue_l_per_kwh": water_l / (it * kwh) if it else None,
+            "wue_l_per_kwh": _finite(water_usage_effectiveness(water_l, it * kwh)),
             "energy_kwh": {
                 "it": it * kwh,
                 "facility": facility * kwh,
@@ -199,8 +204,7 @@ def run_study(
                 progress((index + 1) / n_steps)
                 last_report = now
     wall = time.perf_counter() - wall_start
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pue_by_month = monthly["facility"] / monthly["it"]
+    pue_by_month = power_usage_effectiveness(monthly["facility"], monthly["it"])
     return StudyResult(
         method="dynamic",
         site=site.name,
@@ -278,7 +282,7 @@ def _record_step(
         "cooling_energy_kwh": energy["cooling"] * kwh,
         "power_losses_energy_kwh": energy["power_losses"] * kwh,
         "other_energy_kwh": energy["other"] * kwh,
-        "pue": energy["facility"] / energy["it"] if energy["it"] > 0 else nan,
+        "pue": float(power_usage_effectiveness(energy["facility"], energy["it"])),
         "it_utilisation": float(r["utilisation"]),
         "t_dry_bulb_c": float(r["t_dry_c"]),
         "t_wet_bulb_c": float(r["t_wet_c"]),
@@ -328,8 +332,7 @@ def _run_fast(
     ledger, (max_plate, max_inlet), monthly, mode_seconds, wall, series = run_quasi_steady(
         layout, weather, profile, start_s, n_steps, step_s, progress, record
     )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pue_by_month = monthly["facility"] / monthly["it"]
+    pue_by_month = power_usage_effectiveness(monthly["facility"], monthly["it"])
     return StudyResult(
         method="fast",
         site=site.name,
