@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.cli import build_parser, command_parsers, config_parsers, with_config
+from twin.cli.parser import build_parser, command_parsers, config_parsers, with_config
 from twin.errors import ConfigError
 from twin.runconfig import EXCLUDED, SECTIONS, TABLE, active_table, parse_run_config
 

@@ -22,7 +22,7 @@ from asyncua.sync import Client
 
 from twin.collect.opcua import OpcUaOptions
 from twin.collect.scheduler import Collector, CollectorOptions
-from twin.devices.opcua_server import Security, UserEntry, password_hash
+from twin.devices.opcua_security import Security, UserEntry, password_hash
 from twin.devices.runner import Options
 from twin.live.state import LiveState
 from twin.points.quality import Quality

@@ -13,7 +13,7 @@ from asyncua import ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.sync import Client
 
-from twin.devices.opcua_server import Security, UserEntry, load_security, password_hash
+from twin.devices.opcua_security import Security, UserEntry, load_security, password_hash
 from twin.devices.runner import Options
 from twin.errors import ConfigError
 
@@ -141,7 +141,7 @@ def test_user_without_write_role_cannot_write(secure) -> None:  # type: ignore[n
 
 
 def test_password_hashes_are_salted_and_verified_in_constant_time() -> None:
-    from twin.devices.opcua_server import verify_password
+    from twin.devices.opcua_security import verify_password
 
     first, second = password_hash("op-secret"), password_hash("op-secret")
     assert first != second  # a fresh salt each time: no table lookup from a leaked config

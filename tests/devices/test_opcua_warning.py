@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from twin.devices.opcua_server import password_hash
+from twin.devices.opcua_security import password_hash
 
 WARNING = "password may get transferred in plaintext"
 

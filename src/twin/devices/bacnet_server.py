@@ -46,7 +46,7 @@ from twin.devices.bacnet_layout import BacnetObject, BacnetPlan, objects_of, ser
 from twin.devices.faults import Faults
 from twin.devices.image import point_value
 from twin.devices.inventory import Device, Inventory
-from twin.devices.opcua_server import quantise
+from twin.devices.opcua_values import quantise
 from twin.devices.profiles import Point
 from twin.points.bacnet import BACNET_UNITS
 from twin.points.codec import DATA_TYPES, decode

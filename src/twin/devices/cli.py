@@ -203,7 +203,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     site = load_site(args.site)
     security = None
     if args.opcua_security:
-        from twin.devices.opcua_server import load_security
+        from twin.devices.opcua_security import load_security
 
         security = load_security(args.opcua_security)
     snmp_security = None

@@ -40,7 +40,7 @@ class Options:
     step_s: float = 1.0
     speed: float = 1.0
     state_dir: Path = field(default_factory=lambda: Path(".twin-state"))
-    opcua_security: object | None = None  # twin.devices.opcua_server.Security
+    opcua_security: object | None = None  # twin.devices.opcua_security.Security
     modbus_limits: GatewayLimits = field(default_factory=GatewayLimits)
     bacnet_port: int | None = None  # first BACnet/IP device's UDP port; None = no BACnet
     bacnet_instance_base: int = 10000  # device instance of the first BACnet device
