@@ -55,7 +55,13 @@ class Store:
         pass
 
 
-async def _poll_once(registry, options: CollectorOptions) -> Store:  # type: ignore[no-untyped-def]
+async def _poll_once(registry, options: CollectorOptions, good: bool = False) -> Store:  # type: ignore[no-untyped-def]
+    """Collect until every point of the preferred protocol is read (``good``: read good).
+
+    ``good`` is for a plant that should answer in full: on a busy machine a device may
+    miss the first poll's APDU timeout and answer the next (the collector retries, as it
+    must), so the test waits for that instead of judging the first poll alone.
+    """
     store = Store(len(registry))
     collector = Collector(registry, store, options)
     await collector.start()
@@ -66,7 +72,7 @@ async def _poll_once(registry, options: CollectorOptions) -> Store:  # type: ign
             for p in registry.points
             if (p.bacnet if options.prefer == "bacnet" else p.modbus)
         ]
-        while not store.seen[wanted].all():
+        while not (store.good if good else store.seen)[wanted].all():
             assert asyncio.get_running_loop().time() < deadline, "points never read"
             await asyncio.sleep(0.02)
     finally:
@@ -90,8 +96,8 @@ def test_bacnet_reads_equal_modbus_reads(site: SimThread) -> None:
     registry = parse_registry(text.getvalue(), Path("aidc-10mw.csv"))
     served = [p for p in registry.points if p.bacnet]
     assert {p.equipment for p in served} == {"chiller", "crah", "tower", "cdu", "pump"}
-    over_bacnet = asyncio.run(_poll_once(registry, CollectorOptions(prefer="bacnet")))
-    over_modbus = asyncio.run(_poll_once(registry, CollectorOptions(prefer="modbus")))
+    over_bacnet = asyncio.run(_poll_once(registry, CollectorOptions(prefer="bacnet"), good=True))
+    over_modbus = asyncio.run(_poll_once(registry, CollectorOptions(prefer="modbus"), good=True))
     index = np.array([p.index for p in served])
     assert over_bacnet.good[index].all(), [
         (p.name, over_bacnet.reasons[p.index]) for p in served if not over_bacnet.good[p.index]
@@ -357,7 +363,7 @@ def test_a_device_exception_fault_shows_as_the_fault_flag(site: SimThread) -> No
         site.step()
     assert not store.good.any()
     assert set(store.reasons) == {"status flags: fault"}
-    assert asyncio.run(_poll_once(registry, options)).good.all()  # cleared: good again
+    assert asyncio.run(_poll_once(registry, options, good=True)).good.all()  # cleared: good again
 
 
 def test_the_simulation_process_serves_bacnet_and_says_where() -> None:
@@ -370,7 +376,7 @@ def test_the_simulation_process_serves_bacnet_and_says_where() -> None:
         registry = parse_registry(text, Path("aidc-10mw.csv"))
         served = [p for p in registry.points if p.bacnet]
         assert len({p.bacnet_address for p in served}) == len({p.device for p in served}) > 30
-        store = asyncio.run(_poll_once(registry, CollectorOptions(prefer="bacnet")))
+        store = asyncio.run(_poll_once(registry, CollectorOptions(prefer="bacnet"), good=True))
         assert store.good[[p.index for p in served]].all()
     finally:
         process.stop()
