@@ -10,6 +10,9 @@ bit-identical. Run it on the code before a change and after:
     .venv/bin/python bench/plant_equal.py dump /tmp/after.npz
     .venv/bin/python bench/plant_equal.py compare /tmp/before.npz /tmp/after.npz
 
+A dump of the code from before typed readings (``plant.readings`` a dict) compares
+with ``--key-map bench/plant_equal_keys.txt``, which names each old key's attribute.
+
 Scenario events are moved to 100 s after the warm-up, so the 600 s live run sees
 them (and, for the short ones, their end).
 """
@@ -63,7 +66,7 @@ STATE = [
 
 def flatten(readings: object) -> dict[str, np.ndarray]:
     """Readings as ``name → array``: a dict's keys, or a typed readings object's
-    ``group.field`` attributes (:mod:`twin.plant.readings`, when it exists)."""
+    ``group.field`` attributes (:mod:`twin.plant.readings`)."""
     if isinstance(readings, dict):
         return {k: np.asarray(v, dtype=float) for k, v in readings.items()}
     out: dict[str, np.ndarray] = {}

@@ -3,6 +3,7 @@ against one physical fact (energy into a stage comes out of it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from twin.plant.layout import assemble
 from twin.plant.model import Conditions, Plant
+from twin.plant.readings import Readings
 from twin.site import load_site
 
 
@@ -36,9 +38,12 @@ def test_step_is_its_stages_in_order(single_pump_site: Path) -> None:
     cond, load, ctl, heat, power = _stages(staged, 1.0)
     staged.close_ledgers(cond, load, ctl, heat, power)
     staged.publish_readings(cond, load, ctl, heat, power)
-    assert stepped.readings.keys() == staged.readings.keys()
-    for name, value in stepped.readings.items():
-        np.testing.assert_array_equal(value, staged.readings[name], err_msg=name)
+    for group in dataclasses.fields(Readings):
+        ours, theirs = getattr(stepped.readings, group.name), getattr(staged.readings, group.name)
+        for f in dataclasses.fields(ours):
+            np.testing.assert_array_equal(
+                getattr(ours, f.name), getattr(theirs, f.name), err_msg=f"{group.name}.{f.name}"
+            )
     assert stepped.ledger == staged.ledger
 
 
@@ -142,3 +147,13 @@ def test_controls_stage_a_cdu_with_every_pump_tripped_moves_no_coolant(
     ctl = plant.run_controls(cond, plant.it_load(cond))
     np.testing.assert_array_equal(ctl.cdu.m_tcs, 0.0)
     np.testing.assert_array_equal(ctl.cdu.p_pump, 0.0)
+
+
+def test_readings_are_typed_and_a_misspelt_name_fails(single_pump_site: Path) -> None:
+    plant = _settled(single_pump_site, 2)
+    assert isinstance(plant.readings, Readings)
+    assert plant.readings.power.it_power_w == pytest.approx(plant.readings.racks.power_w.sum())
+    with pytest.raises(AttributeError):
+        plant.readings.power.it_power_kw  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError):  # slots: no attribute can be added by mistake
+        plant.readings.site.t_wetbulb_c = 1.0  # type: ignore[attr-defined]

@@ -265,7 +265,7 @@ def cdu_control(plant: Plant, cond: Conditions) -> CduControl:
     hall_capacity = np.bincount(cdus.hall, capacity, n_halls)
     m_set = np.bincount(racks.hall, racks.m_flow_design_kg_s, n_halls)
     # The pumps follow the flow measured at the end of the last step.
-    measured = plant.readings.get("tcs_flow_kg_s", m_set)
+    measured = m_set if plant.m_tcs_measured is None else plant.m_tcs_measured
     speed = plant.cdu_pump.step(np.asarray(measured) / np.maximum(m_set, 1e-9), 1.0, dt)
     min_speed = float(cdus.pump_min_speed.min())
     speed = np.clip(speed, min_speed, 1.0)

@@ -39,7 +39,8 @@ from twin.plant.crah import crah_halls
 from twin.plant.layout import Layout
 from twin.plant.ledger import Ledger, heat_sources_w
 from twin.plant.power_chain import PowerFlows, power_chain, rack_powered, update_sources
-from twin.plant.racks import cold_plates, rack_power, rack_utilisation
+from twin.plant.racks import rack_power, rack_utilisation
+from twin.plant.readings import Readings, published
 from twin.plant.thermal_stage import HeatFlows, thermal_network
 from twin.weather import Weather, load_weather
 
@@ -118,6 +119,9 @@ class Load:
 class Plant:
     """A site's plant, stepped in time.
 
+    After each step :attr:`readings` (:class:`twin.plant.readings.Readings`) holds what
+    the plant publishes; before the first step it is not set.
+
     Parameters
     ----------
     layout : Layout
@@ -129,6 +133,8 @@ class Plant:
     start_s : float
         Simulation time at start [s from Jan 1 00:00 local time].
     """
+
+    readings: Readings
 
     def __init__(
         self,
@@ -197,7 +203,9 @@ class Plant:
         self.generator_output_w = 0.0
         self.commands: list[tuple[str, dict]] = []
         self.ledger = Ledger()
-        self.readings: dict[str, np.ndarray | float] = {}
+        # Secondary flow measured at the end of the last step [kg/s per hall]; None
+        # before the first step (the pumps then start from the design flow).
+        self.m_tcs_measured: np.ndarray | None = None
         self.side_energised = np.ones(2, bool)  # utility or generator on each side
         self.mech_powered = True
         # Losses inside the halls (PDUs, UPS/HVDC, batteries) [W]: set by the power
@@ -340,90 +348,6 @@ class Plant:
         self, cond: Conditions, load: Load, ctl: Controls, heat: HeatFlows, power: PowerFlows
     ) -> None:
         """Stage 7: :attr:`readings` for devices, collector and studies."""
-        racks = self.layout.racks
-        cdu, fw, crah, chw = ctl.cdu, ctl.fw, ctl.crah, ctl.chw
-        r = self.readings
-        r.update(
-            pdu_power_w=power.p_pdu_out,
-            pdu_loss_w=power.pdu_loss,
-            system_output_w=power.p_sys_out,
-            system_loss_w=power.sys_loss,
-            system_input_w=power.p_sys_in,
-            system_modules_online=power.n_modules,
-            battery_discharge_w=power.discharge,
-            battery_charge_w=power.charging,
-            battery_soc=self.soc.copy(),
-            system_alive=self.system_alive.copy(),
-            transformer_load_w=power.p_transformer,
-            transformer_loss_w=power.transformer_loss,
-            utility_power_w=power.from_utility,
-            generator_power_w=power.from_generator,
-            generator_fuel_l_per_h=power.fuel_l_per_h,
-            generators_running=self.generators_running,
-            on_generator=self.on_generator.copy(),
-            utility_ok=~self.faults.utility_lost,
-            facility_power_w=power.from_utility + power.from_generator,
-            it_power_w=float(load.p_it.sum()),
-        )
-        r.update(
-            t_s=cond.t,
-            t_wet_c=cond.t_wet,
-            t_dry_c=cond.t_dry,
-            utilisation=load.u_site,
-            rack_power_w=load.p_it,
-            rack_inlet_c=self.t_air[racks.hall] + racks.inlet_offset_k,
-            tcs_flow_kg_s=cdu.m_tcs,
-            tcs_flow_set_kg_s=cdu.m_set,
-            cdu_pump_speed=cdu.speed,
-            cdu_valve=cdu.valve,
-            cdu_heat_w=heat.q_cdu,
-            cdu_pump_power_w=cdu.p_pump,
-            facility_flow_kg_s=cdu.m_fac,
-            fw_flow_kg_s=fw.m_flow,
-            fw_tower_fan_speed=fw.fan_speed,
-            fw_tower_fan_power_w=fw.p_fan,
-            fw_tower_heat_w=heat.q_fw_tower,
-            fw_drycooler_heat_w=heat.q_fw_drycooler,
-            fw_pump_power_w=fw.p_pump,
-            crah_fan_speed=crah.fan_speed,
-            crah_fan_power_w=crah.p_fan,
-            crah_valve=crah.valve,
-            crah_heat_w=heat.q_crah,
-            chw_flow_kg_s=chw.m_chw,
-            chw_pump_power_w=chw.p_chw_pump,
-            chillers_on=chw.chillers_on,
-            chiller_power_w=chw.p_chiller,
-            chiller_heat_w=heat.q_chiller,
-            economiser_heat_w=heat.q_hx,
-            cw_flow_kg_s=chw.m_cw,
-            cw_pump_power_w=chw.p_cw_pump,
-            cw_tower_fan_speed=chw.cw_fan_speed,
-            cw_tower_fan_power_w=chw.p_cw_fan,
-            cw_tower_heat_w=heat.q_cw_tower,
-            cooling_mode=self.mode,
-            water_kg_s=heat.water_kg / cond.dt,
-            cooling_power_w=power.p_cooling,
-        )
-        self._cold_plates(load.p_it, cdu.m_tcs, cdu.m_set)
-
-    # ------------------------------------------------------------ sub-models
-
-    def _cold_plates(self, p_it: np.ndarray, m_tcs: np.ndarray, m_set: np.ndarray) -> None:
-        layout = self.layout
-        racks = layout.racks
-        hall = racks.hall
-        share = np.where(
-            racks.is_gpu, racks.m_flow_design_kg_s / np.maximum(m_set[hall], 1e-9), 0.0
-        )
-        t_case, t_out, flow_lpm = cold_plates(
-            racks,
-            p_it,
-            m_tcs[hall] * share,
-            self.t_tcs_supply[hall],
-            self.t_tcs_return[hall],
-            layout.rho_secondary,
-            layout.cp_secondary,
-        )
-        self.readings["cold_plate_c"] = t_case
-        self.readings["rack_coolant_return_c"] = t_out
-        self.readings["rack_coolant_flow_lpm"] = flow_lpm
+        # The CDU pumps of the next step follow the flow measured now.
+        self.m_tcs_measured = ctl.cdu.m_tcs
+        self.readings = published(self, cond, load, ctl, heat, power)
