@@ -276,7 +276,7 @@ class Plant:
         layout = self.layout
         racks = layout.racks
         n_halls = layout.n_halls
-        # A study step draws the profile's mean over the step, a live step its value.
+        # Steps over 1 s draw the profile's mean over the step, a live step its value.
         window = cond.dt if cond.dt > 1.0 else 0.0
         u_site = float(self.profile.utilisation(cond.t, window_s=window)) * self.faults.load_factor
         u = rack_utilisation(racks, self.site, u_site)
@@ -324,6 +324,8 @@ class Plant:
         heat_in = float(
             heat_sources_w(
                 float(p_it.sum()),
+                # This step's hall losses, just set by the power chain (the network
+                # took the last step's): as before the stages, so the numbers stay.
                 float(self.hall_losses_w.sum()),
                 float(ctl.cdu.p_pump_hall.sum()),
                 float(ctl.crah.p_fan.sum()),
