@@ -61,6 +61,8 @@ class PowerFlows:
         Generator fuel rate [L/h].
     other_w : float
         Other site load (offices, lighting) [W]; 0 with no side energised.
+    p_cooling : float
+        All cooling power, critical (on UPS) and mechanical [W].
     """
 
     p_cooling_ups: np.ndarray
@@ -80,11 +82,7 @@ class PowerFlows:
     from_generator: float
     fuel_l_per_h: float
     other_w: float
-
-    @property
-    def p_cooling(self) -> float:
-        """All cooling power, critical (on UPS) and mechanical [W]."""
-        return float(self.p_cooling_ups.sum()) + self.p_mech
+    p_cooling: float
 
 
 def rack_powered(layout: Layout, system_alive: np.ndarray) -> np.ndarray:
@@ -237,4 +235,6 @@ def power_chain(
         from_generator=from_generator,
         fuel_l_per_h=fuel,
         other_w=other,
+        # Summed once here: the ledger and the readings both use it.
+        p_cooling=float(p_cooling_ups.sum()) + p_mech,
     )
