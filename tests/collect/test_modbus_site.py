@@ -75,7 +75,7 @@ def test_every_point_matches_and_pue_equals_the_plant(served: Served) -> None:
     plant = served.sim.sim.plant
     assert plant is not None
     readings = plant.readings
-    plant_pue = float(readings["facility_power_w"] / readings["it_power_w"])
+    plant_pue = float(readings.power.facility_power_w / readings.power.it_power_w)
     snapshot = metrics.update(now)
     assert snapshot.category.startswith("PUE3")
     # One update: the ratio of the powers just read (stale only if they were read apart;
@@ -88,7 +88,7 @@ def test_every_point_matches_and_pue_equals_the_plant(served: Served) -> None:
     facility = snapshot.facility_kw.value
     it = snapshot.it_kw.value
     assert facility is not None and it is not None
-    assert abs(it - readings["it_power_w"] / 1e3) <= it_res + 1e-6
+    assert abs(it - readings.power.it_power_w / 1e3) <= it_res + 1e-6
     bound = plant_pue * (resolution("float32", 1.0, facility) / facility + it_res / it)
     pue = snapshot.pue_instant.value
     assert pue is not None and abs(pue - plant_pue) <= bound + 1e-12, (pue, plant_pue)

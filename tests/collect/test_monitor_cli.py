@@ -45,8 +45,8 @@ def test_monitor_headless_json_summary(served: Served, tmp_path: Path) -> None:
     assert summary["points"]["good"] == sum(summary["points"].values()) > 2000
     assert summary["samples"] >= summary["points"]["good"]
     readings = plant.readings
-    assert abs(summary["facility_kw"] - readings["facility_power_w"] / 1e3) < 1.0
-    assert abs(summary["pue"] - readings["facility_power_w"] / readings["it_power_w"]) < 1e-4
+    assert abs(summary["facility_kw"] - readings.power.facility_power_w / 1e3) < 1.0
+    assert abs(summary["pue"] - readings.power.facility_power_w / readings.power.it_power_w) < 1e-4
     assert summary["pue_category"].startswith("PUE3")
     assert isinstance(summary["active_alarms"], list)
     assert "points good" in result.stderr  # status lines go to stderr with --json

@@ -24,4 +24,4 @@ def test_cooling_role_points_add_up_to_the_plant_cooling_power(site: str) -> Non
             if kind == equipment and role == "cooling_kw":
                 total_kw += float(values[point].sum())
     # pPUE of the cooling plant from the wire needs every fan, pump and compressor
-    assert total_kw == pytest.approx(plant.readings["cooling_power_w"] / 1e3, rel=1e-9)
+    assert total_kw == pytest.approx(plant.readings.site.cooling_power_w / 1e3, rel=1e-9)

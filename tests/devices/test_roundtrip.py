@@ -97,16 +97,16 @@ def test_bindings_are_the_plant_readings(served: SimThread) -> None:
     assert sim.plant is not None and sim.inventory is not None
     r = sim.plant.readings
     meter = sim.last_values["site-meter"]
-    assert meter["it_power_kw"][0] == r["it_power_w"] / 1e3
-    assert meter["utility_power_kw"][0] == r["utility_power_w"] / 1e3
+    assert meter["it_power_kw"][0] == r.power.it_power_w / 1e3
+    assert meter["utility_power_kw"][0] == r.power.utility_power_w / 1e3
     gpu = sim.inventory.bindings["gpu-rack"]
     index = sim.plant.layout.racks.name.index(gpu.names[0])
-    assert sim.last_values["gpu-rack"]["power_kw"][0] == r["rack_power_w"][index] / 1e3
-    assert sim.last_values["gpu-rack"]["t_cold_plate_c"][0] == r["cold_plate_c"][index]
+    assert sim.last_values["gpu-rack"]["power_kw"][0] == r.racks.power_w[index] / 1e3
+    assert sim.last_values["gpu-rack"]["t_cold_plate_c"][0] == r.racks.t_cold_plate_c[index]
     cdu = sim.last_values["cdu"]
     assert cdu["t_supply_c"][0] == sim.plant.t_tcs_supply[0]
     pdus = sim.last_values["pdu"]["power_kw"]
-    np.testing.assert_array_equal(pdus, np.asarray(r["pdu_power_w"]) / 1e3)
+    np.testing.assert_array_equal(pdus, np.asarray(r.power.pdu_power_w) / 1e3)
 
 
 def _opcua_round_trip(served: SimThread, equipment: set[str] | None = None) -> int:

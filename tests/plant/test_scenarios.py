@@ -22,14 +22,14 @@ def _run(plant: Plant, seconds: int, dt: float = 1.0) -> list[dict]:
         trace.append(
             {
                 "t": plant.t_s,
-                "it_w": float(r["rack_power_w"].sum()),
-                "soc": float(r["battery_soc"].min()),
-                "discharge_w": float(r["battery_discharge_w"].sum()),
-                "generator_w": float(r["generator_power_w"]),
-                "on_generator": bool(np.any(r["on_generator"])),
+                "it_w": float(r.racks.power_w.sum()),
+                "soc": float(r.power.battery_soc.min()),
+                "discharge_w": float(r.power.battery_discharge_w.sum()),
+                "generator_w": float(r.power.generator_power_w),
+                "on_generator": bool(np.any(r.power.on_generator)),
                 "tcs_supply": plant.t_tcs_supply.copy(),
-                "tcs_flow": r["tcs_flow_kg_s"].copy(),
-                "cold_plate_max": float(np.nanmax(r["cold_plate_c"])),
+                "tcs_flow": r.cdus.tcs_flow_kg_s.copy(),
+                "cold_plate_max": float(np.nanmax(r.racks.t_cold_plate_c)),
             }
         )
     return trace

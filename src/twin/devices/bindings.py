@@ -108,17 +108,17 @@ class SiteMeter(Binding):
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
-        ok = np.asarray(r["utility_ok"])
-        gen = np.asarray(r["on_generator"])
+        ok = np.asarray(r.power.utility_ok)
+        gen = np.asarray(r.power.on_generator)
         live = bool((ok | gen).any())
         v = {
-            "utility_power_kw": r["utility_power_w"] / 1e3,
-            "generator_power_kw": r["generator_power_w"] / 1e3,
-            "facility_power_kw": r["facility_power_w"] / 1e3,
-            "it_power_kw": r["it_power_w"] / 1e3,
-            "t_outdoor_dry_c": r["t_dry_c"],
-            "t_outdoor_wet_c": r["t_wet_c"],
-            "water_l_per_h": r["water_kg_s"] * 3600.0,
+            "utility_power_kw": r.power.utility_power_w / 1e3,
+            "generator_power_kw": r.power.generator_power_w / 1e3,
+            "facility_power_kw": r.power.facility_power_w / 1e3,
+            "it_power_kw": r.power.it_power_w / 1e3,
+            "t_outdoor_dry_c": r.site.t_dry_c,
+            "t_outdoor_wet_c": r.site.t_wet_c,
+            "water_l_per_h": r.site.water_kg_s * 3600.0,
             "utility_energy_kwh": plant.ledger.utility / J_PER_KWH,
             "it_energy_kwh": plant.ledger.it / J_PER_KWH,
             "feed_a_ok": ok[0],
@@ -149,12 +149,12 @@ class Transformers(Binding):
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
-        load = np.asarray(r["transformer_load_w"], float)
-        energised = (np.asarray(r["utility_ok"]) | np.asarray(r["on_generator"]))[self.side]
+        load = np.asarray(r.power.transformer_load_w, float)
+        energised = (np.asarray(r.power.utility_ok) | np.asarray(r.power.on_generator))[self.side]
         load_pct = load / 1e3 / self.pf / self.rated_kva * 100.0
         return {
             "load_kw": load / 1e3,
-            "loss_kw": np.asarray(r["transformer_loss_w"], float) / 1e3,
+            "loss_kw": np.asarray(r.power.transformer_loss_w, float) / 1e3,
             "load_pct": load_pct,
             "energised": energised.astype(float),
             "overload": (load_pct > 100.0).astype(float),
@@ -181,10 +181,10 @@ class Ats(Binding):
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
-        ok = np.asarray(r["utility_ok"])
-        gen = np.asarray(r["on_generator"])
+        ok = np.asarray(r.power.utility_ok)
+        gen = np.asarray(r.power.on_generator)
         on_utility = ok & ~gen
-        intake = np.asarray(r["transformer_load_w"]) + np.asarray(r["transformer_loss_w"])
+        intake = np.asarray(r.power.transformer_load_w) + np.asarray(r.power.transformer_loss_w)
         load = np.bincount(self.side, intake, 2)
         return {
             "utility_available": ok.astype(float),
@@ -217,11 +217,11 @@ class Generators(Binding):
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
         n = len(self)
-        running = bool(r["generators_running"])
-        on_load = bool(np.asarray(r["on_generator"]).any())
+        running = bool(r.power.generators_running)
+        on_load = bool(np.asarray(r.power.on_generator).any())
         return {
-            "power_kw": _n(r["generator_power_w"] / 1e3 / n, n),
-            "fuel_l_per_h": _n(r.get("generator_fuel_l_per_h", 0.0) / n, n),
+            "power_kw": _n(r.power.generator_power_w / 1e3 / n, n),
+            "fuel_l_per_h": _n(r.power.generator_fuel_l_per_h / n, n),
             "running": _n(running, n),
             "ready_to_load": _n(plant.generator_ready, n),
             "on_load": _n(on_load, n),
@@ -266,15 +266,15 @@ class PowerSystems(Binding):
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
         i = self.index
-        output = np.asarray(r["system_output_w"])[i]
-        modules = np.asarray(r["system_modules_online"], float)[i]
-        alive = np.asarray(r["system_alive"])[i]
-        soc = np.asarray(r["battery_soc"])[i]
-        on_battery = np.asarray(r["battery_discharge_w"])[i] > 1.0
+        output = np.asarray(r.power.system_output_w)[i]
+        modules = np.asarray(r.power.system_modules_online, float)[i]
+        alive = np.asarray(r.power.system_alive)[i]
+        soc = np.asarray(r.power.battery_soc)[i]
+        on_battery = np.asarray(r.power.battery_discharge_w)[i] > 1.0
         return {
             "output_kw": output / 1e3,
-            "input_kw": np.asarray(r["system_input_w"])[i] / 1e3,
-            "loss_kw": np.asarray(r["system_loss_w"])[i] / 1e3,
+            "input_kw": np.asarray(r.power.system_input_w)[i] / 1e3,
+            "loss_kw": np.asarray(r.power.system_loss_w)[i] / 1e3,
             "load_pct": _pct(output, self.rated_w),
             "modules_online": modules,
             "online": (alive & ~on_battery).astype(float),
@@ -303,9 +303,9 @@ class Batteries(Binding):
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
-        soc = np.asarray(r["battery_soc"], float)
-        discharge = np.asarray(r["battery_discharge_w"], float)
-        charge = np.asarray(r["battery_charge_w"], float)
+        soc = np.asarray(r.power.battery_soc, float)
+        discharge = np.asarray(r.power.battery_discharge_w, float)
+        charge = np.asarray(r.power.battery_charge_w, float)
         return {
             "soc_pct": soc * 100.0,
             "power_kw": (discharge - charge) / 1e3,
@@ -330,13 +330,13 @@ class Pdus(Binding):
 
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
-        power = np.asarray(r["pdu_power_w"], float)
+        power = np.asarray(r.power.pdu_power_w, float)
         load_pct = _pct(power, self.rated_w)
         return {
             "power_kw": power / 1e3,
-            "loss_kw": np.asarray(r["pdu_loss_w"], float) / 1e3,
+            "loss_kw": np.asarray(r.power.pdu_loss_w, float) / 1e3,
             "load_pct": load_pct,
-            "energised": np.asarray(r["system_alive"])[self.system].astype(float),
+            "energised": np.asarray(r.power.system_alive)[self.system].astype(float),
             "overload": (load_pct > 100.0).astype(float),
             "energy_kwh": self._count("energy", power / J_PER_KWH, dt),
         }
@@ -367,8 +367,8 @@ class Racks(Binding):
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
         i = self.index
-        power = np.asarray(r["rack_power_w"])[i]
-        inlet = np.asarray(r["rack_inlet_c"])[i]
+        power = np.asarray(r.racks.power_w)[i]
+        inlet = np.asarray(r.racks.t_inlet_c)[i]
         v = {
             "power_kw": power / 1e3,
             "t_inlet_c": inlet,
@@ -376,11 +376,11 @@ class Racks(Binding):
             "inlet_high": (inlet > self.inlet_limit).astype(float),
         }
         if self.gpu:
-            plate = np.asarray(r["cold_plate_c"])[i]
-            flow = np.asarray(r["rack_coolant_flow_lpm"])[i]
+            plate = np.asarray(r.racks.t_cold_plate_c)[i]
+            flow = np.asarray(r.racks.coolant_flow_lpm)[i]
             v.update(
                 t_cold_plate_c=plate,
-                t_coolant_return_c=np.asarray(r["rack_coolant_return_c"])[i],
+                t_coolant_return_c=np.asarray(r.racks.t_coolant_return_c)[i],
                 coolant_flow_lpm=flow,
                 cold_plate_high=(plate > self.plate_limit).astype(float),
                 low_flow=(flow < 0.5 * self.design_lpm).astype(float),
@@ -433,11 +433,11 @@ class Cdus(Binding):
         return {
             "t_supply_c": t_supply,
             "t_return_c": plant.t_tcs_return[h],
-            "flow_kg_s": np.asarray(r["tcs_flow_kg_s"])[h] * share,
-            "heat_kw": np.asarray(r["cdu_heat_w"])[h] * share / 1e3,
-            "pump_power_kw": np.asarray(r["cdu_pump_power_w"]) / 1e3,
-            "valve_pct": np.asarray(r["cdu_valve"])[h] * 100.0,
-            "pump_speed_pct": np.where(running > 0, np.asarray(r["cdu_pump_speed"])[h], 0) * 100,
+            "flow_kg_s": np.asarray(r.cdus.tcs_flow_kg_s)[h] * share,
+            "heat_kw": np.asarray(r.cdus.heat_w)[h] * share / 1e3,
+            "pump_power_kw": np.asarray(r.cdus.pump_power_w) / 1e3,
+            "valve_pct": np.asarray(r.cdus.valve)[h] * 100.0,
+            "pump_speed_pct": np.where(running > 0, np.asarray(r.cdus.pump_speed)[h], 0) * 100,
             "pump1_running": pumps[:, 0].astype(float),
             "pump2_running": second.astype(float),
             "pump1_fault": failed[:, 0].astype(float),
@@ -484,8 +484,9 @@ class Pumps(Binding):
         n = len(self)
         v = {q: np.zeros(n) for q in ("speed_pct", "power_kw", "flow_m3_h", "running", "fault")}
         for loop, group, where in self.groups:
-            m = float(r[f"{loop}_flow_kg_s"])
-            power = float(r[f"{loop}_pump_power_w"])
+            pumped = {"fw": r.fw, "chw": r.chw, "cw": r.cw}[loop]
+            m = float(pumped.flow_kg_s)
+            power = float(pumped.pump_power_w)
             staged, speed = pump_group_staging(group, m)
             on = int(staged) if power > 0 else 0
             running = np.arange(group.pumps) < on
@@ -548,13 +549,14 @@ class Towers(Binding):
         n = len(self)
         v = {q: np.zeros(n) for q in self.quantities}
         for loop, group, where in self.groups:
-            m = float(r[f"{loop}_flow_kg_s"])
+            cooled = r.fw if loop == "fw" else r.cw
+            m = float(cooled.flow_kg_s)
             failed = plant.faults.fw_tower_failed if loop == "fw" else plant.faults.cw_tower_failed
             failed = np.zeros(group.cells, bool) if failed is None else failed
             cells_on = int(tower_cells(group, m)[0]) if m > 0 else 0
             working = min(group.cells - int(failed.sum()), cells_on)
-            speed = float(r[f"{loop}_tower_fan_speed"])
-            power = float(r[f"{loop}_tower_fan_power_w"])
+            speed = float(cooled.fan_speed)
+            power = float(cooled.fan_power_w)
             healthy_rank = np.cumsum(~failed) - 1
             fan_on = (~failed) & (healthy_rank < working) & (speed > 0)
             loop_t = plant.t_fw if loop == "fw" else plant.t_cw
@@ -564,7 +566,7 @@ class Towers(Binding):
             v["fan_power_kw"][where] = np.where(fan_on, power / max(int(fan_on.sum()), 1) / 1e3, 0)
             v["t_water_out_c"][where] = loop_t[0]
             v["t_water_in_c"][where] = loop_t[1]
-            v["t_wet_bulb_c"][where] = r["t_wet_c"]
+            v["t_wet_bulb_c"][where] = r.site.t_wet_c
             v["t_water_out_set_c"][where] = (
                 plant.t_fw_supply_set if loop == "fw" else plant.t_cw_supply_set
             )
@@ -607,14 +609,14 @@ class DryCoolers(Binding):
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
         n = len(self)
-        speed = float(r["fw_tower_fan_speed"])
+        speed = float(r.fw.fan_speed)
         running = speed > 0
         return {
             "fan_speed_pct": _n(speed * 100.0, n),
-            "fan_power_kw": _n(float(r["fw_tower_fan_power_w"]) / max(n, 1) / 1e3, n),
+            "fan_power_kw": _n(float(r.fw.fan_power_w) / max(n, 1) / 1e3, n),
             "t_water_in_c": _n(plant.t_fw[1], n),
             "t_water_out_c": _n(plant.t_fw[0], n),
-            "t_dry_bulb_c": _n(r["t_dry_c"], n),
+            "t_dry_bulb_c": _n(r.site.t_dry_c, n),
             "fan_running": _n(running, n),
             "fan_fault": np.zeros(n),
             "t_water_out_set_c": _n(plant.t_fw_supply_set, n),
@@ -654,12 +656,12 @@ class Chillers(Binding):
         failed = plant.faults.chiller_failed
         assert failed is not None
         available = ~failed & (plant.chiller_ready_at <= plant.t_s)
-        on = int(r["chillers_on"])
+        on = int(r.chw.chillers_on)
         running = available & (np.cumsum(available) <= on)
         k = max(on, 1)
         return {
-            "power_kw": np.where(running, float(r["chiller_power_w"]) / k / 1e3, 0.0),
-            "load_pct": np.where(running, float(r["chiller_heat_w"]) / k / self.capacity_w, 0)
+            "power_kw": np.where(running, float(r.chw.chiller_power_w) / k / 1e3, 0.0),
+            "load_pct": np.where(running, float(r.chw.chiller_heat_w) / k / self.capacity_w, 0)
             * 100.0,
             "t_chw_supply_c": _n(plant.t_chw[0], n),
             "t_chw_return_c": _n(plant.t_chw[1], n),
@@ -668,7 +670,7 @@ class Chillers(Binding):
             "running": running.astype(float),
             "available": available.astype(float),
             "tripped": failed.astype(float),
-            "economiser_mode": _n(int(r["cooling_mode"]) in (0, 1), n),
+            "economiser_mode": _n(int(r.site.cooling_mode) in (0, 1), n),
             "run_hours": self._count("hours", running / 3600.0, dt),
             "t_chw_supply_set_c": _n(plant.t_chw_supply_set, n),
             "t_chw_supply_set_low_c": _n(SETPOINT_LIMITS["t_chw_supply_c"][0], n),
@@ -708,14 +710,14 @@ class Crahs(Binding):
     def values(self, plant: Plant, dt: float) -> dict[str, np.ndarray]:
         r = plant.readings
         h = self.hall
-        speed = np.asarray(r["crah_fan_speed"])[h]
-        power = np.asarray(r["crah_fan_power_w"])[h] / self.per_hall
-        valve = np.asarray(r["crah_valve"])[h]
+        speed = np.asarray(r.crah.fan_speed)[h]
+        power = np.asarray(r.crah.fan_power_w)[h] / self.per_hall
+        valve = np.asarray(r.crah.valve)[h]
         return {
             "fan_speed_pct": speed * 100.0,
             "valve_pct": valve * 100.0,
             "fan_power_kw": power / 1e3,
-            "heat_kw": np.asarray(r["crah_heat_w"])[h] / self.per_hall / 1e3,
+            "heat_kw": np.asarray(r.crah.heat_w)[h] / self.per_hall / 1e3,
             "t_hall_air_c": plant.t_air[h],
             "fan_running": (power > 0).astype(float),
             "cooling": (valve > 0.01).astype(float),
@@ -724,7 +726,7 @@ class Crahs(Binding):
             # the unit's heat over its air stream (q = rho c_p V dT).
             "t_supply_air_c": plant.t_air[h].copy(),
             "t_return_air_c": plant.t_air[h]
-            + np.asarray(r["crah_heat_w"])[h]
+            + np.asarray(r.crah.heat_w)[h]
             / self.per_hall
             / (AIR_RHO_CP * np.maximum(self.airflow_m3_s * speed, 1e-3)),
             # No moisture model: the ASHRAE-recommended middle the units are set to.

@@ -403,8 +403,8 @@ async def _serve(sim: Any, commands: Connection, reports: Connection) -> None:
                 StepReport(
                     wall_time=time.time(),
                     plant_t_s=float(plant.t_s),
-                    facility_power_w=float(readings["facility_power_w"]),
-                    it_power_w=float(readings["it_power_w"]),
+                    facility_power_w=float(readings.power.facility_power_w),
+                    it_power_w=float(readings.power.it_power_w),
                     tasks=len(asyncio.all_tasks()) if sampled else None,
                     rss_mb=rss_mb() if sampled else None,
                 ),

@@ -190,14 +190,14 @@ def run_study(
         if series is not None:
             _record_step(series, index, plant, before, after, step_s, month, liquid)
         before = after
-        mode = int(r["cooling_mode"])
+        mode = int(r.site.cooling_mode)
         mode_seconds[mode] += step_s
         monthly[mode_terms[mode]][month] += step_s
-        plates = r["cold_plate_c"]
+        plates = r.racks.t_cold_plate_c
         if np.any(np.isfinite(plates)):
             max_plate = max(max_plate, float(np.nanmax(plates)))
-        max_inlet = max(max_inlet, float(np.max(r["rack_inlet_c"])))
-        min_soc = min(min_soc, float(np.min(r["battery_soc"])))
+        max_inlet = max(max_inlet, float(np.max(r.racks.t_inlet_c)))
+        min_soc = min(min_soc, float(np.min(r.power.battery_soc)))
         if progress is not None:
             now = time.perf_counter()
             if now - last_report > 0.5 or index == n_steps - 1:
@@ -245,22 +245,22 @@ def _record_step(
     """One row of the dynamic study's time series (see SERIES_COLUMNS)."""
     r = plant.readings
     energy = {term: after[term] - before[term] for term in after}  # [J] in the step
-    cdu_pumps = float(np.sum(r["cdu_pump_power_w"]))
-    crah = float(np.sum(r["crah_fan_power_w"]))
+    cdu_pumps = float(np.sum(r.cdus.pump_power_w))
+    crah = float(np.sum(r.crah.fan_power_w))
     mech = {
-        "chiller": float(np.sum(r["chiller_power_w"])),
-        "fans": float(r["fw_tower_fan_power_w"]) + float(r["cw_tower_fan_power_w"]),
-        "pumps": float(r["fw_pump_power_w"] + r["chw_pump_power_w"] + r["cw_pump_power_w"]),
+        "chiller": float(np.sum(r.chw.chiller_power_w)),
+        "fans": float(r.fw.fan_power_w) + float(r.cw.fan_power_w),
+        "pumps": float(r.fw.pump_power_w + r.chw.pump_power_w + r.cw.pump_power_w),
     }
     # The mechanical plant counts only while energised (the plant leaves it out of the
     # cooling ledger otherwise): scale its readings to the ledger's share.
     raw = sum(mech.values())
     share = (energy["cooling"] / dt - cdu_pumps - crah) / raw if raw > 0 else 0.0
     share = min(max(share, 0.0), 1.0)
-    tr = float(np.sum(r["transformer_loss_w"]))
-    conv = float(np.sum(r["system_loss_w"]) + np.sum(r["pdu_loss_w"]))
+    tr = float(np.sum(r.power.transformer_loss_w))
+    conv = float(np.sum(r.power.system_loss_w) + np.sum(r.power.pdu_loss_w))
     kw, kwh = 1e-3, 1.0 / 3.6e6
-    plates = r["cold_plate_c"]
+    plates = r.racks.t_cold_plate_c
     nan = float("nan")
     row = {
         "t_s": plant.t_s - dt,
@@ -283,9 +283,9 @@ def _record_step(
         "power_losses_energy_kwh": energy["power_losses"] * kwh,
         "other_energy_kwh": energy["other"] * kwh,
         "pue": float(power_usage_effectiveness(energy["facility"], energy["it"])),
-        "it_utilisation": float(r["utilisation"]),
-        "t_dry_bulb_c": float(r["t_dry_c"]),
-        "t_wet_bulb_c": float(r["t_wet_c"]),
+        "it_utilisation": float(r.site.utilisation),
+        "t_dry_bulb_c": float(r.site.t_dry_c),
+        "t_wet_bulb_c": float(r.site.t_wet_c),
         "t_cdu_supply_c": float(np.max(plant.t_tcs_supply)) if liquid else nan,
         "t_cdu_return_c": float(np.max(plant.t_tcs_return)) if liquid else nan,
         "t_fw_supply_c": float(plant.t_fw[0]) if liquid else nan,
@@ -296,8 +296,8 @@ def _record_step(
         "t_cw_return_c": float(plant.t_cw[1]),
         "t_supply_air_c": float(np.max(plant.t_air)),
         "max_cold_plate_c": float(np.nanmax(plates)) if np.any(np.isfinite(plates)) else nan,
-        "max_rack_inlet_c": float(np.max(r["rack_inlet_c"])),
-        "cooling_mode": int(r["cooling_mode"]),
+        "max_rack_inlet_c": float(np.max(r.racks.t_inlet_c)),
+        "cooling_mode": int(r.site.cooling_mode),
         "water_l": energy["water_kg"],
     }
     for name, value in row.items():
