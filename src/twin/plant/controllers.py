@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Steps longer than this use ideal (setpoint-tracking) control instead of the PI
+#: loops: at study steps of minutes the loops' time constants (seconds) are far
+#: inside one step, so a discrete PI would bang between its limits. Ideal control
+#: meets the setpoint whenever the equipment can, as EnergyPlus plant loops do.
+IDEAL_CONTROL_STEP_S = 10.0
+
 
 class PiArray:
     """A bank of PI controllers sharing gains, output limits and sign.
