@@ -13,6 +13,9 @@ from twin.physics.cooling import (
     crossflow_effectiveness,
     fan_power,
     hydraulic_power,
+    moist_air_enthalpy,
+    saturated_air_temperature,
+    tower_evaporation_saturated_exit,
     tower_water_use,
     yorkcalc_approach,
     yorkcalc_liquid_to_gas_ratio,
@@ -219,6 +222,82 @@ def test_tower_water_use_energyplus_defaults() -> None:
     assert float(evap) == pytest.approx(0.002 * tr * m, rel=1e-12)
     assert float(drift) == pytest.approx(0.00008 * m, rel=1e-12)
     assert float(blowdown) == pytest.approx(0.002 * tr * m / (cycles - 1) - 0.00008 * m, rel=1e-12)
+
+
+def test_saturated_exit_evaporation_by_hand() -> None:
+    """EnergyPlus "Saturated Exit" evaporation at one condition, computed by hand.
+
+    1 MW into 100 kg/s of dry air entering at 30 °C dry bulb, 24 °C wet bulb, 101325 Pa
+    (ASHRAE Fundamentals 2017 ch. 1; psychrolib gives the same digits):
+
+    - p_ws(24 °C) = 2985.1 Pa (eq. 6), so W*_s = 0.621945·2985.1/(101325 − 2985.1)
+      = 0.018879 (eq. 20, 23);
+    - W_in = ((2501 − 2.326·24)·0.018879 − 1.006·6) / (2501 + 1.86·30 − 4.186·24)
+      = 0.016336 (eq. 33);
+    - h_in = 1.006·30 + 0.016336·(2501 + 1.86·30) = 71.948 kJ/kg (eq. 32);
+    - h_out = h_in + Q/ṁ_a = 71.948 + 10 = 81.948 kJ/kg;
+    - saturated air has that enthalpy at 26.31 °C: p_ws = 3425.3 Pa, W_s = 0.021761,
+      h = 1.006·26.31 + 0.021761·(2501 + 1.86·26.31) = 81.956 kJ/kg (≈ h_out);
+    - evaporation = 100·(0.021761 − 0.016336) = 0.5424 kg/s.
+
+    The hand value rounds t_out to 0.01 K, which moves W_s by ~2e-6: 1e-3 relative
+    covers it.
+    """
+    evaporation = float(tower_evaporation_saturated_exit(1e6, 100.0, 30.0, 24.0, 101325.0))
+    assert evaporation == pytest.approx(0.5424, rel=1e-3)
+    assert float(saturated_air_temperature(81.948e3, 101325.0, 24.0)) == pytest.approx(
+        26.31, abs=0.01
+    )
+
+
+def test_saturated_exit_against_psychrolib() -> None:
+    # The same balance with psychrolib's own functions, over climates from cold-dry to
+    # hot-humid; the psychrometrics are the same equations, so 1e-6 relative.
+    psychrolib = pytest.importorskip("psychrolib")
+    psychrolib.SetUnitSystem(psychrolib.SI)
+    cases = [(-10.0, -11.0, 91000.0), (5.0, 2.0, 101325.0), (28.0, 26.0, 100500.0)]
+    for t_dry, t_wet, p in cases:
+        w_in = psychrolib.GetHumRatioFromTWetBulb(t_dry, t_wet, p)
+        h_out = psychrolib.GetMoistAirEnthalpy(t_dry, w_in) + 2e6 / 120.0
+        lo, hi = -40.0, 80.0
+        for _ in range(100):  # bisection on psychrolib's saturated enthalpy
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if psychrolib.GetSatAirEnthalpy(mid, p) < h_out else (lo, mid)
+        expected = 120.0 * (psychrolib.GetSatHumRatio(mid, p) - w_in)
+        got = float(tower_evaporation_saturated_exit(2e6, 120.0, t_dry, t_wet, p))
+        assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_saturated_exit_climate_and_bounds() -> None:
+    q, m_air = 4.5e6, 150.0
+    # Cold air takes much of the heat as sensible heat: less water per kWh than warm,
+    # humid air (latent heat of the water evaporated over Q: ~0.5 against ~0.9).
+    cold = float(tower_evaporation_saturated_exit(q, m_air, -10.0, -11.0))
+    humid = float(tower_evaporation_saturated_exit(q, m_air, 28.0, 26.0))
+    assert cold < 0.7 * humid
+    assert 0.3 < cold * 2.45e6 / q < 0.7
+    assert 0.8 < humid * 2.44e6 / q < 1.1
+    # No heat, no air: no evaporation.
+    np.testing.assert_array_equal(
+        tower_evaporation_saturated_exit([0.0, -1e5, 1e6], [100.0, 100.0, 0.0], 20.0, 15.0),
+        0.0,
+    )
+    # Exit air no warmer than the water entering: with too little air for that, the
+    # air flow becomes the least that carries Q out saturated at the water temperature.
+    t_hot = 35.0
+    starved = float(tower_evaporation_saturated_exit(q, 10.0, 5.0, 2.0, t_water_in_c=t_hot))
+    from twin.physics.weather import humidity_ratio, humidity_ratio_from_wet_bulb
+
+    w_in = float(humidity_ratio_from_wet_bulb(5.0, 2.0, 101325.0))
+    w_hot = float(humidity_ratio(t_hot, 101325.0))
+    h_hot = float(moist_air_enthalpy(t_hot, w_hot))
+    least = q / (h_hot - float(moist_air_enthalpy(5.0, w_in)))
+    assert starved == pytest.approx(least * (w_hot - w_in), rel=1e-6)
+    # Enough air: the bound does not bite.
+    free = float(tower_evaporation_saturated_exit(q, m_air, 5.0, 2.0))
+    assert float(
+        tower_evaporation_saturated_exit(q, m_air, 5.0, 2.0, t_water_in_c=t_hot)
+    ) == pytest.approx(free, rel=1e-12)
 
 
 def test_tower_evaporation_per_kwh_rejected() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.physics.weather import humidity_ratio, humidity_ratio_from_wet_bulb
+
 #: YorkCalc approach coefficients, k = i + 3·j + 9·l for Twb^i · Tr^j · LG^l.
 #: Source: EnergyPlus ``CoolingTower:VariableSpeed`` (model type YorkCalc), as in
 #: Modelica Buildings ``CoolingTowers/Correlations/yorkCalc.mo``.
@@ -514,6 +516,169 @@ def tower_water_use(
         evaporation / (np.asanyarray(cycles_of_concentration) - 1.0) - drift, 0, None
     )
     return np.asanyarray(evaporation), np.asanyarray(drift), np.asanyarray(blowdown)
+
+
+#: Specific heats and latent heat of moist-air enthalpy [J/kg, J/(kg·K)] (ASHRAE
+#: Handbook - Fundamentals 2017, ch. 1, eq. 32), as psychrolib ``GetMoistAirEnthalpy``.
+_CP_DRY_AIR = 1006.0
+_CP_VAPOUR = 1860.0
+_H_FG_0C = 2501e3
+
+
+def moist_air_enthalpy(t_dry_c: float | np.ndarray, w: float | np.ndarray) -> np.ndarray:
+    r"""Specific enthalpy of moist air [J per kg of dry air].
+
+    Parameters
+    ----------
+    t_dry_c : float or array
+        Dry bulb temperature [°C].
+    w : float or array
+        Humidity ratio [kg water / kg dry air].
+
+    Returns
+    -------
+    numpy.ndarray
+        Enthalpy [J/kg dry air], zero at 0 °C and dry.
+
+    Notes
+    -----
+    .. math:: h = 1006\,t + W\,(2.501\cdot10^6 + 1860\,t)
+
+    Source: ASHRAE Handbook - Fundamentals (2017), ch. 1, eq. 32; psychrolib
+    ``GetMoistAirEnthalpy``.
+
+    Examples
+    --------
+    >>> round(float(moist_air_enthalpy(25.0, 0.01)))
+    50625
+    """
+    t = np.asanyarray(t_dry_c, dtype=float)
+    return np.asanyarray(_CP_DRY_AIR * t + np.asanyarray(w) * (_H_FG_0C + _CP_VAPOUR * t))
+
+
+def saturated_air_temperature(
+    h_j_kg: float | np.ndarray, p_pa: float | np.ndarray, t_guess_c: float | np.ndarray = 20.0
+) -> np.ndarray:
+    r"""Temperature of saturated air of a given enthalpy (psychrolib-like ``TsatFnHPb``).
+
+    Parameters
+    ----------
+    h_j_kg : float or array
+        Moist-air enthalpy [J/kg dry air].
+    p_pa : float or array
+        Atmospheric pressure [Pa].
+    t_guess_c : float or array
+        Starting point of the iteration [°C]; the wet bulb of the entering air is a
+        good one.
+
+    Returns
+    -------
+    numpy.ndarray
+        Temperature [°C] at which saturated air has enthalpy ``h_j_kg``.
+
+    Notes
+    -----
+    Solves :math:`h(t, W_s(t, p)) = h` by Newton iteration (to 1e-6 K) on the
+    saturation humidity ratio of :func:`twin.physics.weather.humidity_ratio` (dew
+    point = dry bulb): the enthalpy of saturated air grows monotonically and convexly
+    with temperature, so the iteration converges from any start. Source: ASHRAE
+    Handbook - Fundamentals (2017), ch. 1, eq. 20, 32 and 36.
+
+    Examples
+    --------
+    >>> round(float(saturated_air_temperature(76306.66, 101325.0)), 3)  # saturated at 25 °C
+    25.0
+    """
+    h = np.asanyarray(h_j_kg, dtype=float)
+    p = np.asanyarray(p_pa, dtype=float)
+    t = np.broadcast_to(np.asanyarray(t_guess_c, dtype=float), np.broadcast(h, p).shape).copy()
+    step = 1e-3
+    for _ in range(50):
+        f = moist_air_enthalpy(t, humidity_ratio(t, p)) - h
+        slope = (moist_air_enthalpy(t + step, humidity_ratio(t + step, p)) - h - f) / step
+        delta = f / slope
+        t = np.clip(t - delta, -60.0, 95.0)
+        if float(np.max(np.abs(delta), initial=0.0)) < 1e-6:
+            break
+    return np.asanyarray(t)
+
+
+def tower_evaporation_saturated_exit(
+    q_rejected_w: float | np.ndarray,
+    m_air_kg_s: float | np.ndarray,
+    t_dry_c: float | np.ndarray,
+    t_wet_c: float | np.ndarray,
+    p_pa: float | np.ndarray = 101325.0,
+    t_water_in_c: float | np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Evaporation of an open cooling tower, its exit air saturated (EnergyPlus method).
+
+    Parameters
+    ----------
+    q_rejected_w : float or array
+        Heat the tower rejects to the air [W]; none evaporates at zero or below.
+    m_air_kg_s : float or array
+        Dry-air mass flow through the tower [kg/s].
+    t_dry_c, t_wet_c : float or array
+        Dry bulb and wet bulb of the entering (outdoor) air [°C].
+    p_pa : float or array
+        Atmospheric pressure [Pa].
+    t_water_in_c : float or array, optional
+        Water entering the tower [°C]: the exit air is no warmer (see Notes).
+
+    Returns
+    -------
+    numpy.ndarray
+        Evaporated water [kg/s].
+
+    Notes
+    -----
+    The air leaves saturated at the enthalpy the heat balance gives it:
+
+    .. math:: h_{out} = h_{in} + Q / \dot m_a, \quad t_{out} = t_{sat}(h_{out}), \quad
+              \dot m_{evap} = \dot m_a \, (W_s(t_{out}) - W_{in})
+
+    with :math:`W_{in}` from the dry and wet bulb. Dry, cold air takes part of the
+    heat as sensible heat, so it evaporates less per kWh than warm, humid air.
+
+    The air cannot leave warmer than the water entering the tower. Where the given
+    air flow would have to (little air, as in free convection or at minimum fan
+    speed in cold weather, where the YorkCalc fit is extrapolated), the air flow is
+    taken as the least that carries Q out saturated at ``t_water_in_c``:
+    :math:`\dot m_a = \max(\dot m_a, Q / (h_s(t_{w,in}) - h_{in}))`. This bound is
+    this model's, not EnergyPlus'.
+    Source: EnergyPlus Engineering Reference, "Cooling Towers: Tower Makeup Water
+    Usage", evaporation loss mode "Saturated Exit" (EnergyPlus' default);
+    psychrometrics from ASHRAE Handbook - Fundamentals (2017), ch. 1.
+
+    Hand check: 1 MW into 100 kg/s of air at 30 °C dry bulb, 24 °C wet bulb,
+    101325 Pa: W_in = 0.01634, h_in = 71.95 kJ/kg, h_out = 81.95 kJ/kg, saturated at
+    26.31 °C where W_s = 0.02176, so 100 × (0.02176 − 0.01634) = 0.542 kg/s (1.95 L
+    per kWh rejected; its latent heat, ≈ 1.32 MW, exceeds Q because the warm air
+    also gives up sensible heat on its way to 26.31 °C).
+
+    Examples
+    --------
+    >>> round(float(tower_evaporation_saturated_exit(1e6, 100.0, 30.0, 24.0)), 3)
+    0.542
+    """
+    q = np.clip(np.asanyarray(q_rejected_w, dtype=float), 0.0, None)
+    m_air = np.asanyarray(m_air_kg_s, dtype=float)
+    t_dry = np.asanyarray(t_dry_c, dtype=float)
+    t_wet = np.minimum(np.asanyarray(t_wet_c, dtype=float), t_dry)
+    w_in = humidity_ratio_from_wet_bulb(t_dry, t_wet, p_pa)
+    h_in = moist_air_enthalpy(t_dry, w_in)
+    if t_water_in_c is not None:
+        t_hot = np.asanyarray(t_water_in_c, dtype=float)
+        h_hot = moist_air_enthalpy(t_hot, humidity_ratio(t_hot, p_pa))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            least = np.where(h_hot > h_in, q / (h_hot - h_in), np.inf)
+        m_air = np.where(m_air > 0, np.maximum(m_air, least), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_out = h_in + np.where(m_air > 0, q / m_air, 0.0)
+    t_out = saturated_air_temperature(h_out, p_pa, t_wet)
+    evaporation = m_air * (humidity_ratio(t_out, p_pa) - w_in)
+    return np.asanyarray(np.where((q > 0) & (m_air > 0), np.maximum(evaporation, 0.0), 0.0))
 
 
 def biquadratic(

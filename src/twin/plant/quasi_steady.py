@@ -124,11 +124,11 @@ def _tower_to_setpoint(
     t_target: np.ndarray | float,
     t_wet: np.ndarray,
     range_k: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Leaving water and fan power of a tower group under ideal fan control."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leaving water, mean fan speed and fan power of a tower group under ideal fan control."""
     fan = tower_fan_to_reach(group, m_flow, t_target, t_wet, range_k)
-    t_out, _, power = tower_leaving_water(group, m_flow, fan, t_wet, range_k)
-    return t_out, power
+    t_out, speed, power = tower_leaving_water(group, m_flow, fan, t_wet, range_k)
+    return t_out, speed, power
 
 
 class QuasiSteadyPlant:
@@ -287,6 +287,7 @@ class QuasiSteadyPlant:
         m_fw = np.zeros(n)
         p_fw_pump = np.zeros(n)
         p_fw_fan = np.zeros(n)
+        fw_fan_speed = np.zeros(n)
         q_fw = np.zeros(n)
         fw_range = np.zeros(n)
         t_tcs_supply = np.full((n, self.n_halls), t_tcs_set)
@@ -308,7 +309,7 @@ class QuasiSteadyPlant:
                 q_fw = q_tcs.sum(axis=1) + p_fw_pump
                 fw_range = q_fw / np.maximum(m_fw * cp_w, 1e-9)
                 if fw_t is not None:
-                    t_fw_supply, p_fw_fan = _tower_to_setpoint(
+                    t_fw_supply, fw_fan_speed, p_fw_fan = _tower_to_setpoint(
                         fw_t, m_fw, t_fw_set, t_wet, fw_range
                     )
                 else:
@@ -376,8 +377,15 @@ class QuasiSteadyPlant:
 
         # --- water
         # Dry coolers use no water (no adiabatic pre-cooling modelled).
-        water = tower_water_use(fw_t, m_fw, fw_range * m_fw * cp_w, cp_w) + tower_water_use(
-            layout.cw_towers, m_cw, cw_range * m_cw * cp_w, cp_w
+        water = tower_water_use(
+            fw_t, m_fw, fw_range * m_fw * cp_w, cp_w, weather=weather, fan_speed=fw_fan_speed
+        ) + tower_water_use(
+            layout.cw_towers,
+            m_cw,
+            cw_range * m_cw * cp_w,
+            cp_w,
+            weather=weather,
+            fan_speed=plant.cw_fan,
         )
 
         # --- transformers and intake

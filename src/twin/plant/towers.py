@@ -12,6 +12,7 @@ import numpy as np
 
 from twin.physics import cooling
 from twin.plant.layout import TowerGroup
+from twin.weather import WeatherSample
 
 #: Bounds of validity of the YorkCalc approach [K] (EnergyPlus Engineering Reference,
 #: "Variable Speed Cooling Towers"); the leaving water is clipped to them.
@@ -22,6 +23,20 @@ APPROACH_MAX_K = 40.0
 #: design water flow (EnergyPlus "Cell Control: MaximalCell" with its input "Cell
 #: Minimum Water Flow Rate Fraction" at 0.75; EnergyPlus' default is 0.33).
 CELL_MIN_WATER_FRAC = 0.75
+
+#: Design air flow of a cell from its design fan power, as EnergyPlus autosizes a
+#: tower's "Design Air Flow Rate": a total fan efficiency of 0.5 against a 190 Pa
+#: pressure rise (EnergyPlus Input Output Reference, CoolingTower:SingleSpeed /
+#: CoolingTower:VariableSpeed, "Design Air Flow Rate"), i.e. 2.63 m³/s per kW of fan.
+#: The catalog's fan power is itself EnergyPlus' autosized 1.05 % of the design heat
+#: rejection, so this ties the air flow to the nominal capacity: the 4.5 MW YorkCalc
+#: cell (47 kW fan) moves 124 m³/s, 149 kg/s of air for 193 kg/s of water (L/G 1.3,
+#: within the 1 to 1.5 of counter-flow towers).
+FAN_EFFICIENCY_DESIGN = 0.5
+FAN_PRESSURE_RISE_DESIGN_PA = 190.0
+#: Dry air at 20 °C and 101.325 kPa [kg/m³] (ASHRAE Fundamentals 2017, ch. 1), to turn
+#: that volume into a mass flow.
+AIR_DENSITY_STANDARD_KG_M3 = 1.204
 
 
 def tower_cells(group: TowerGroup, m_flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,17 +136,74 @@ def tower_fan_to_reach(
     return np.where(m_flow > 0, fan, 0.0)
 
 
+def tower_design_air_flow(group: TowerGroup) -> float:
+    """Dry-air mass flow of one cell at full fan speed [kg/s] (see ``FAN_EFFICIENCY_DESIGN``)."""
+    volume = group.fan_power_w * FAN_EFFICIENCY_DESIGN / FAN_PRESSURE_RISE_DESIGN_PA
+    return volume * AIR_DENSITY_STANDARD_KG_M3
+
+
+def tower_air_flow(
+    group: TowerGroup, m_flow: np.ndarray | float, fan_speed: np.ndarray | float
+) -> np.ndarray:
+    """Dry-air mass flow through a tower group [kg/s] at a mean fan speed.
+
+    ``fan_speed`` is the mean speed :func:`tower_leaving_water` reports: below the
+    fan's minimum speed the fans cycle at minimum speed for ``speed / min_speed`` of
+    the time and the cells breathe by free convection the rest; cells whose fans are
+    off still pass ``free_convection_frac`` of the design air (YorkCalc's free
+    convection regime). Air flow is proportional to fan speed (affinity law).
+    """
+    m_flow = np.asarray(m_flow, dtype=float)
+    cells, _ = tower_cells(group, m_flow)
+    speed = np.clip(np.asarray(fan_speed, dtype=float), 0.0, 1.0)
+    fcf = group.free_convection_frac
+    cycling = speed + (1.0 - speed / group.min_fan_speed) * fcf
+    air_frac = np.where(speed >= group.min_fan_speed, np.maximum(speed, fcf), cycling)
+    return np.where(m_flow > 0, cells * tower_design_air_flow(group) * air_frac, 0.0)
+
+
 def tower_water_use(
     group: TowerGroup | None,
     m_flow: np.ndarray | float,
     q_rejected_w: np.ndarray | float,
     cp_water: float,
+    *,
+    weather: WeatherSample | None = None,
+    fan_speed: np.ndarray | float | None = None,
 ) -> np.ndarray:
-    """Water a tower group uses [kg/s]: evaporation, drift and blowdown at its range."""
+    """Water a tower group uses [kg/s]: evaporation, drift and blowdown.
+
+    Evaporation by EnergyPlus' saturated-exit method
+    (:func:`twin.physics.cooling.tower_evaporation_saturated_exit`): the air the fans
+    move at ``fan_speed`` (mean speed, as :func:`tower_leaving_water` reports it)
+    leaves saturated at the enthalpy the rejected heat gives it, so a dry or cold
+    climate, whose air takes part of the heat as sensible heat, evaporates less.
+    ``weather`` is the outdoor air (dry bulb, wet bulb, pressure) at the same times.
+    Drift and blowdown as EnergyPlus' defaults (:func:`twin.physics.cooling.tower_water_use`).
+
+    Without ``weather`` (a caller not yet passing it) evaporation falls back to the
+    loss factor of 0.2 % of the flow per kelvin of range, which is the same in every
+    climate; it is kept only until every caller passes the weather.
+    """
     m_flow = np.asarray(m_flow, dtype=float)
     if group is None:
         return np.zeros_like(m_flow)
     with np.errstate(invalid="ignore", divide="ignore"):
         range_k = np.where(m_flow > 0, np.maximum(q_rejected_w, 0.0) / (m_flow * cp_water), 0.0)
     evaporation, drift, blowdown = cooling.tower_water_use(m_flow, range_k, group.cycles)
+    if weather is not None:
+        if fan_speed is None:
+            raise ValueError("tower_water_use: weather given without the fans' mean speed")
+        # The mean speed is the command that gives it (tower_leaving_water), so the
+        # water enters at the leaving water of that command plus the range.
+        t_leaving, _, _ = tower_leaving_water(group, m_flow, fan_speed, weather.t_wet_c, range_k)
+        evaporation = cooling.tower_evaporation_saturated_exit(
+            q_rejected_w,
+            tower_air_flow(group, m_flow, fan_speed),
+            weather.t_dry_c,
+            weather.t_wet_c,
+            weather.p_pa,
+            t_water_in_c=t_leaving + range_k,
+        )
+        blowdown = np.clip(evaporation / (group.cycles - 1.0) - drift, 0.0, None)
     return np.where(m_flow > 0, evaporation + drift + blowdown, 0.0)
