@@ -62,7 +62,8 @@ def test_load_stage_an_unpowered_rack_draws_nothing_and_is_counted_interrupted(
     )
     assert dead[rack]
     before = plant.ledger.it_interrupted_j
-    cond = Conditions(t=plant.t_s + 1.0, dt=1.0, t_wet=15.0, t_dry=20.0, mech=True)
+    weather = plant.weather.at(plant.t_s + 1.0)
+    cond = Conditions(t=plant.t_s + 1.0, dt=1.0, t_wet=15.0, t_dry=20.0, mech=True, weather=weather)
     load = plant.it_load(cond)
     assert np.all(load.p_demand > 0)
     assert np.all(load.p_it[dead] == 0.0)

@@ -42,7 +42,7 @@ from twin.plant.power_chain import PowerFlows, power_chain, rack_powered, update
 from twin.plant.racks import rack_power, rack_utilisation
 from twin.plant.readings import Readings, published
 from twin.plant.thermal_stage import HeatFlows, thermal_network
-from twin.weather import Weather, load_weather
+from twin.weather import Weather, WeatherSample, load_weather
 
 __all__ = [
     "COOLING_MODES",
@@ -82,6 +82,9 @@ class Conditions:
     mech : bool
         The mechanical plant (loop pumps, towers, chillers) has power: at least one
         side is energised.
+    weather : WeatherSample
+        The outdoor air at ``t`` (dry and wet bulb, pressure): what the towers'
+        evaporation needs beyond the wet bulb.
     """
 
     t: float
@@ -89,6 +92,7 @@ class Conditions:
     t_wet: float
     t_dry: float
     mech: bool
+    weather: WeatherSample
 
 
 @dataclass(slots=True)
@@ -269,7 +273,9 @@ class Plant:
         t_wet = float(weather.t_wet_c)
         t_dry = float(weather.t_dry_c)
         update_sources(self, t, dt)
-        return Conditions(t=t, dt=dt, t_wet=t_wet, t_dry=t_dry, mech=self.mech_powered)
+        return Conditions(
+            t=t, dt=dt, t_wet=t_wet, t_dry=t_dry, mech=self.mech_powered, weather=weather
+        )
 
     def it_load(self, cond: Conditions) -> Load:
         """Stage 2: IT power per rack; a rack with neither PDU on a live system draws 0."""

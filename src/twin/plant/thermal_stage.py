@@ -184,8 +184,17 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
         plant.tower_range["cw"] = max(q_cw_tower / (m_cw * cp_w), 0.5)
     water = (
         float(
-            tower_water_use(fw_t, m_fw, q_fw_tower, cp_w)
-            + tower_water_use(layout.cw_towers, m_cw, q_cw_tower, cp_w)
+            tower_water_use(
+                fw_t, m_fw, q_fw_tower, cp_w, weather=cond.weather, fan_speed=fw.fan_speed
+            )
+            + tower_water_use(
+                layout.cw_towers,
+                m_cw,
+                q_cw_tower,
+                cp_w,
+                weather=cond.weather,
+                fan_speed=chw.cw_fan_speed,
+            )
         )
         * dt
     )

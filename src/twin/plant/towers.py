@@ -168,8 +168,8 @@ def tower_water_use(
     q_rejected_w: np.ndarray | float,
     cp_water: float,
     *,
-    weather: WeatherSample | None = None,
-    fan_speed: np.ndarray | float | None = None,
+    weather: WeatherSample,
+    fan_speed: np.ndarray | float,
 ) -> np.ndarray:
     """Water a tower group uses [kg/s]: evaporation, drift and blowdown.
 
@@ -180,30 +180,25 @@ def tower_water_use(
     climate, whose air takes part of the heat as sensible heat, evaporates less.
     ``weather`` is the outdoor air (dry bulb, wet bulb, pressure) at the same times.
     Drift and blowdown as EnergyPlus' defaults (:func:`twin.physics.cooling.tower_water_use`).
-
-    Without ``weather`` (a caller not yet passing it) evaporation falls back to the
-    loss factor of 0.2 % of the flow per kelvin of range, which is the same in every
-    climate; it is kept only until every caller passes the weather.
     """
     m_flow = np.asarray(m_flow, dtype=float)
     if group is None:
         return np.zeros_like(m_flow)
     with np.errstate(invalid="ignore", divide="ignore"):
         range_k = np.where(m_flow > 0, np.maximum(q_rejected_w, 0.0) / (m_flow * cp_water), 0.0)
-    evaporation, drift, blowdown = cooling.tower_water_use(m_flow, range_k, group.cycles)
-    if weather is not None:
-        if fan_speed is None:
-            raise ValueError("tower_water_use: weather given without the fans' mean speed")
-        # The mean speed is the command that gives it (tower_leaving_water), so the
-        # water enters at the leaving water of that command plus the range.
-        t_leaving, _, _ = tower_leaving_water(group, m_flow, fan_speed, weather.t_wet_c, range_k)
-        evaporation = cooling.tower_evaporation_saturated_exit(
-            q_rejected_w,
-            tower_air_flow(group, m_flow, fan_speed),
-            weather.t_dry_c,
-            weather.t_wet_c,
-            weather.p_pa,
-            t_water_in_c=t_leaving + range_k,
-        )
-        blowdown = np.clip(evaporation / (group.cycles - 1.0) - drift, 0.0, None)
+    # drift (and the blowdown rule) as EnergyPlus' defaults; its evaporation loss
+    # factor is replaced by the saturated-exit evaporation below
+    _, drift, _ = cooling.tower_water_use(m_flow, range_k, group.cycles)
+    # The mean speed is the command that gives it (tower_leaving_water), so the
+    # water enters at the leaving water of that command plus the range.
+    t_leaving, _, _ = tower_leaving_water(group, m_flow, fan_speed, weather.t_wet_c, range_k)
+    evaporation = cooling.tower_evaporation_saturated_exit(
+        q_rejected_w,
+        tower_air_flow(group, m_flow, fan_speed),
+        weather.t_dry_c,
+        weather.t_wet_c,
+        weather.p_pa,
+        t_water_in_c=t_leaving + range_k,
+    )
+    blowdown = np.clip(evaporation / (group.cycles - 1.0) - drift, 0.0, None)
     return np.where(m_flow > 0, evaporation + drift + blowdown, 0.0)
