@@ -475,6 +475,7 @@ def tower_water_use(
     cycles_of_concentration: float | np.ndarray = 3.0,
     evaporation_per_k: float = 0.002,
     drift_frac: float = 0.00008,
+    evaporation_kg_s: float | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Evaporation, drift and blowdown of an open cooling tower.
 
@@ -490,6 +491,10 @@ def tower_water_use(
         Evaporated fraction of the circulating flow per kelvin of range [1/K].
     drift_frac : float
         Fraction of the circulating flow carried away as drift [-].
+    evaporation_kg_s : float or array, optional
+        Evaporation found by another method (e.g.
+        :func:`tower_evaporation_saturated_exit`) [kg/s]; it replaces the loss-factor
+        rule, and blowdown follows from it.
 
     Returns
     -------
@@ -510,7 +515,12 @@ def tower_water_use(
     [1.0, 0.008, 0.492]
     """
     m = np.asanyarray(m_flow_kg_s, dtype=float)
-    evaporation = evaporation_per_k * np.clip(np.asanyarray(range_k, dtype=float), 0.0, None) * m
+    if evaporation_kg_s is None:
+        evaporation = (
+            evaporation_per_k * np.clip(np.asanyarray(range_k, dtype=float), 0.0, None) * m
+        )
+    else:
+        evaporation = np.asanyarray(evaporation_kg_s, dtype=float)
     drift = drift_frac * m
     blowdown = np.clip(
         evaporation / (np.asanyarray(cycles_of_concentration) - 1.0) - drift, 0, None

@@ -186,9 +186,6 @@ def tower_water_use(
         return np.zeros_like(m_flow)
     with np.errstate(invalid="ignore", divide="ignore"):
         range_k = np.where(m_flow > 0, np.maximum(q_rejected_w, 0.0) / (m_flow * cp_water), 0.0)
-    # drift (and the blowdown rule) as EnergyPlus' defaults; its evaporation loss
-    # factor is replaced by the saturated-exit evaporation below
-    _, drift, _ = cooling.tower_water_use(m_flow, range_k, group.cycles)
     # The mean speed is the command that gives it (tower_leaving_water), so the
     # water enters at the leaving water of that command plus the range.
     t_leaving, _, _ = tower_leaving_water(group, m_flow, fan_speed, weather.t_wet_c, range_k)
@@ -200,5 +197,8 @@ def tower_water_use(
         weather.p_pa,
         t_water_in_c=t_leaving + range_k,
     )
-    blowdown = np.clip(evaporation / (group.cycles - 1.0) - drift, 0.0, None)
+    # drift and blowdown (from this evaporation) as EnergyPlus' defaults
+    evaporation, drift, blowdown = cooling.tower_water_use(
+        m_flow, range_k, group.cycles, evaporation_kg_s=evaporation
+    )
     return np.where(m_flow > 0, evaporation + drift + blowdown, 0.0)
