@@ -69,8 +69,18 @@ def test_months_are_energy_weighted_with_gaps_left_uncovered(tmp_path: Path) -> 
 
 
 def test_a_run_of_the_twin_reports_its_own_pue(tmp_path: Path) -> None:
+    # The reference site under a steady load. Its own training-job load swings 6.1 ↔ 9.5 MW
+    # every few seconds, and the collector reads the facility meter and the racks at
+    # slightly different instants: a record taken across a swing holds one power from
+    # before it and one from after (PUE 0.72 once in 20 s). Over a month such records
+    # cancel; over 20 s one of them moves the energy PUE by 2 %, more than the
+    # comparison with the plant's last instant could tell from a wrong sum.
+    text = (ROOT / "configs/sites/aidc-10mw.toml").read_text()
+    site = tmp_path / "aidc-10mw.toml"
+    site.write_text(text.replace('load_profile = "training-job"', 'load_profile = "steady"'))
+    assert 'load_profile = "steady"' in site.read_text()
     spool = tmp_path / "spool"
-    run = twin("run", "aidc-10mw", "--headless", "--duration", "20", "--spool", str(spool),
+    run = twin("run", str(site), "--headless", "--duration", "20", "--spool", str(spool),
                "--json")  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     plant_pue = json.loads(run.stdout.strip().splitlines()[-1])["plant_pue"]
@@ -78,7 +88,7 @@ def test_a_run_of_the_twin_reports_its_own_pue(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (month,) = json.loads(result.stdout)["sites"]["aidc-10mw"]
     assert month["pue_category"] == "PUE3 (IT equipment input)"
-    assert month["pue"] == pytest.approx(plant_pue, rel=0.02)
+    assert month["pue"] == pytest.approx(plant_pue, rel=0.005)
     assert month["covered_h"] * 3600 >= 10  # most of the run's 20 s
     # CUE is the grid's carbon factor times the PUE (twin.live.metrics' default factor).
     assert month["cue_kg_per_kwh"] == pytest.approx(0.5703 * month["pue"], rel=0.01)
