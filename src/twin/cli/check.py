@@ -19,6 +19,7 @@ from twin.errors import ConfigError
 def _check_scenario(path: Path, site_name: str) -> None:
     """A scenario as `twin sim --scenario` and `twin run --scenario` read it, on ``site_name``."""
     from twin.devices.cli import load_sim_scenario
+    from twin.devices.faults import check_faults
     from twin.devices.inventory import build
     from twin.plant.layout import assemble
     from twin.plant.scenarios import check_targets
@@ -28,12 +29,7 @@ def _check_scenario(path: Path, site_name: str) -> None:
     site = load_site(site_name)
     layout = assemble(site)
     check_targets(layout, scenario, path)  # type: ignore[arg-type]
-    devices = build(layout).by_name
-    for fault in faults:
-        if fault.device not in devices:
-            raise ConfigError(
-                path, f"no device {fault.device!r} in site {site.name}", key="device_faults"
-            )
+    check_faults(faults, build(layout), path)
 
 
 def check_file(path: Path, kind: str | None = None, site: str = "aidc-10mw") -> str:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from twin.argtypes import port_number, positive_float
 from twin.config import read_toml, validate
-from twin.devices.faults import DeviceFault
+from twin.devices.faults import DeviceFault, check_faults
 from twin.devices.modbus_guard import EXTRA_MASTERS, GatewayLimits
-from twin.errors import ConfigError
 
 DEFAULT_MODBUS_PORT = 5020
 DEFAULT_OPCUA_PORT = 4840
@@ -234,11 +233,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if scenario is not None:
         plan, faults, path = scenario
         attach(simulation.plant, plan, path)  # type: ignore[arg-type]
-        for fault in faults:
-            if fault.device not in simulation.inventory.by_name:
-                raise ConfigError(
-                    path, f"no device {fault.device!r} in site {site.name}", key="device_faults"
-                )
+        check_faults(faults, simulation.inventory, path)
         simulation.faults.schedule(faults, simulation.plant.t_s)
     return asyncio.run(_serve(simulation, args.duration))
 

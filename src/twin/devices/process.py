@@ -353,8 +353,12 @@ def _build(
     if scenario_name is not None:
         from twin.devices.cli import load_sim_scenario
 
+        from twin.devices.faults import check_faults
+
         plan, faults, path = load_sim_scenario(scenario_name)
         scenarios.attach(sim.plant, plan, path)  # type: ignore[arg-type]
+        # a fault on a device or quantity the site lacks would never match: refused
+        check_faults(faults, sim.inventory, path)  # type: ignore[arg-type]
         sim.faults.schedule(faults, sim.plant.t_s)  # type: ignore[union-attr]
     return sim
 

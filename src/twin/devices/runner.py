@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.devices.faults import DeviceFault, Faults
+from twin.devices.faults import DeviceFault, Faults, check_faults
 from twin.devices.image import Image
 from twin.devices.inventory import Device, Inventory, build
 from twin.devices.modbus_guard import GatewayLimits
@@ -133,8 +133,9 @@ class Simulation:
     def inject(self, fault: DeviceFault) -> None:
         """Put a device fault in force now (its ``at_s`` is ignored)."""
         assert self.inventory is not None
-        self.inventory.device(fault.device)
-        self.faults.inject(fault)
+        assert self.plant is not None
+        check_faults([fault], self.inventory, Path("<injected>"))
+        self.faults.inject(fault, self.plant.t_s)
 
     # -------------------------------------------------------------- refresh
 
@@ -183,6 +184,14 @@ class Simulation:
         if frozen is not None and equipment in self.last_values:
             previous = self.last_values[equipment]
             values = {k: np.where(frozen, previous[k], v) for k, v in values.items()}
+        faulted = {n for n in self.faults.active if self.faults.sensor_faults(n)}
+        if faulted:
+            names = self.inventory.row_names[equipment]
+            rows = [(name, row) for row, name in enumerate(names) if name in faulted]
+            if rows:
+                values = dict(values)  # the binding's cache keeps the true values
+                for name, row in rows:
+                    self.faults.bend(name, row, values, t)
         self.images[equipment].fill(
             values, frozen=frozen, bad=masks["bad_quality"], garbage=masks["garbage"]
         )
