@@ -352,7 +352,6 @@ def _build(
     sim.setup()
     if scenario_name is not None:
         from twin.devices.cli import load_sim_scenario
-
         from twin.devices.faults import check_faults
 
         plan, faults, path = load_sim_scenario(scenario_name)
@@ -370,9 +369,11 @@ def start_scenario_now(sim: Any, name: str) -> None:
     operator who picks it on a running site wants the story, not the wait.
     """
     from twin.devices.cli import load_sim_scenario
+    from twin.devices.faults import check_faults
     from twin.plant import scenarios
 
     plan, faults, path = load_sim_scenario(name)
+    check_faults(faults, sim.inventory, path)  # before anything of it starts
     lead = min([e.at_s for e in plan.events] + [f.at_s for f in faults], default=0.0)
     events = [e.model_copy(update={"at_s": e.at_s - lead}) for e in plan.events]
     plan = plan.model_copy(update={"events": events})  # type: ignore[attr-defined]
