@@ -66,6 +66,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--speed", type=positive_float, default=1.0, help="plant seconds per wall second"
     )
     run.add_argument("--scenario", help="scenario name (sim/scenarios) or TOML path")
+    run.add_argument(
+        "--twin",
+        action="store_true",
+        help="also run the shadow plant beside the collector: the site's model stepped on "
+        "the measured IT power, outdoor air and setpoints, every point modelled; the "
+        "JSON summary gets its coverage, GL14 health and residuals (docs/architecture.md)",
+    )
     run.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     run.add_argument("--alarms", type=Path, help="alarm rules TOML (default: the site's own)")
     run.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
@@ -237,6 +244,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             publishing, state, site.name, edge_node_name(), metrics=metrics, alarms=alarms,
             lock=lock,
         )  # fmt: skip
+        if args.twin:
+            from twin.shadow.monitor import TwinMonitor
+
+            runtime = made["runtime"]
+            made["twin"] = TwinMonitor(
+                site, state, lambda: runtime.plant_t_s, interval_s=args.interval
+            ).start()
         feeder = SinkFeeder(state, metrics, alarms, sink, site.name)
         if notify is not None:
             from twin.sinks.notify import Notifier
@@ -268,6 +282,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             # Taken while the collector still runs: after it stopped (and after the
             # sink's flush) every point reads stale and the summary said points_good 0.
             summary = _summary(runtime, snapshot, pump.alarms, sink, counters, made["probe"])
+        if "twin" in made:
+            made["twin"].stop()
+            summary["twin"] = made["twin"].summary()
         summary["metrics_url"] = exporter.url if exporter is not None else None
         if made.get("publisher") is not None:
             summary["publish"] = made["publisher"].status()

@@ -4,7 +4,9 @@ Points are matched to the plant by name, as ``twin points SITE`` prints them
 (``<device>.<point>``, status bits as ``<device>.status.<bit>``): the shadow
 builds the same device inventory the simulator serves, so a registry written by
 ``twin points`` is covered point for point. Points it cannot match (real gear
-with its own names, or quantities the model lacks) are listed as uncovered.
+with its own names, or quantities the model lacks) and running totals (energy
+meters, run hours: counted since long before the model started) are listed as
+uncovered.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from twin.site import Site
 IT_POWER_POINTS = ("site-meter.it_power_kw",)
 DRY_BULB_POINTS = ("site-meter.t_outdoor_dry_c",)
 WET_BULB_POINTS = ("site-meter.t_outdoor_wet_c",)
+
+
+#: Quantities that are running totals (energy meters, run hours): the gear's count
+#: began long before the shadow's, so only their rates (the powers) are compared.
+COUNTER_SUFFIXES = ("_kwh", "run_hours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,8 @@ class ShadowPlant:
             quantity = found.source if found is not None else None
         if quantity is None or quantity not in binding.quantities:
             return None
+        if quantity.endswith(COUNTER_SUFFIXES):
+            return None  # a running total: the gear's started before the model did
         return Mapped(device.equipment, quantity, device.row)
 
     def _setpoint_points(self) -> list[tuple[int, str]]:
