@@ -110,6 +110,8 @@ class ShadowPlant:
             "t_outdoor_wet": self._wet or "site weather file (not measured)",
         }
         self._setpoints = self._setpoint_points()
+        self._words: dict[tuple[str, str], Point] = {}  # status words by (binding, name)
+        self._groups = self._gather_plan()
         self._written: dict[int, float] = {}  # the setpoint values already passed on
         if warm_up_s > 0:
             self.plant.warm_up(warm_up_s)
@@ -135,6 +137,19 @@ class ShadowPlant:
         if quantity.endswith(COUNTER_SUFFIXES):
             return None  # a running total: the gear's started before the model did
         return Mapped(device.equipment, quantity, device.row)
+
+    def _gather_plan(self) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+        """(binding, quantity, word) → (registry positions, device rows) of the mapped."""
+        plan: dict[tuple, tuple[list[int], list[int]]] = {}
+        for index, mapped in enumerate(self._mapped):
+            if mapped is not None:
+                key = (mapped.equipment, mapped.quantity, mapped.word is not None)
+                if mapped.word is not None:
+                    self._words[(mapped.equipment, mapped.quantity)] = mapped.word
+                positions, device_rows = plan.setdefault(key, ([], []))
+                positions.append(index)
+                device_rows.append(mapped.row)
+        return {k: (np.array(p), np.array(r)) for k, (p, r) in plan.items()}
 
     def _setpoint_points(self) -> list[tuple[int, str]]:
         """(registry index, plant setpoint) of every measured setpoint point."""
@@ -199,12 +214,11 @@ class ShadowPlant:
             One value per registry point; NaN for uncovered points.
         """
         out = np.full(len(self.names), np.nan)
-        for index, mapped in enumerate(self._mapped):
-            if mapped is None:
-                continue
-            rows = values[mapped.equipment]
-            if mapped.word is not None:
-                out[index] = float(point_value(mapped.word, rows)[mapped.row])  # type: ignore[arg-type]
-            else:
-                out[index] = float(rows[mapped.quantity][mapped.row])
+        # one gather per (binding, quantity or status word): 25,000 points of 100 MW
+        # in a few dozen numpy operations, not a Python loop over points
+        for (equipment, quantity, is_word), (positions, device_rows) in self._groups.items():
+            rows = values[equipment]
+            word = self._words[(equipment, quantity)] if is_word else None
+            column = point_value(word, rows) if word is not None else rows[quantity]  # type: ignore[arg-type]
+            out[positions] = np.asarray(column, dtype=float)[device_rows]
         return out
