@@ -4,57 +4,19 @@ by what those readings say (IT power, outdoor air, setpoints)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 
-from twin.devices.inventory import build
-from twin.devices.registry import rows
-from twin.plant.layout import assemble
 from twin.plant.model import Plant
 from twin.shadow.model import ShadowPlant
 from twin.site import load_site
 
-START_S = 180 * 86400.0  # a day in early summer: towers and economiser both working
-
-
-def _registry_names(site_name: str) -> list[str]:
-    inventory = build(assemble(load_site(site_name)))
-    return [r["point"] for r in rows(inventory, "127.0.0.1", [0] * len(inventory.gateways))]
-
-
-def _run(
-    seconds: int,
-    names: list[str] | None = None,
-    spoil_truth: Callable[[Plant], None] | None = None,
-    spoil_reading: Callable[[dict[str, float]], None] | None = None,
-) -> tuple[ShadowPlant, list[str], np.ndarray, np.ndarray]:
-    """Truth and shadow stepped together at 1 s; (shadow, names, measured, modelled)."""
-    site = load_site("aidc-10mw")
-    truth = Plant(assemble(site), start_s=START_S)
-    truth.warm_up(900.0)
-    if spoil_truth is not None:
-        spoil_truth(truth)
-    inventory = build(truth.layout)
-    names = names if names is not None else _registry_names("aidc-10mw")
-    shadow = ShadowPlant(site, names, start_s=START_S)
-    measured_rows, modelled_rows = [], []
-    for _ in range(seconds):
-        truth.step(1.0)
-        values = {key: b.values(truth, 1.0) for key, b in inventory.bindings.items()}
-        wire = shadow.points_of(values).astype(np.float32).astype(float)
-        reading = dict(zip(names, wire, strict=True))
-        if spoil_reading is not None:
-            spoil_reading(reading)
-        measured_rows.append([reading[n] for n in names])
-        modelled_rows.append(shadow.tick(reading, 1.0))
-    return shadow, names, np.array(measured_rows), np.array(modelled_rows)
+from .pair import START_S, registry_names, run_pair
 
 
 @pytest.fixture(scope="module")
 def clean() -> tuple[ShadowPlant, list[str], np.ndarray, np.ndarray]:
-    return _run(240)
+    return run_pair(240)
 
 
 def test_every_point_twin_points_prints_is_modelled(clean) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +54,7 @@ def test_a_biased_sensor_shows_as_its_own_residual_only() -> None:
     def bias(reading: dict[str, float]) -> None:
         reading["hall-1-cdu2.t_supply_c"] += 1.5
 
-    _, names, measured, modelled = _run(120, spoil_reading=bias)
+    _, names, measured, modelled = run_pair(120, spoil_reading=bias)
     index = {n: i for i, n in enumerate(names)}
     residual = measured[60:] - modelled[60:]
     assert np.median(residual[:, index["hall-1-cdu2.t_supply_c"]]) == pytest.approx(1.5, abs=0.05)
@@ -108,7 +70,7 @@ def test_a_fouled_exchanger_parts_model_and_plant_where_the_controls_hide_it() -
     def foul(plant: Plant) -> None:
         plant.layout.cdus.ua_w_k[plant.layout.cdus.hall == 0] *= 0.85
 
-    _, names, measured, modelled = _run(240, spoil_truth=foul)
+    _, names, measured, modelled = run_pair(240, spoil_truth=foul)
     index = {n: i for i, n in enumerate(names)}
     residual = measured[120:] - modelled[120:]
 
@@ -122,7 +84,7 @@ def test_a_fouled_exchanger_parts_model_and_plant_where_the_controls_hide_it() -
 
 
 def test_a_third_of_the_points_still_runs_and_says_what_it_lacks() -> None:
-    names = _registry_names("aidc-10mw")
+    names = registry_names("aidc-10mw")
     kept = names[::3]
     shadow = ShadowPlant(load_site("aidc-10mw"), kept, start_s=START_S, warm_up_s=0.0)
     # every kept point is one the model knows, but for the running totals
