@@ -504,6 +504,8 @@ def _summary(runtime, snapshot, alarms, sink, counters, probe) -> dict:  # type:
         "facility_kw": snapshot.facility_kw.value,
         "points_total": int(sum(counts.values())),
         "points_good": int(counts["good"]),
+        # never read good in the whole run (a point bad at the last poll was good before)
+        "points_never_good": int((state.good_ts == 0).sum()),
         "bad_points": state.bad_points(),
         "samples_collected": int(state.samples),
         "samples_spooled": int(counters["spooled"]),
