@@ -95,7 +95,7 @@ def test_eirfplr_half_load_still_0_5064() -> None:
 
 def test_cop_monotonic_over_the_sites_envelope() -> None:
     """COP rises with leaving chilled water and does not rise with entering condenser
-    water at every point of 5-22 °C × 15-35 °C (0.25 K grid), part load 30-100 %.
+    water at every point of 5-25 °C × 10-40 °C (0.25 K grid), part load 30-100 %.
 
     Hand reasoning: at a given part-load ratio COP = COPref·PLR / (EIRFT·EIRFPLR(PLR))·f,
     so only EIRFT and the Carnot factor f move. ∂EIRFT/∂x = b + 2c·x + f·y is at most
@@ -108,8 +108,8 @@ def test_cop_monotonic_over_the_sites_envelope() -> None:
     range trades CAPFT against EIRFPLR (a bigger capacity is a deeper part load), which
     is EnergyPlus' behaviour and left as is.
     """
-    xs = np.arange(5.0, 22.0 + 1e-9, 0.25)
-    ys = np.arange(15.0, 35.0 + 1e-9, 0.25)
+    xs = np.arange(5.0, 25.0 + 1e-9, 0.25)  # the setpoint limits of t_chw_supply_c
+    ys = np.arange(10.0, 40.0 + 1e-9, 0.25)  # beyond 13-35 °C, the setpoint limits
     x, y = np.meshgrid(xs, ys, indexing="ij")
     for plr in np.arange(0.3, 1.0 + 1e-9, 0.1):
         cop = _cop_at_plr(float(plr), x, y)
@@ -117,7 +117,7 @@ def test_cop_monotonic_over_the_sites_envelope() -> None:
         assert np.all(np.diff(cop, axis=1) <= 1e-12), f"COP rising with CW at PLR {plr:.1f}"
     # At a fixed load in kW beyond the chilled-water range the capacity is held, so the
     # part-load ratio is too, and COP must rise with chilled water at every load.
-    x_out, y_out = np.meshgrid(np.arange(8.89, 22.0 + 1e-9, 0.25), ys, indexing="ij")
+    x_out, y_out = np.meshgrid(np.arange(8.89, 25.0 + 1e-9, 0.25), ys, indexing="ij")
     for load in np.arange(0.3, 1.0 + 1e-9, 0.1):
         q = load * Q_REF_W
         power, capacity = chiller_plant.chiller_power(YORK, q, x_out, y_out)
