@@ -81,9 +81,14 @@ def equal_lift_anchor(
     """
     x = np.asanyarray(t_chw_c, dtype=float)
     y = np.asanyarray(t_cw_c, dtype=float)
-    x_a = np.clip(x, *limits.t_chw_c)
-    y_a = np.clip(y - (x - x_a), *limits.t_cw_c)
+    x_a = _bound(x, limits.t_chw_c)
+    y_a = _bound(y - (x - x_a), limits.t_cw_c)
     return np.asanyarray(x_a), np.asanyarray(y_a)
+
+
+def _bound(v: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
+    """``v`` held within ``lo_hi`` (np.clip, at a third of its cost on scalars)."""
+    return np.asanyarray(np.minimum(np.maximum(v, lo_hi[0]), lo_hi[1]))
 
 
 def carnot_lift_k(
@@ -168,9 +173,71 @@ def carnot_envelope_factor(
     x = np.asanyarray(t_chw_c, dtype=float)
     y = np.asanyarray(t_cw_c, dtype=float)
     x_a, y_a = equal_lift_anchor(x, y, limits)
+    return _factor_at_anchor(x, x_a, y, y_a, limits, dt_evaporator_k, dt_condenser_k)
+
+
+def _factor_at_anchor(
+    x: np.ndarray,
+    x_a: np.ndarray,
+    y: np.ndarray,
+    y_a: np.ndarray,
+    limits: CurveLimits,
+    dt_evaporator_k: float,
+    dt_condenser_k: float,
+) -> np.ndarray:
+    """:func:`carnot_envelope_factor` with the anchor already found."""
     lift = carnot_lift_k(x, y, dt_evaporator_k, dt_condenser_k)
     lift_anchor = carnot_lift_k(x_a, y_a, dt_evaporator_k, dt_condenser_k)
     lift_floor = carnot_lift_k(x_a, limits.t_cw_c[0], dt_evaporator_k, dt_condenser_k)
     t_eva = x - dt_evaporator_k + T_KELVIN_0C
     t_eva_anchor = x_a - dt_evaporator_k + T_KELVIN_0C
     return np.asanyarray(t_eva / t_eva_anchor * lift_anchor / np.maximum(lift, lift_floor))
+
+
+class EnvelopeInputs(NamedTuple):
+    """Where each curve is read, and the Carnot factor (see :func:`envelope_inputs`)."""
+
+    t_chw_capacity_c: np.ndarray
+    t_cw_capacity_c: np.ndarray
+    t_chw_anchor_c: np.ndarray
+    t_cw_anchor_c: np.ndarray
+    carnot_factor: np.ndarray
+
+
+def envelope_inputs(
+    t_chw_c: np.ndarray | float,
+    t_cw_c: np.ndarray | float,
+    limits: CurveLimits,
+    dt_evaporator_k: float,
+    dt_condenser_k: float,
+) -> EnvelopeInputs:
+    r"""Inputs of CAPFT (bounded), of EIRFT (equal-lift anchor) and the Carnot factor.
+
+    Parameters
+    ----------
+    t_chw_c, t_cw_c : float or array
+        Leaving chilled water and entering condenser water [°C].
+    limits : CurveLimits
+        The curve's range.
+    dt_evaporator_k, dt_condenser_k : float
+        Refrigerant-side offsets (see :func:`carnot_lift_k`) [K].
+
+    Returns
+    -------
+    EnvelopeInputs
+        CAPFT's inputs: each bounded to its range (EnergyPlus, ``Curve:Biquadratic``
+        min/max of x and y), so capacity beyond the range holds the edge's value;
+        EIRFT's: :func:`equal_lift_anchor`; and :func:`carnot_envelope_factor`.
+
+    Examples
+    --------
+    >>> lim = CurveLimits((4.44, 8.89), (12.78, 35.0), (0.1, 1.05))
+    >>> e = envelope_inputs(18.0, 27.0, lim, 2.0, 7.5)
+    >>> [round(float(v), 4) for v in e]
+    [8.89, 27.0, 8.89, 17.89, 1.0325]
+    """
+    x = np.asanyarray(t_chw_c, dtype=float)
+    y = np.asanyarray(t_cw_c, dtype=float)
+    x_a, y_a = equal_lift_anchor(x, y, limits)
+    factor = _factor_at_anchor(x, x_a, y, y_a, limits, dt_evaporator_k, dt_condenser_k)
+    return EnvelopeInputs(x_a, _bound(y, limits.t_cw_c), x_a, y_a, factor)

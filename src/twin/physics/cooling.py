@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.physics.chiller import CurveLimits, carnot_envelope_factor, equal_lift_anchor
+from twin.physics.chiller import CurveLimits, envelope_inputs
 from twin.physics.weather import humidity_ratio, humidity_ratio_from_wet_bulb
 
 #: YorkCalc approach coefficients, k = i + 3·j + 9·l for Twb^i · Tr^j · LG^l.
@@ -810,13 +810,14 @@ def chiller_eir_power(
         eir_mod = biquadratic(x, y, eirft)
         plr_lo, plr_hi, carnot = plr_min, np.inf, 1.0
     else:
-        cap_mod = biquadratic(np.clip(x, *limits.t_chw_c), np.clip(y, *limits.t_cw_c), capft)
-        eir_mod = biquadratic(*equal_lift_anchor(x, y, limits), eirft)
+        e = envelope_inputs(x, y, limits, dt_evaporator_k, dt_condenser_k)
+        cap_mod = biquadratic(e.t_chw_capacity_c, e.t_cw_capacity_c, capft)
+        eir_mod = biquadratic(e.t_chw_anchor_c, e.t_cw_anchor_c, eirft)
         plr_lo, plr_hi = max(plr_min, limits.plr[0]), limits.plr[1]
-        carnot = carnot_envelope_factor(x, y, limits, dt_evaporator_k, dt_condenser_k)
+        carnot = e.carnot_factor
     q_available = np.clip(q_reference_w * cap_mod, 1.0, None)
     plr = np.minimum(q, q_available) / q_available
-    plr_eval = np.clip(plr, plr_lo, plr_hi)
+    plr_eval = np.minimum(np.maximum(plr, plr_lo), plr_hi)
     a, b, c = eirfplr
     plr_mod = a + b * plr_eval + c * plr_eval * plr_eval
     cycling = np.minimum(1.0, plr / plr_min)

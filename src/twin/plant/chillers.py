@@ -7,6 +7,8 @@ one. Staging brings a chiller on when the running ones pass 90 % of their capaci
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from twin import catalog
@@ -70,12 +72,14 @@ def chillers_staged(
     return np.where(q > 0, n, 0).astype(int)
 
 
+@cache
 def curve_limits(chiller: catalog.Chiller) -> CurveLimits:
     """The record's curve range (min/max of each curve input)."""
     c = chiller.curves
     return CurveLimits(c.t_chilled_leaving_limits_c, c.t_condenser_entering_limits_c, c.plr_limits)
 
 
+@cache
 def condenser_lift_offset_k(chiller: catalog.Chiller) -> float:
     """Condensing refrigerant above the entering condenser water at rated load [K]:
     the condenser water's rated range, Q·(1 + 1/COP)/(ṁ·cp), plus the condenser's
