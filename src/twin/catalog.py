@@ -138,6 +138,11 @@ class ChillerCurves(Frozen):
     capft: tuple[float, float, float, float, float, float]
     eirft: tuple[float, float, float, float, float, float]
     eirfplr: tuple[float, float, float]
+    #: Range of the curves' inputs (the curve objects' min/max of x and y):
+    #: leaving chilled water, entering condenser water [°C], part-load ratio [-].
+    t_chilled_leaving_limits_c: tuple[float, float]
+    t_condenser_entering_limits_c: tuple[float, float]
+    plr_limits: tuple[float, float]
 
 
 class Chiller(Entry):
@@ -149,6 +154,11 @@ class Chiller(Entry):
     curves: ChillerCurves
     m_flow_condenser_kg_s: Positive
     restart_delay_s: NonNegative = 300.0
+    #: Refrigerant beyond the leaving water of evaporator and condenser [K], for the
+    #: lift of the Carnot correction beyond the curves' range (Modelica Buildings
+    #: ``Fluid.Chillers.BaseClasses.Carnot``: 2 K for water).
+    dt_approach_evaporator_k: NonNegative = 2.0
+    dt_approach_condenser_k: NonNegative = 2.0
 
 
 class Crah(Entry):

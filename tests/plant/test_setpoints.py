@@ -22,15 +22,19 @@ def test_condenser_water_follows_its_setpoint_in_mechanical_cooling() -> None:
     plant = _settled("aidc-10mw", JULY_AFTERNOON_S)
     assert plant.mode == 2  # summer wet bulb: chillers on, towers hold condenser water
     t_before = float(plant.t_cw[0])
-    p_before = float(plant.readings.chw.chiller_power_w)
+    chw = plant.readings.chw
+    eir_before = float(chw.chiller_power_w) / float(chw.chiller_heat_w)
     plant.command("setpoint", point="t_cw_supply_c", value=31.0)
     for _ in range(300):
         plant.step(1.0)
     assert plant.t_cw_supply_set == 31.0
     assert t_before < 29.0
     assert abs(float(plant.t_cw[0]) - 31.0) < 0.5  # within 5 min of plant time
-    # warmer condenser water costs the chillers lift (EIR rises with entering condenser water)
-    assert float(plant.readings.chw.chiller_power_w) > p_before
+    # warmer condenser water costs the chillers lift (EIR rises with entering condenser
+    # water). Compared per kW of heat: the chillers' load falls 10 % over these 5 min
+    # (2.58 → 2.33 MW, the chilled-water loop settling), so power alone is no measure.
+    chw = plant.readings.chw
+    assert float(chw.chiller_power_w) / float(chw.chiller_heat_w) > eir_before
 
 
 def test_dry_cooler_loop_follows_the_facility_water_setpoint() -> None:

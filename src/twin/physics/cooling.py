@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.physics.chiller import CurveLimits, envelope_inputs
 from twin.physics.weather import humidity_ratio, humidity_ratio_from_wet_bulb
 
 #: YorkCalc approach coefficients, k = i + 3·j + 9·l for Twb^i · Tr^j · LG^l.
@@ -734,6 +735,9 @@ def chiller_eir_power(
     eirft: list[float],
     eirfplr: list[float],
     plr_min: float = 0.1,
+    limits: CurveLimits | None = None,
+    dt_evaporator_k: float = 2.0,
+    dt_condenser_k: float = 7.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Electric power and available capacity of a chiller (EnergyPlus electric EIR model).
 
@@ -755,6 +759,14 @@ def chiller_eir_power(
         Quadratic EIR modifier on part-load ratio.
     plr_min : float
         Minimum part-load ratio before the compressor cycles [-].
+    limits : CurveLimits, optional
+        Range of the curves' inputs. Given, CAPFT takes its inputs bounded to it and
+        EIRFPLR its part-load ratio, as EnergyPlus does; EIRFT is read at the
+        equal-lift point of the range and the COP beyond it follows Carnot
+        (:mod:`twin.physics.chiller`). None: the curves as written, everywhere.
+    dt_evaporator_k, dt_condenser_k : float
+        Refrigerant-side offsets of the lift (see
+        :func:`twin.physics.chiller.carnot_lift_k`) [K]; used only with ``limits``.
 
     Returns
     -------
@@ -772,6 +784,9 @@ def chiller_eir_power(
     Below the minimum part-load ratio the compressor cycles, so power falls in
     proportion. Source: EnergyPlus Engineering Reference, "Electric chiller
     model based on condenser entering temperature" (Chiller:Electric:EIR).
+    With ``limits``: CAPFT at the bounded inputs, EIRFT at the equal-lift anchor,
+    power divided by :func:`twin.physics.chiller.carnot_envelope_factor` (1 inside
+    the range, so the curves are unchanged there).
 
     Examples
     --------
@@ -782,15 +797,29 @@ def chiller_eir_power(
     >>> power, capacity = chiller_eir_power(1055e3, 6.67, 29.44, **york)
     >>> round(float(1055e3 / power), 2)  # the fit is within 1 % of 1.0 at the rated point
     5.92
+    >>> lim = CurveLimits((4.44, 8.89), (12.78, 35.0), (0.1, 1.05))
+    >>> power, capacity = chiller_eir_power(1055e3, 18.0, 27.0, limits=lim, **york)
+    >>> round(float(capacity / 1055e3), 3)  # CAPFT held at 8.89 °C, not 1.78
+    1.24
     """
     q = np.clip(np.asanyarray(q_load_w, dtype=float), 0.0, None)
-    cap_mod = biquadratic(t_chilled_leaving_c, t_condenser_entering_c, capft)
-    eir_mod = biquadratic(t_chilled_leaving_c, t_condenser_entering_c, eirft)
+    x = np.asanyarray(t_chilled_leaving_c, dtype=float)
+    y = np.asanyarray(t_condenser_entering_c, dtype=float)
+    if limits is None:
+        cap_mod = biquadratic(x, y, capft)
+        eir_mod = biquadratic(x, y, eirft)
+        plr_lo, plr_hi, carnot = plr_min, np.inf, 1.0
+    else:
+        e = envelope_inputs(x, y, limits, dt_evaporator_k, dt_condenser_k)
+        cap_mod = biquadratic(e.t_chw_capacity_c, e.t_cw_capacity_c, capft)
+        eir_mod = biquadratic(e.t_chw_anchor_c, e.t_cw_anchor_c, eirft)
+        plr_lo, plr_hi = max(plr_min, limits.plr[0]), limits.plr[1]
+        carnot = e.carnot_factor
     q_available = np.clip(q_reference_w * cap_mod, 1.0, None)
     plr = np.minimum(q, q_available) / q_available
-    plr_eval = np.maximum(plr, plr_min)
+    plr_eval = np.minimum(np.maximum(plr, plr_lo), plr_hi)
     a, b, c = eirfplr
     plr_mod = a + b * plr_eval + c * plr_eval * plr_eval
     cycling = np.minimum(1.0, plr / plr_min)
-    power = q_available / cop_reference * eir_mod * plr_mod * cycling
+    power = q_available / cop_reference * eir_mod * plr_mod * cycling / carnot
     return np.asanyarray(power), np.asanyarray(q_available)

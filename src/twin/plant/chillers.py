@@ -7,10 +7,13 @@ one. Staging brings a chiller on when the running ones pass 90 % of their capaci
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from twin import catalog
-from twin.physics import cooling
+from twin.physics import cooling, fluids
+from twin.physics.chiller import CurveLimits
 
 #: Cooling modes of the chilled-water plant, by their number in the plant's state.
 COOLING_MODES = ("free", "partial", "mechanical")
@@ -69,14 +72,36 @@ def chillers_staged(
     return np.where(q > 0, n, 0).astype(int)
 
 
+@cache
+def curve_limits(chiller: catalog.Chiller) -> CurveLimits:
+    """The record's curve range (min/max of each curve input)."""
+    c = chiller.curves
+    return CurveLimits(c.t_chilled_leaving_limits_c, c.t_condenser_entering_limits_c, c.plr_limits)
+
+
+@cache
+def condenser_lift_offset_k(chiller: catalog.Chiller) -> float:
+    """Condensing refrigerant above the entering condenser water at rated load [K]:
+    the condenser water's rated range, Q·(1 + 1/COP)/(ṁ·cp), plus the condenser's
+    approach (1055 kW · 1.168 / (53.7 kg/s · 4180 J/kg/K) = 5.49 K + 2 K for the York YT)."""
+    q_cond_w = chiller.capacity_kw * 1e3 * (1.0 + 1.0 / chiller.cop)
+    cp = float(fluids.specific_heat("water", chiller.t_condenser_entering_rated_c))
+    return q_cond_w / (chiller.m_flow_condenser_kg_s * cp) + chiller.dt_approach_condenser_k
+
+
 def chiller_power(
     chiller: catalog.Chiller,
     q_each_w: np.ndarray | float,
     t_chw_supply_c: np.ndarray | float,
     t_cw_supply_c: np.ndarray | float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Compressor power [W] and available capacity [W] of one running chiller
-    (DOE-2 electric EIR model with the record's curves)."""
+    """Compressor power [W] and available capacity [W] of one running chiller.
+
+    DOE-2 electric EIR model with the record's curves, their inputs bounded to the
+    record's range as EnergyPlus does, and beyond that range COP following Carnot from
+    the edge at the same lift (:mod:`twin.physics.chiller`). The one chiller law of
+    the plant: the live step and the annual solver both call it.
+    """
     curves = chiller.curves
     return cooling.chiller_eir_power(
         q_each_w,
@@ -88,6 +113,9 @@ def chiller_power(
         list(curves.eirft),
         list(curves.eirfplr),
         chiller.plr_min,
+        limits=curve_limits(chiller),
+        dt_evaporator_k=chiller.dt_approach_evaporator_k,
+        dt_condenser_k=condenser_lift_offset_k(chiller),
     )
 
 
