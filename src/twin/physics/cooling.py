@@ -131,6 +131,47 @@ def yorkcalc_liquid_to_gas_ratio(
     return np.asanyarray(np.where((root >= 0.15) & (root <= 8.0), root, np.nan))
 
 
+def tower_effectiveness(approach_k: float | np.ndarray, range_k: float | np.ndarray) -> np.ndarray:
+    r"""Effectiveness of a cooling tower from its approach and range.
+
+    Parameters
+    ----------
+    approach_k : float or array
+        Leaving water minus entering air wet bulb [K]; below 0 counts as 0.
+    range_k : float or array
+        Entering minus leaving water [K]; below 0 counts as 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\varepsilon` in 0 to 1 [-]; 0 where range and approach are both 0.
+
+    Notes
+    -----
+    .. math:: \varepsilon = \frac{T_{w,in} - T_{w,out}}{T_{w,in} - T_{wb}}
+              = \frac{T_r}{T_r + A}
+
+    The plant's network takes the tower as the heat
+    :math:`\varepsilon\, \dot m c_p (T_{w,in} - T_{wb})` from the water, the
+    entering water found in the same implicit solve: the leaving water then lies
+    between the wet bulb and the entering water whatever the correlation gave, so a
+    tower never heats its water (water entering above the wet bulb). At a
+    consistent range (:math:`T_{w,in} = T_{wb} + A + T_r`) it leaves at exactly
+    :math:`T_{wb} + A`. Source: the tower effectiveness of ASHRAE Handbook - HVAC
+    Systems and Equipment (2020), ch. 40 ("approach" and "range"); Braun, Klein &
+    Mitchell, ASHRAE Trans. 95(2), 1989 (effectiveness model of cooling towers).
+
+    Examples
+    --------
+    >>> round(float(tower_effectiveness(3.89, 5.56)), 4)  # YorkCalc design point
+    0.5884
+    """
+    a = np.clip(np.asanyarray(approach_k, dtype=float), 0.0, None)
+    r = np.clip(np.asanyarray(range_k, dtype=float), 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asanyarray(np.where(a + r > 0, r / (a + r), 0.0))
+
+
 def fan_power(
     speed_frac: float | np.ndarray,
     p_nominal_w: float | np.ndarray,
