@@ -72,8 +72,9 @@ def _run(plant, seconds: int) -> list[tuple[float, float]]:  # type: ignore[no-u
 def test_urumqi_winter_dry_coolers_hold_and_follow_the_setpoint() -> None:
     """In an Urumqi winter night (dry bulb about −19 °C, 51 K below the 32 °C setpoint)
     even the fans' minimum speed (the fan floor) would overcool the water, so the fans
-    run at minimum speed for a share of the time (``fan_cycle``): the leaving water holds its setpoint within 0.2 K, and
-    a setpoint write moves it there (28 °C, then 35 °C) within 10 min.
+    run at minimum speed for a share of the time (``fan_cycle``): the leaving water
+    holds its setpoint within 0.2 K, and a setpoint write moves it there (28 °C, then
+    35 °C) within 10 min.
 
     Hand calc of why the floor is needed: 12 × 1 MW units at design reject their duty
     across approach + range of the catalog; at 51 K of entering-water-to-air span and
