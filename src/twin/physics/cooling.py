@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from twin.physics.chiller import CurveLimits, envelope_inputs
-from twin.physics.weather import humidity_ratio, humidity_ratio_from_wet_bulb
+from twin.physics.weather import (
+    humidity_ratio,
+    humidity_ratio_from_wet_bulb,
+    saturation_vapour_pressure,
+)
 
 #: YorkCalc approach coefficients, k = i + 3·j + 9·l for Twb^i · Tr^j · LG^l.
 #: Source: EnergyPlus ``CoolingTower:VariableSpeed`` (model type YorkCalc), as in
@@ -130,6 +134,47 @@ def yorkcalc_liquid_to_gas_ratio(
         # without dividing by a2 (small, of either sign) to stay accurate.
         root = -2.0 * c0 / (a1 + np.sqrt(disc))
     return np.asanyarray(np.where((root >= 0.15) & (root <= 8.0), root, np.nan))
+
+
+def tower_effectiveness(approach_k: float | np.ndarray, range_k: float | np.ndarray) -> np.ndarray:
+    r"""Effectiveness of a cooling tower from its approach and range.
+
+    Parameters
+    ----------
+    approach_k : float or array
+        Leaving water minus entering air wet bulb [K]; below 0 counts as 0.
+    range_k : float or array
+        Entering minus leaving water [K]; below 0 counts as 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\varepsilon` in 0 to 1 [-]; 0 where range and approach are both 0.
+
+    Notes
+    -----
+    .. math:: \varepsilon = \frac{T_{w,in} - T_{w,out}}{T_{w,in} - T_{wb}}
+              = \frac{T_r}{T_r + A}
+
+    The plant's network takes the tower as the heat
+    :math:`\varepsilon\, \dot m c_p (T_{w,in} - T_{wb})` from the water, the
+    entering water found in the same implicit solve: the leaving water then lies
+    between the wet bulb and the entering water whatever the correlation gave, so a
+    tower never heats its water (water entering above the wet bulb). At a
+    consistent range (:math:`T_{w,in} = T_{wb} + A + T_r`) it leaves at exactly
+    :math:`T_{wb} + A`. Source: the tower effectiveness of ASHRAE Handbook - HVAC
+    Systems and Equipment (2020), ch. 40 ("approach" and "range"); Braun, Klein &
+    Mitchell, ASHRAE Trans. 95(2), 1989 (effectiveness model of cooling towers).
+
+    Examples
+    --------
+    >>> round(float(tower_effectiveness(3.89, 5.56)), 4)  # YorkCalc design point
+    0.5884
+    """
+    a = np.clip(np.asanyarray(approach_k, dtype=float), 0.0, None)
+    r = np.clip(np.asanyarray(range_k, dtype=float), 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asanyarray(np.where(a + r > 0, r / (a + r), 0.0))
 
 
 def fan_power(
@@ -589,7 +634,8 @@ def saturated_air_temperature(
 
     Notes
     -----
-    Solves :math:`h(t, W_s(t, p)) = h` by Newton iteration (to 1e-6 K) on the
+    Solves :math:`h(t, W_s(t, p)) = h` by Newton iteration (last step under 1e-4 K, so
+    converged to about 1e-8 K), with the analytic slope, on the
     saturation humidity ratio of :func:`twin.physics.weather.humidity_ratio` (dew
     point = dry bulb): the enthalpy of saturated air grows monotonically and convexly
     with temperature, so the iteration converges from any start. Source: ASHRAE
@@ -603,15 +649,55 @@ def saturated_air_temperature(
     h = np.asanyarray(h_j_kg, dtype=float)
     p = np.asanyarray(p_pa, dtype=float)
     t = np.broadcast_to(np.asanyarray(t_guess_c, dtype=float), np.broadcast(h, p).shape).copy()
-    step = 1e-3
     for _ in range(50):
-        f = moist_air_enthalpy(t, humidity_ratio(t, p)) - h
-        slope = (moist_air_enthalpy(t + step, humidity_ratio(t + step, p)) - h - f) / step
-        delta = f / slope
+        f, slope = _saturated_enthalpy_and_slope(t, p)
+        delta = (f - h) / slope
         t = np.clip(t - delta, -60.0, 95.0)
-        if float(np.max(np.abs(delta), initial=0.0)) < 1e-6:
+        # Newton converges quadratically: after a step under 1e-4 K the error is
+        # of order 1e-8 K.
+        if float(np.max(np.abs(delta), initial=0.0)) < 1e-4:
             break
     return np.asanyarray(t)
+
+
+def _saturated_enthalpy_and_slope(
+    t_c: np.ndarray, p_pa: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Enthalpy of saturated air [J/kg] and its derivative in temperature [J/(kg·K)].
+
+    One saturation pressure per call, the derivative analytic: with
+    :math:`W_s = 0.621945\, p_{ws}/(p - p_{ws})` (ASHRAE 2017 ch. 1 eq. 20 and 36),
+    :math:`dW_s/dt = 0.621945\, p\, p_{ws}' / (p - p_{ws})^2` and
+    :math:`p_{ws}' = p_{ws}\, d\ln p_{ws}/dT` from the Hyland-Wexler terms of
+    :func:`twin.physics.weather.saturation_vapour_pressure` (eq. 5 and 6, switched at
+    the triple point as there); :math:`dh/dt = 1006 + 1860 W_s + (2.501\cdot10^6 +
+    1860\, t)\, dW_s/dt` (eq. 32). Where the humidity ratio sits at its 1e-7 floor its
+    derivative is taken as 0.
+    """
+    t_k = t_c + 273.15
+    p_ws = saturation_vapour_pressure(t_c)
+    dln_ice = (
+        5.6745359e03 / t_k**2
+        - 9.677843e-03
+        + 2 * 6.2215701e-07 * t_k
+        + 3 * 2.0747825e-09 * t_k**2
+        - 4 * 9.484024e-13 * t_k**3
+        + 4.1635019 / t_k
+    )
+    dln_water = (
+        5.8002206e03 / t_k**2
+        - 4.8640239e-02
+        + 2 * 4.1764768e-05 * t_k
+        - 3 * 1.4452093e-08 * t_k**2
+        + 6.5459673 / t_k
+    )
+    dp_ws = p_ws * np.where(t_c <= 0.01, dln_ice, dln_water)
+    raw = 0.621945 * p_ws / (p_pa - p_ws)
+    w = np.maximum(raw, 1e-7)
+    dw = np.where(raw > 1e-7, 0.621945 * p_pa * dp_ws / (p_pa - p_ws) ** 2, 0.0)
+    h = moist_air_enthalpy(t_c, w)
+    slope = _CP_DRY_AIR + _CP_VAPOUR * w + (_H_FG_0C + _CP_VAPOUR * t_c) * dw
+    return h, slope
 
 
 def tower_evaporation_saturated_exit(

@@ -27,6 +27,14 @@ class Ledger:
     water_kg: float = 0.0
     fuel_l: float = 0.0
     it_interrupted_j: float = 0.0
+    #: Time a tower's leaving water was above its entering water [s] (a tower
+    #: heating its water; expected 0), and the largest such rise [K] (leaving
+    #: minus entering; negative when every tower cooled its water every step).
+    tower_heating_s: float = 0.0
+    tower_max_rise_k: float = float("-inf")
+    #: Time a tower ran YorkCalc outside its bounds of validity [s]
+    #: (:func:`twin.plant.towers.tower_outside_correlation`).
+    tower_outside_correlation_s: float = 0.0
 
     @property
     def power_losses(self) -> float:
@@ -49,6 +57,27 @@ class Ledger:
         return abs(self.heat_sources - self.heat_rejected - self.heat_stored) / max(
             self.heat_sources, 1e-9
         )
+
+
+def count_tower_regimes(
+    ledger: Ledger,
+    dt: float,
+    t_rise_k: np.ndarray,
+    flowing: np.ndarray,
+    outside: np.ndarray,
+) -> None:
+    """Add a chunk of steps to the tower counters of ``ledger``.
+
+    ``t_rise_k`` is leaving minus entering water per step and tower loop (any
+    shape); ``flowing`` where water passed that tower; ``outside`` per step where any
+    tower ran outside its correlation.
+    """
+    rise = np.where(flowing, t_rise_k, -np.inf)
+    if rise.size:
+        ledger.tower_max_rise_k = max(ledger.tower_max_rise_k, float(rise.max()))
+        heating = (rise > 1e-9).reshape(rise.shape[0], -1).any(axis=1)
+        ledger.tower_heating_s += float(heating.sum()) * dt
+    ledger.tower_outside_correlation_s += float(np.count_nonzero(outside)) * dt
 
 
 def heat_sources_w(

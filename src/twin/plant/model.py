@@ -37,11 +37,12 @@ from twin.plant.controllers import PiArray
 from twin.plant.cooling_controls import IDEAL_CONTROL_STEP_S, Controls, controls
 from twin.plant.crah import crah_halls
 from twin.plant.layout import Layout
-from twin.plant.ledger import Ledger, heat_sources_w
+from twin.plant.ledger import Ledger, count_tower_regimes, heat_sources_w
 from twin.plant.power_chain import PowerFlows, power_chain, rack_powered, update_sources
 from twin.plant.racks import rack_power, rack_utilisation
 from twin.plant.readings import Readings, published
 from twin.plant.thermal_stage import HeatFlows, thermal_network
+from twin.plant.towers import tower_outside_correlation
 from twin.weather import Weather, WeatherSample, load_weather
 
 __all__ = [
@@ -342,6 +343,7 @@ class Plant:
         ledger.heat_sources += heat_in * dt
         ledger.heat_rejected += (heat.q_fw_tower + heat.q_fw_drycooler + heat.q_cw_tower) * dt
         ledger.heat_stored += heat.stored
+        self._count_towers(cond, ctl, heat)
         ledger.water_kg += heat.water_kg
         ledger.utility += power.from_utility * dt
         ledger.generator += power.from_generator * dt
@@ -351,6 +353,25 @@ class Plant:
         ledger.losses_converter += float(power.pdu_loss.sum() + power.sys_loss.sum()) * dt
         ledger.losses_battery += float(power.battery_loss.sum()) * dt
         ledger.fuel_l += power.fuel_l_per_h * dt / 3600.0
+
+    def _count_towers(self, cond: Conditions, ctl: Controls, heat: HeatFlows) -> None:
+        """Tower counters of the ledger: leaving above entering, outside YorkCalc."""
+        cp_w = self.layout.cp_water
+        m_fw, m_cw = ctl.fw.m_flow, ctl.chw.m_cw
+        fw_t, cw_t = self.layout.fw_towers, self.layout.cw_towers
+        rise = [
+            -heat.q_fw_tower / (m_fw * cp_w) if m_fw > 0 else 0.0,
+            -heat.q_cw_tower / (m_cw * cp_w) if m_cw > 0 else 0.0,
+        ]
+        flowing = [m_fw > 0 and fw_t is not None, m_cw > 0 and cw_t is not None]
+        outside = tower_outside_correlation(
+            fw_t, m_fw, ctl.fw.fan_speed, cond.t_wet, self.tower_range["fw"]
+        ) | tower_outside_correlation(
+            cw_t, m_cw, ctl.chw.cw_fan_speed, cond.t_wet, self.tower_range["cw"]
+        )
+        count_tower_regimes(
+            self.ledger, cond.dt, np.array([rise]), np.array([flowing]), np.atleast_1d(outside)
+        )
 
     def publish_readings(
         self, cond: Conditions, load: Load, ctl: Controls, heat: HeatFlows, power: PowerFlows

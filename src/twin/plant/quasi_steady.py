@@ -42,11 +42,16 @@ from twin.plant.drycoolers import (
     drycooler_fan_power,
 )
 from twin.plant.layout import DryCoolerGroup, Layout, TowerGroup, system_losses
-from twin.plant.ledger import Ledger, heat_sources_w
+from twin.plant.ledger import Ledger, count_tower_regimes, heat_sources_w
 from twin.plant.power import pdu_losses, transformer_loads, ups_cooling_share
 from twin.plant.pumps import chilled_water_flow, pump_group_power
 from twin.plant.racks import plate_flow_lpm, rack_power, rack_utilisation
-from twin.plant.towers import tower_fan_to_reach, tower_leaving_water, tower_water_use
+from twin.plant.towers import (
+    tower_fan_to_reach,
+    tower_leaving_water,
+    tower_outside_correlation,
+    tower_water_use,
+)
 from twin.weather import Weather
 
 #: Elements per array per chunk: bounds memory for the 100 MW site.
@@ -386,6 +391,19 @@ class QuasiSteadyPlant:
             cp_w,
             weather=weather,
             fan_speed=plant.cw_fan,
+        )
+
+        # --- towers: leaving minus entering water, and hours outside YorkCalc
+        count_tower_regimes(
+            totals,
+            dt,
+            np.stack([-fw_range, -cw_range], axis=1),
+            np.stack(
+                [(m_fw > 0) & (fw_t is not None), (m_cw > 0) & (layout.cw_towers is not None)],
+                axis=1,
+            ),
+            tower_outside_correlation(fw_t, m_fw, fw_fan_speed, t_wet, fw_range)
+            | tower_outside_correlation(layout.cw_towers, m_cw, plant.cw_fan, t_wet, cw_range),
         )
 
         # --- transformers and intake

@@ -117,6 +117,12 @@ class StudyResult:
             "min_battery_soc": self.min_battery_soc,
             "it_interrupted_kwh": ledger.it_interrupted_j * kwh,
             "generator_fuel_l": ledger.fuel_l,
+            # Towers in every regime: steps with leaving water above entering (0 by
+            # construction, counted to show it), the largest leaving minus entering
+            # [K], and the hours YorkCalc ran outside its bounds (inputs clipped).
+            "tower_hours_leaving_above_entering": ledger.tower_heating_s / 3600.0,
+            "tower_max_leaving_minus_entering_k": _finite(np.asarray(ledger.tower_max_rise_k)),
+            "tower_hours_outside_correlation": ledger.tower_outside_correlation_s / 3600.0,
             "electrical_balance_error": ledger.electrical_balance_error,
             "heat_balance_error": ledger.heat_balance_error,
             "sim_seconds": self.sim_seconds,

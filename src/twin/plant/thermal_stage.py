@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twin.physics import cooling
 from twin.plant.network import Network
 from twin.plant.towers import tower_water_use
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from twin.plant.model import Conditions, Load, Plant
 
 __all__ = ["HeatFlows", "thermal_network"]
+
+
+def _effectiveness(t_leaving_c: float, t_wet_c: float, range_k: float) -> float:
+    """Tower effectiveness of the leaving water its control found at ``range_k``."""
+    return float(cooling.tower_effectiveness(t_leaving_c - t_wet_c, range_k))
 
 
 @dataclass(slots=True)
@@ -65,7 +71,7 @@ class HeatFlows:
 def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -> HeatFlows:
     """Solve the heat network over one step; update the plant's node temperatures."""
     layout = plant.layout
-    dt, t_dry = cond.dt, cond.t_dry
+    dt, t_dry, t_wet = cond.dt, cond.t_dry, cond.t_wet
     n_halls = layout.n_halls
     cp_w = layout.cp_water
     cp_s = layout.cp_secondary
@@ -112,9 +118,12 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     c_fw = fw.m_flow * cp_w
     net.stream(fw_s, fw_r, np.array([c_fw]))
     net.heat(fw_r, np.array([fw.p_pump]))
+    # Towers as exchangers with the wet bulb (physics.cooling.tower_effectiveness):
+    # the leaving water stays between the wet bulb and the entering water.
+    g_fw_tower = fw.g_tower * _effectiveness(fw.t_tower_out, t_wet, plant.tower_range["fw"])
     if fw_t is not None:
-        net.outflow(fw_r, np.array([fw.g_tower]))
-        net.inflow(fw_s, np.array([fw.g_tower]), np.array([fw.t_tower_out]))
+        net.stream(fw_r, fw_s, np.array([c_fw]))
+        net.to_ambient(fw_r, fw_s, np.array([g_fw_tower]), np.array([t_wet]))
     elif layout.fw_drycoolers is not None:
         net.stream(fw_r, fw_s, np.array([c_fw]))
         net.to_ambient(fw_r, fw_s, np.array([fw.g_drycooler]), np.array([t_dry]))
@@ -149,6 +158,8 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     # Condenser water loop and its towers.
     c_cw = chw.m_cw * cp_w
     net.stream(cw_s, cw_r, np.array([c_cw]))
+    # Condenser towers still as a fixed leaving water (the effectiveness form moved the
+    # chillers' response to a condenser setpoint write; left for a follow-up).
     net.outflow(cw_r, np.array([c_cw]))
     net.inflow(cw_s, np.array([c_cw]), np.array([chw.t_cw_tower_out]))
 
@@ -158,7 +169,7 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     q_cdu = cdu.g * (t_new[tcs_r] - t_new[fw_s][0]) + c_tcs * held * (
         t_new[tcs_r] - plant.t_tcs_supply_set
     )
-    q_fw_tower = fw.g_tower * (t_new[fw_r][0] - fw.t_tower_out) if fw_t is not None else 0.0
+    q_fw_tower = g_fw_tower * (t_new[fw_r][0] - t_wet) if fw_t is not None else 0.0
     q_fw_drycooler = fw.g_drycooler * (t_new[fw_r][0] - t_dry)
     q_cw_tower = c_cw * (t_new[cw_r][0] - chw.t_cw_tower_out)
     q_crah = crah.g * (t_new[hall_air] + crah.rack_air_rise - t_new[chw_s][0]) + crah.q_held

@@ -3,7 +3,10 @@
 One group of identical cells on a loop (:class:`twin.plant.layout.TowerGroup`). The
 live step (PI or ideal fan command) and the annual study (ideal) both call these.
 The correlation is YorkCalc (:func:`twin.physics.cooling.yorkcalc_approach`), clipped
-to its published bounds of validity (approach 1.1 to 40 K), as EnergyPlus clips it.
+to its published bounds of validity (approach 1.1 to 40 K), as EnergyPlus clips it,
+and read as an effectiveness (:func:`twin.physics.cooling.tower_effectiveness`) so that
+the leaving water stays between the wet bulb and the entering water in every regime;
+still cells reject the free-convection share of their full-fan capacity.
 """
 
 from __future__ import annotations
@@ -48,20 +51,50 @@ def tower_cells(group: TowerGroup, m_flow: np.ndarray) -> tuple[np.ndarray, np.n
     return cells, m_flow / (cells * group.m_flow_design_kg_s)
 
 
-def _approach(
+def _effectiveness_fans(
     group: TowerGroup,
     water_frac: np.ndarray,
     fan: np.ndarray | float,
+    t_wet: np.ndarray | float,
+    range_k: np.ndarray | float,
+) -> np.ndarray:
+    """Effectiveness of one cell with its fan running at ``fan`` (YorkCalc, clipped)."""
+    lg = water_frac / np.maximum(fan, 1e-3)
+    approach = np.clip(
+        cooling.yorkcalc_approach(t_wet, range_k, lg), APPROACH_MIN_K, APPROACH_MAX_K
+    )
+    return cooling.tower_effectiveness(approach, np.maximum(range_k, 0.0))
+
+
+def _effectiveness(
+    group: TowerGroup,
+    water_frac: np.ndarray,
+    fan: np.ndarray | float,
+    on_share: np.ndarray | float,
     working: np.ndarray,
     cells: np.ndarray,
     t_wet: np.ndarray | float,
     range_k: np.ndarray | float,
 ) -> np.ndarray:
-    """YorkCalc approach [K] with ``working`` cells' fans at ``fan``, the rest still."""
-    fcf = group.free_convection_frac
-    air = (working * np.maximum(fan, fcf) + (cells - working) * fcf) / cells
-    lg = water_frac / np.maximum(air, 1e-3)
-    return np.clip(cooling.yorkcalc_approach(t_wet, range_k, lg), APPROACH_MIN_K, APPROACH_MAX_K)
+    """Mean effectiveness of ``cells`` cells, ``working`` of them running ``fan`` for
+    ``on_share`` of the time; a still cell rejects the free-convection share of the
+    full-fan capacity (``free_convection_frac``, EnergyPlus' "Fraction of Tower
+    Capacity in Free Convection Regime", default 0.125: EnergyPlus Input Output
+    Reference, CoolingTower:VariableSpeed). The cells share the water equally and it
+    enters them at one temperature, so their leaving waters (and effectivenesses)
+    average."""
+    free = group.free_convection_frac * _effectiveness_fans(group, water_frac, 1.0, t_wet, range_k)
+    running = _effectiveness_fans(group, water_frac, fan, t_wet, range_k)
+    running = np.maximum(running, free)  # a running fan does no worse than a still one
+    cell_on = on_share * running + (1.0 - on_share) * free
+    return (working * cell_on + (cells - working) * free) / cells
+
+
+def _leaving(t_wet: np.ndarray | float, range_k: np.ndarray | float, eff: np.ndarray) -> np.ndarray:
+    """Leaving water [°C] at effectiveness ``eff`` for water entering at ``t_wet + range / eff``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        approach = np.where(eff > 0, np.maximum(range_k, 0.0) * (1.0 - eff) / eff, 20.0)
+    return np.asarray(t_wet) + approach
 
 
 def tower_leaving_water(
@@ -74,12 +107,18 @@ def tower_leaving_water(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leaving water [°C], mean fan speed and mean fan power [W] of a tower group.
 
-    A command at or above the fan's minimum speed runs the fans at it. A command
-    below it cycles the fans at minimum speed for that share of the time (on for
+    The water enters at ``range_k`` above the leaving water; the leaving water is the
+    one at which the group's effectiveness
+    (:func:`twin.physics.cooling.tower_effectiveness`) carries that range: it is
+    always above the wet bulb, and the plant's network, which takes the tower as
+    that effectiveness, never has it above the entering water. A command at or above
+    the fan's minimum speed runs the fans at it (YorkCalc). A command below it
+    cycles the fans at minimum speed for that share of the time (on for
     ``command / min_speed``, off the rest), as EnergyPlus' variable-speed tower does
-    below its minimum air flow; the leaving water and the power are the means over
-    the cycle. Cells with a failed fan still pass water and reject heat by free
-    convection. With no flow the water does not pass the tower: its "leaving"
+    below its minimum air flow; a still cell (fan off or failed) rejects by free
+    convection ``free_convection_frac`` of what it would at full fan (see
+    :func:`_effectiveness`), where YorkCalc, at a liquid-to-gas ratio of 8, is past
+    its fit. With no flow the water does not pass the tower: its "leaving"
     temperature is then 20 K above the wet bulb, a value the network never uses (the
     link's conductance is zero).
     """
@@ -93,12 +132,10 @@ def tower_leaving_water(
     on_share = np.clip(command / min_speed, 0.0, 1.0)
     fan = np.maximum(command, min_speed)  # speed while running
     working = np.minimum(group.cells - failed_cells, cells)
-    approach_on = _approach(group, water_frac, fan, working, cells, t_wet, range_k)
-    approach_off = _approach(group, water_frac, 0.0, working, cells, t_wet, range_k)
-    approach = on_share * approach_on + (1.0 - on_share) * approach_off
+    eff = _effectiveness(group, water_frac, fan, on_share, working, cells, t_wet, range_k)
     flowing = m_flow > 0
     power = np.where(flowing, on_share * working * cooling.fan_power(fan, group.fan_power_w), 0.0)
-    t_out = np.where(flowing, t_wet + approach, np.asarray(t_wet) + 20.0)
+    t_out = np.where(flowing, _leaving(t_wet, range_k, eff), np.asarray(t_wet) + 20.0)
     return t_out, np.where(flowing, on_share * fan, 0.0), power
 
 
@@ -113,9 +150,9 @@ def tower_fan_to_reach(
 
     Closed form in the liquid-to-gas ratio (YorkCalc inverted) between minimum and
     full speed; below minimum speed, the cycling share (times the minimum speed) that
-    mixes the still and the minimum-speed leaving water to the target (see
-    :func:`tower_leaving_water`); 0 when free convection alone reaches the target;
-    full speed when even full speed does not.
+    mixes the free-convection and the minimum-speed effectiveness to the one the
+    target needs (see :func:`tower_leaving_water`); 0 when free convection alone
+    reaches the target; full speed when even full speed does not.
     """
     m_flow = np.asarray(m_flow, dtype=float)
     if group.cells == 0:
@@ -124,16 +161,68 @@ def tower_fan_to_reach(
     all_cells = np.minimum(group.cells, cells)
     approach_needed = np.asarray(t_target) - t_wet
     lg = cooling.yorkcalc_liquid_to_gas_ratio(t_wet, range_k, approach_needed)
-    still = _approach(group, water_frac, 0.0, all_cells, cells, t_wet, range_k)
-    at_min = _approach(group, water_frac, group.min_fan_speed, all_cells, cells, t_wet, range_k)
-    full = _approach(group, water_frac, 1.0, all_cells, cells, t_wet, range_k)
+    needed = cooling.tower_effectiveness(approach_needed, np.maximum(range_k, 0.0))
+    still = _effectiveness(group, water_frac, 1.0, 0.0, all_cells, cells, t_wet, range_k)
+    at_min = _effectiveness(
+        group, water_frac, group.min_fan_speed, 1.0, all_cells, cells, t_wet, range_k
+    )
+    full = _effectiveness(group, water_frac, 1.0, 1.0, all_cells, cells, t_wet, range_k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fan = np.where(np.isfinite(lg), water_frac / lg, np.where(approach_needed < full, 1.0, 0.0))
-        cycling = group.min_fan_speed * (still - approach_needed) / (still - at_min)
+        fan = np.where(np.isfinite(lg), water_frac / lg, np.where(needed > full, 1.0, 0.0))
+        cycling = group.min_fan_speed * (needed - still) / (at_min - still)
     fan = np.clip(fan, group.min_fan_speed, 1.0)
-    fan = np.where(at_min >= approach_needed, fan, np.clip(cycling, 0.0, group.min_fan_speed))
-    fan = np.where(still <= approach_needed, 0.0, fan)
+    fan = np.where(at_min <= needed, fan, np.clip(cycling, 0.0, group.min_fan_speed))
+    fan = np.where(still >= needed, 0.0, fan)
     return np.where(m_flow > 0, fan, 0.0)
+
+
+#: YorkCalc's bounds of validity on its inputs (EnergyPlus Engineering Reference,
+#: "Variable Speed Cooling Towers Empirical Models"; /work/shared/reference
+#: COEFFICIENTS.md): wet bulb [°C], range [K], water flow fraction and LG [-].
+WET_BULB_RANGE_C = (-34.4, 26.7)
+RANGE_RANGE_K = (1.1, 22.2)
+WATER_FRAC_RANGE = (0.75, 1.25)
+LIQUID_TO_GAS_RANGE = (0.15, 8.0)
+
+
+def tower_outside_correlation(
+    group: TowerGroup | None,
+    m_flow: np.ndarray | float,
+    fan_speed: np.ndarray | float,
+    t_wet: np.ndarray | float,
+    range_k: np.ndarray | float,
+) -> np.ndarray:
+    """Where a tower group ran YorkCalc outside its bounds of validity (bool per step).
+
+    ``fan_speed`` is the mean speed :func:`tower_leaving_water` reports; the
+    correlation is read at the speed the fans run (the minimum while they cycle, full
+    speed for the free-convection share when they are still). Outside the bounds the
+    inputs and the approach are clipped (as EnergyPlus clips them): the study counts
+    those hours (``tower_hours_outside_correlation``) rather than hiding them.
+    """
+    m_flow = np.asarray(m_flow, dtype=float)
+    if group is None or group.cells == 0:
+        return np.zeros(np.shape(m_flow), dtype=bool)
+    _, water_frac = tower_cells(group, m_flow)
+    speed = np.asarray(fan_speed, dtype=float)
+    running = np.where(speed > 0, np.maximum(speed, group.min_fan_speed), 1.0)
+    lg = water_frac / running
+    t_wet = np.asarray(t_wet, dtype=float)
+    range_k = np.asarray(range_k, dtype=float)
+    approach = cooling.yorkcalc_approach(t_wet, range_k, lg)
+    outside = (
+        (t_wet < WET_BULB_RANGE_C[0])
+        | (t_wet > WET_BULB_RANGE_C[1])
+        | (range_k < RANGE_RANGE_K[0])
+        | (range_k > RANGE_RANGE_K[1])
+        | (water_frac < WATER_FRAC_RANGE[0])
+        | (water_frac > WATER_FRAC_RANGE[1])
+        | (lg < LIQUID_TO_GAS_RANGE[0])
+        | (lg > LIQUID_TO_GAS_RANGE[1])
+        | (approach < APPROACH_MIN_K)
+        | (approach > APPROACH_MAX_K)
+    )
+    return np.asarray(outside & (m_flow > 0))
 
 
 def tower_design_air_flow(group: TowerGroup) -> float:
