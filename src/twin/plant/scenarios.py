@@ -266,4 +266,8 @@ def make_event(plant: Plant, kind: str) -> Event:
         return TowerFanFailure(kind="tower_fan_failure", at_s=0, duration_s=300)
     if kind == "load_step":
         return LoadStep(kind="load_step", at_s=0, duration_s=300, factor=1.2)
+    if kind == "rack_flow_loss":  # not on the dashboard's list: for tests and the wire
+        gpu = [n for n, liquid in zip(plant.layout.racks.name, plant.layout.racks.is_gpu,
+                                      strict=True) if liquid]  # fmt: skip
+        return RackFlowLoss(kind="rack_flow_loss", at_s=0, duration_s=300, rack=gpu[0])
     raise ValueError(f"unknown event {kind!r}")
