@@ -200,3 +200,21 @@ def test_power_factor_is_the_settled_point_of_the_throttle_line() -> None:
     k = 0.5 / 7.0
     assert abs(f - (1 + 23 * k) / (1 + 30 * k)) < 1e-12
     assert abs((1 - k * (60.0 + 30.0 * f - 83.0)) - f) < 1e-12
+
+
+def test_twin_check_rejects_a_bad_rack_with_one_message_exit_2(tmp_path) -> None:
+    """``twin check`` on a rack_flow_loss naming no liquid-cooled rack: exit 2, one line
+    naming the file, line and key."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[events]]\nat_s = 5\nkind = "rack_flow_loss"\nrack = "hall-9-gpu001"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "twin.cli", "check", "--kind", "scenario", "--site", "aidc-10mw",
+         str(bad)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "events.0.rack" in lines[0] and "line 4" in lines[0], lines
