@@ -218,3 +218,22 @@ def test_twin_check_rejects_a_bad_rack_with_one_message_exit_2(tmp_path) -> None
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "events.0.rack" in lines[0] and "line 4" in lines[0], lines
+
+
+def test_rack_nodes_settle_on_the_annual_solvers_temperatures() -> None:
+    """At steady load the rack node is the rack return the annual solver implies,
+    ``T_supply + Q/(ṁ c_p)``, and the plate is ``T_supply + R(V̇) q_plate`` as in
+    ``quasi_steady`` (its ``plate_r``): the node changes transients, not steady states."""
+    plant = _plant()
+    for _ in range(300):  # 5 more minutes at 1 s: the nodes' time constant is C/(ṁ c_p) ≈ 26 s
+        plant.step(1.0)
+    racks, layout = plant.layout.racks, plant.layout
+    gpu = racks.is_gpu
+    r = plant.readings.racks
+    t_supply = plant.t_tcs_supply[racks.hall][gpu]
+    q = r.power_w[gpu] * racks.liquid_frac[gpu]
+    m = r.coolant_flow_lpm[gpu] * layout.rho_secondary / 60000.0
+    assert np.allclose(plant.t_rack[gpu], t_supply + q / (m * layout.cp_secondary), atol=0.05)
+    flow = r.coolant_flow_lpm[gpu] / racks.cold_plates[gpu]
+    plate = t_supply + thermal.cold_plate_resistance(flow) * q / racks.cold_plates[gpu]
+    assert np.allclose(r.t_cold_plate_c[gpu], plate, atol=1e-9)
