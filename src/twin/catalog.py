@@ -89,6 +89,14 @@ class Rack(Entry):
     coolant_lpm_per_kw: NonNegative = 0.0
     coolant_volume_l: NonNegative = 0.0
     airflow_m3_s_per_kw: Positive = 0.05
+    #: Heat capacity of one cold plate with the package it cools (copper, lid, die) [J/K].
+    plate_heat_capacity_j_k: NonNegative = 0.0
+    #: GPU thermal protection, on the plate case temperature [°C]: above slowdown the
+    #: rack's power falls linearly to ``throttle_floor`` at shutdown; at shutdown it trips.
+    #: None (air-cooled racks): no protection modelled.
+    t_gpu_slowdown_c: float | None = None
+    t_gpu_shutdown_c: float | None = None
+    throttle_floor: Fraction = 0.5
 
 
 class Cdu(Entry):

@@ -26,6 +26,21 @@ def test_event_raises_its_alarm(event: str, rule: str, source: str) -> None:
     assert (rule, source) in raised, raised
 
 
+@pytest.mark.parametrize(
+    ("steps", "rule", "source"),
+    [
+        (110, "gpu-thermal-throttle", "hall-1-gpu001.status.gpu_throttled"),
+        (300, "gpu-thermal-trip", "hall-1-gpu001.status.gpu_tripped"),
+    ],
+)
+def test_rack_flow_loss_raises_throttle_then_trip(steps: int, rule: str, source: str) -> None:
+    """One rack's coolant lost half-way through: its GPUs throttle ~20 s later (the
+    rule's on-delay is 5 s), trip ~110 s later (tests/plant/test_thermal_protection.py)."""
+    live = frozen_source("aidc-10mw", steps=steps, events=("rack_flow_loss",))
+    raised = {(a.rule.name, a.source) for a in live.alarms.active()}
+    assert (rule, source) in raised, raised
+
+
 @pytest.mark.parametrize("site", ["aidc-10mw", "aidc-10mw-dry", "aidc-100mw", "legacy-air-2mw",
                                   "plant-room"])  # fmt: skip
 def test_every_shipped_rule_watches_points_of_its_site(site: str) -> None:

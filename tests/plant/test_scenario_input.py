@@ -26,7 +26,14 @@ FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
-KINDS = ["utility_loss", "pump_trip", "tower_fan_failure", "chiller_trip", "load_step"]
+KINDS = [
+    "utility_loss",
+    "pump_trip",
+    "tower_fan_failure",
+    "chiller_trip",
+    "load_step",
+    "rack_flow_loss",
+]
 FAULT_KINDS = ["offline", "slow", "frozen", "exception", "bad_quality", "garbage"]
 KEYS = [
     "at_s",
@@ -38,6 +45,7 @@ KEYS = [
     "cell",
     "chiller",
     "factor",
+    "rack",
     "device",
     "delay_s",
     "surprise",

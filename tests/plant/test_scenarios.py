@@ -10,6 +10,7 @@ from twin import catalog
 from twin.physics import fluids, thermal
 from twin.plant.layout import assemble
 from twin.plant.model import Plant
+from twin.plant.racks import rack_power, rack_utilisation
 from twin.plant.scenarios import PumpTrip, Scenario, UtilityLoss, attach
 from twin.site import load_site
 
@@ -86,23 +87,31 @@ def test_pump_trip_without_standby_crosses_limit_at_hand_calculated_time(
     plant = Plant(layout)
     _run(plant, 900)
     rack = catalog.lookup("rack", "gpu-cold-plate-130kw")
-    cdu = catalog.lookup("cdu", "inrow-800kw-single-pump")
-    # Hand calculation: with no flow, the liquid heat of the racks goes into the
-    # rack-side coolant (cold plates, rack manifolds, return piping = the racks'
-    # coolant plus half the CDU volume) and nothing takes it away:
-    #   T(t) = T0 + Q t / C,   case = T + R(0.4 L/min) * q_plate.
-    utilisation = float(plant.profile.utilisation(plant.t_s))
-    p_rack = rack.power_kw * 1e3 * (rack.idle_frac + (1 - rack.idle_frac) * utilisation)
-    q_liquid = 4 * p_rack * rack.liquid_frac
-    volume_m3 = (4 * rack.coolant_volume_l + 0.5 * cdu.secondary_volume_l) / 1000.0
-    capacity = volume_m3 * fluids.density("pg25", 40.0) * fluids.specific_heat("pg25", 40.0)
-    q_plate = p_rack * rack.liquid_frac / rack.cold_plates
+    assert isinstance(rack, catalog.Rack)
+    # Hand calculation: with no flow, each rack's liquid heat goes into its own
+    # coolant and plates (its node: the rack's coolant volume plus its plates' heat
+    # capacity, from the catalog) and nothing takes it away:
+    #   T(t) = T0 + Q t / C,   case = T + R(0.4 L/min) * q_plate;
+    # the first plate over the limit is the rack that gets there first.
+    racks = layout.racks
+    gpu = racks.is_gpu & (racks.hall == 0)
+    utilisation = rack_utilisation(racks, site, float(plant.profile.utilisation(plant.t_s)))
+    p_rack = rack_power(racks, utilisation)[gpu]
+    q_liquid = p_rack * rack.liquid_frac
+    capacity = (
+        rack.coolant_volume_l
+        / 1000.0
+        * fluids.density("pg25", 40.0)
+        * fluids.specific_heat("pg25", 40.0)
+        + rack.cold_plates * rack.plate_heat_capacity_j_k
+    )
+    q_plate = q_liquid / rack.cold_plates
     r_stagnant = float(thermal.cold_plate_resistance(0.0))  # held at the lowest table flow
     limit = site.cooling.cold_plate_limit_c
     attach(plant, Scenario(events=[PumpTrip(kind="pump_trip", at_s=0, target="hall-1-cdu1")]))
     t0 = plant.t_s
-    t_return_0 = float(plant.t_tcs_return[0])
-    expected = (limit - t_return_0 - r_stagnant * q_plate) * float(capacity) / q_liquid
+    t_rack_0 = plant.t_rack[gpu]
+    expected = float(np.min((limit - t_rack_0 - r_stagnant * q_plate) * float(capacity) / q_liquid))
     trace = _run(plant, int(expected * 1.5) + 30)
     crossed = next(s["t"] - t0 for s in trace if s["cold_plate_max"] >= limit)
     # One-second steps: the crossing is found to within a step or two.

@@ -210,3 +210,64 @@ def relax_toward(
     t = np.asanyarray(t_c, dtype=float)
     decay = np.exp(-np.asanyarray(conductance_w_k) * dt_s / np.asanyarray(heat_capacity_j_k))
     return np.asanyarray(t_target_c + (t - t_target_c) * decay)
+
+
+def gpu_power_factor(
+    t_coolant_in_c: float | np.ndarray,
+    rise_full_k: float | np.ndarray,
+    t_slowdown_c: float | np.ndarray,
+    t_shutdown_c: float | np.ndarray,
+    floor: float | np.ndarray,
+) -> np.ndarray:
+    r"""Share of its demanded power a thermally protected GPU draws.
+
+    Parameters
+    ----------
+    t_coolant_in_c : float or array
+        Coolant at the cold plate's inlet [°C].
+    rise_full_k : float or array
+        Case rise over the coolant at the demanded power, :math:`R(\dot V)\,Q` [K].
+    t_slowdown_c, t_shutdown_c : float or array
+        Slowdown and shutdown thresholds on the case temperature [°C]
+        (``nvidia-smi -q``: "GPU Slowdown Temp", "GPU Shutdown Temp"); ``inf``
+        for no protection.
+    floor : float or array
+        Share of power the throttle leaves at the shutdown temperature [0-1].
+
+    Returns
+    -------
+    numpy.ndarray
+        Power factor: 1 while the case stays at or below slowdown; in between, the
+        factor at which the case sits on the throttle line; 0 (a trip, whose
+        latching is the caller's) when even the floor leaves it above shutdown.
+
+    Notes
+    -----
+    The throttle line is linear, full power at slowdown to the floor at shutdown,
+    :math:`f = 1 - k (T - T_{slow})`, :math:`k = (1 - f_{min})/(T_{shut} - T_{slow})`.
+    With the case at :math:`T = T_{in} + R Q f` the governor settles where both hold:
+
+    .. math:: f = \frac{1 - k (T_{in} - T_{slow})}{1 + k R Q}
+
+    Solved for the settled factor, not iterated on the last temperature, so a
+    step of any length cannot make it limit-cycle. A documented stand-in for the
+    firmware's clock steps: NVML describes HW slowdown as "reducing the core clocks
+    by a factor of 2 or more" (``nvmlClocksThrottleReasonHwSlowdown``), hence the
+    catalog's floor of 0.5.
+
+    Examples
+    --------
+    >>> gpu_power_factor([40.0, 60.0, 80.0], 30.0, 83.0, 90.0, 0.5).round(3).tolist()
+    [1.0, 0.841, 0.0]
+    """
+    t_in = np.asanyarray(t_coolant_in_c, dtype=float)
+    rise = np.asanyarray(rise_full_k, dtype=float)
+    t_slow = np.asanyarray(t_slowdown_c, dtype=float)
+    t_shut = np.asanyarray(t_shutdown_c, dtype=float)
+    f_min = np.asanyarray(floor, dtype=float)
+    protected = np.isfinite(t_slow) & np.isfinite(t_in)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(protected, (1.0 - f_min) / np.maximum(t_shut - t_slow, 1e-9), 0.0)
+        t_rel = np.where(protected, t_in - t_slow, 0.0)
+        f = np.minimum((1.0 - k * t_rel) / (1.0 + k * np.where(protected, rise, 0.0)), 1.0)
+    return np.asanyarray(np.where(protected & (f < f_min), 0.0, np.where(protected, f, 1.0)))

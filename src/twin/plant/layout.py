@@ -35,6 +35,12 @@ class Racks:
     utilisation_offset: np.ndarray  # deterministic spread around the site profile
     inlet_offset_k: np.ndarray  # recirculation: rack inlet above supply air
     pdu: np.ndarray  # [2, n] PDU index per side
+    #: Rack-side lumped node: coolant in the rack's manifolds and plates, plus the
+    #: plates and packages themselves [J/K] (0 for air racks).
+    heat_capacity_j_k: np.ndarray
+    t_slowdown_c: np.ndarray  # GPU protection thresholds (inf for air racks) [°C]
+    t_shutdown_c: np.ndarray
+    throttle_floor: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,13 @@ def assemble(site: Site) -> Layout:
                 lpm = model.coolant_lpm_per_kw * liquid_kw
                 rack_rows["m_flow_design_kg_s"].append(lpm / 60.0 / 1000.0 * rho_secondary)
                 rack_rows["airflow_m3_s"].append(model.airflow_m3_s_per_kw * model.power_kw)
+                rack_rows["heat_capacity_j_k"].append(
+                    model.coolant_volume_l / 1000.0 * rho_secondary * cp_secondary
+                    + model.cold_plates * model.plate_heat_capacity_j_k
+                )
+                rack_rows["t_slowdown_c"].append(model.t_gpu_slowdown_c or math.inf)
+                rack_rows["t_shutdown_c"].append(model.t_gpu_shutdown_c or math.inf)
+                rack_rows["throttle_floor"].append(model.throttle_floor)
                 # A fixed, reproducible spread: racks differ, runs do not.
                 phase = (len(rack_rows["name"]) * 0.618034) % 1.0
                 rack_rows["utilisation_offset"].append(2.0 * phase - 1.0)
@@ -425,18 +438,13 @@ def assemble(site: Site) -> Layout:
             cdu_model = catalog.lookup("cdu", hall.cdu or "")
             assert isinstance(cdu_model, catalog.Cdu)
             cdu_volume[h] = hall.cdus * cdu_model.secondary_volume_l / 1000.0
-    rack_volume = np.zeros(n_halls)
-    for h, hall in enumerate(site.halls):
-        if hall.gpu_racks:
-            rack_model = catalog.lookup("rack", hall.gpu_rack or "")
-            assert isinstance(rack_model, catalog.Rack)
-            rack_volume[h] = hall.gpu_racks * rack_model.coolant_volume_l / 1000.0
     c_secondary = rho_secondary * cp_secondary
     heat_capacity = {
         # Supply side: CDU internals and supply manifolds (half the CDU volume).
         "tcs_supply": np.maximum(0.5 * cdu_volume * c_secondary, 1.0),
-        # Rack side: cold plates, rack manifolds and return piping.
-        "tcs_return": np.maximum((rack_volume + 0.5 * cdu_volume) * c_secondary, 1.0),
+        # Return side: CDU internals and return manifolds (half the CDU volume); the
+        # racks' own coolant and plates are nodes of their own (Racks.heat_capacity_j_k).
+        "tcs_return": np.maximum(0.5 * cdu_volume * c_secondary, 1.0),
         "hall_air": np.array(
             [
                 h.air_volume_m3 * fluids.AIR_DENSITY * fluids.AIR_SPECIFIC_HEAT

@@ -26,7 +26,9 @@ class Ledger:
     heat_stored: float = 0.0
     water_kg: float = 0.0
     fuel_l: float = 0.0
-    it_interrupted_j: float = 0.0
+    it_interrupted_j: float = 0.0  # IT demand not served: no power reached the rack
+    it_throttled_j: float = 0.0  # ... served in part: the GPUs throttled on temperature
+    it_tripped_j: float = 0.0  # ... not served: the GPUs shut down on temperature
     #: Time a tower's leaving water was above its entering water [s] (a tower
     #: heating its water; expected 0), and the largest such rise [K] (leaving
     #: minus entering; negative when every tower cooled its water every step).

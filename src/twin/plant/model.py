@@ -39,7 +39,12 @@ from twin.plant.crah import crah_halls
 from twin.plant.layout import Layout
 from twin.plant.ledger import Ledger, count_tower_regimes, heat_sources_w
 from twin.plant.power_chain import PowerFlows, power_chain, rack_powered, update_sources
-from twin.plant.racks import rack_power, rack_utilisation
+from twin.plant.racks import (
+    plate_inlet,
+    protection,
+    rack_power,
+    rack_utilisation,
+)
 from twin.plant.readings import Readings, published
 from twin.plant.thermal_stage import HeatFlows, thermal_network
 from twin.plant.towers import tower_outside_correlation
@@ -66,6 +71,7 @@ class Faults:
     cw_tower_failed: np.ndarray | None = None
     chiller_failed: np.ndarray | None = None
     load_factor: float = 1.0
+    rack_flow_lost: np.ndarray | None = None  # per rack: valve closed, QD blocked
 
 
 @dataclass(slots=True)
@@ -107,9 +113,17 @@ class Load:
     p_demand : ndarray
         IT power each rack asks for [W].
     p_it : ndarray
-        IT power each rack draws: its demand if powered, else 0 [W].
+        IT power each rack draws: its demand if powered, times its thermal
+        protection's factor (0 if tripped) [W].
+    p_interrupted : ndarray
+        Demand of racks no live PDU feeds [W].
+    p_throttled, p_tripped : ndarray
+        Powered demand each rack does not draw because its GPUs throttle, or
+        because they tripped on temperature [W].
     q_liquid : ndarray
         IT heat into the liquid (cold plates), per hall [W].
+    q_liquid_rack : ndarray
+        The same per rack [W].
     q_air_it : ndarray
         IT heat into the hall air, per hall [W].
     """
@@ -117,7 +131,11 @@ class Load:
     u_site: float
     p_demand: np.ndarray
     p_it: np.ndarray
+    p_interrupted: np.ndarray
+    p_throttled: np.ndarray
+    p_tripped: np.ndarray
     q_liquid: np.ndarray
+    q_liquid_rack: np.ndarray
     q_air_it: np.ndarray
 
 
@@ -171,6 +189,15 @@ class Plant:
         self.t_fw = np.array([self.t_fw_supply_set, self.t_fw_supply_set + 8.0])
         self.t_chw = np.array([self.t_chw_supply_set, self.t_chw_supply_set + 6.0])
         self.t_cw = np.array([self.t_cw_supply_set, self.t_cw_supply_set + 5.0])
+        racks = layout.racks
+        # Each liquid-cooled rack's node (coolant leaving it) [°C]; NaN for air racks.
+        self.t_rack = np.where(racks.is_gpu, self.t_tcs_return[racks.hall], np.nan)
+        # GPU protection state: last step's coolant at the plates [°C], the racks tripped.
+        self.t_plate_in = np.full(len(racks.name), np.nan)
+        self.rack_tripped = np.zeros(len(racks.name), bool)
+        # Coolant through each rack [kg/s], set by the thermal stage: the step's own in
+        # the readings, the last step's for the protection of the next.
+        self.m_rack = racks.m_flow_design_kg_s.copy()
         # Controllers.
         self.cdu_valve = PiArray(n_halls, kp=0.6, ti_s=60.0, span=5.0, initial=0.6)
         self.cdu_pump = PiArray(n_halls, kp=0.3, ti_s=10.0, span=1.0, reverse=False, initial=0.8)
@@ -189,6 +216,7 @@ class Plant:
             fw_tower_failed=np.zeros(layout.fw_towers.cells if layout.fw_towers else 0, bool),
             cw_tower_failed=np.zeros(layout.cw_towers.cells, bool),
             chiller_failed=np.zeros(layout.chillers, bool),
+            rack_flow_lost=np.zeros(len(layout.racks.name), bool),
         )
         self.chiller_ready_at = np.full(layout.chillers, -np.inf)  # ready from the start
         self.mode = 2 if not air.economiser else 1
@@ -279,7 +307,9 @@ class Plant:
         )
 
     def it_load(self, cond: Conditions) -> Load:
-        """Stage 2: IT power per rack; a rack with neither PDU on a live system draws 0."""
+        """Stage 2: IT power per rack; a rack with neither PDU on a live system draws 0,
+        one whose GPUs are hot throttles or trips (:func:`twin.plant.racks.protection`,
+        on the last step's plate temperature)."""
         layout = self.layout
         racks = layout.racks
         n_halls = layout.n_halls
@@ -288,13 +318,21 @@ class Plant:
         u_site = float(self.profile.utilisation(cond.t, window_s=window)) * self.faults.load_factor
         u = rack_utilisation(racks, self.site, u_site)
         p_demand = rack_power(racks, u)
-        p_it = p_demand * rack_powered(layout, self.system_alive)
+        p_powered = p_demand * rack_powered(layout, self.system_alive)
+        factor, self.rack_tripped = protection(
+            racks, p_powered, self.t_plate_in, self.m_rack, layout.rho_secondary, self.rack_tripped
+        )
+        p_it = p_powered * factor
         q_liquid_rack = p_it * racks.liquid_frac
         return Load(
             u_site=u_site,
             p_demand=p_demand,
             p_it=p_it,
+            p_interrupted=p_demand - p_powered,
+            p_throttled=np.where(self.rack_tripped, 0.0, p_powered - p_it),
+            p_tripped=np.where(self.rack_tripped, p_powered, 0.0),
             q_liquid=np.bincount(racks.hall, q_liquid_rack, n_halls),
+            q_liquid_rack=q_liquid_rack,
             q_air_it=np.bincount(racks.hall, p_it - q_liquid_rack, n_halls),
         )
 
@@ -324,7 +362,11 @@ class Plant:
         dt = cond.dt
         ledger = self.ledger
         p_it = load.p_it
-        ledger.it_interrupted_j += float(np.sum(load.p_demand - p_it)) * dt
+        throttled = float(load.p_throttled.sum())
+        tripped = float(load.p_tripped.sum())
+        ledger.it_interrupted_j += float(np.sum(load.p_interrupted)) * dt
+        ledger.it_throttled_j += throttled * dt
+        ledger.it_tripped_j += tripped * dt
         ledger.it += float(p_it.sum()) * dt
         ledger.cooling += power.p_cooling * dt
         ledger.other += power.other_w * dt
@@ -380,3 +422,8 @@ class Plant:
         # The CDU pumps of the next step follow the flow measured now.
         self.m_tcs_measured = ctl.cdu.m_tcs
         self.readings = published(self, cond, load, ctl, heat, power)
+        # The GPUs' protection of the next step acts on the coolant reached now.
+        racks = self.layout.racks
+        self.t_plate_in = plate_inlet(
+            racks, self.m_rack, self.t_tcs_supply[racks.hall], self.t_rack
+        )

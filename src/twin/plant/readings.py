@@ -84,6 +84,12 @@ class RacksReadings:
         Coolant leaving the rack [°C]; NaN for air-cooled racks.
     coolant_flow_lpm : ndarray
         Coolant through the rack [L/min]; NaN for air-cooled racks.
+    throttled_w : ndarray
+        Powered IT demand not drawn because the GPUs throttle on temperature [W].
+    tripped_w : ndarray
+        Powered IT demand not drawn because the GPUs shut down on temperature [W].
+    tripped : ndarray of bool
+        The rack is shut down on temperature (until its plates cool below slowdown).
     """
 
     power_w: np.ndarray
@@ -91,6 +97,9 @@ class RacksReadings:
     t_cold_plate_c: np.ndarray
     t_coolant_return_c: np.ndarray
     coolant_flow_lpm: np.ndarray
+    throttled_w: np.ndarray
+    tripped_w: np.ndarray
+    tripped: np.ndarray
 
 
 @dataclass(slots=True)
@@ -292,7 +301,7 @@ def published(
     """The readings of a step from its stages' results (the last stage of the step)."""
     racks = plant.layout.racks
     cdu, fw, crah, chw = ctl.cdu, ctl.fw, ctl.crah, ctl.chw
-    t_case, t_out, flow_lpm = _cold_plates(plant, load.p_it, cdu.m_tcs, cdu.m_set)
+    t_case, t_out, flow_lpm = _cold_plates(plant, load.p_it)
     return Readings(
         site=SiteReadings(
             t_s=cond.t,
@@ -309,6 +318,9 @@ def published(
             t_cold_plate_c=t_case,
             t_coolant_return_c=t_out,
             coolant_flow_lpm=flow_lpm,
+            throttled_w=load.p_throttled,
+            tripped_w=load.p_tripped,
+            tripped=plant.rack_tripped.copy(),
         ),
         cdus=CdusReadings(
             tcs_flow_kg_s=cdu.m_tcs,
@@ -373,21 +385,16 @@ def published(
     )
 
 
-def _cold_plates(
-    plant: Plant, p_it: np.ndarray, m_tcs: np.ndarray, m_set: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cold-plate case, coolant return [°C] and coolant flow [L/min] per rack."""
+def _cold_plates(plant: Plant, p_it: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cold-plate case, coolant return [°C] and coolant flow [L/min] per rack, at the
+    rack flows of this step (:func:`twin.plant.racks.rack_flows`, set by the network)."""
     layout = plant.layout
     racks = layout.racks
-    hall = racks.hall
-    # A hall's secondary flow shared over its GPU racks by their design flow.
-    share = np.where(racks.is_gpu, racks.m_flow_design_kg_s / np.maximum(m_set[hall], 1e-9), 0.0)
     return cold_plates(
         racks,
         p_it,
-        m_tcs[hall] * share,
-        plant.t_tcs_supply[hall],
-        plant.t_tcs_return[hall],
+        plant.m_rack,
+        plant.t_tcs_supply[racks.hall],
+        plant.t_rack,
         layout.rho_secondary,
-        layout.cp_secondary,
     )

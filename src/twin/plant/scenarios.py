@@ -1,8 +1,8 @@
 """Scenario timelines (``sim/scenarios/*.toml``) and the plant's command queue.
 
 A scenario is a list of physical events at plant times: utility loss, CDU pump
-trip, tower fan failure, chiller trip, IT load step. Each may have a duration
-after which it is undone (utility returns, the pump is repaired). The same
+trip, tower fan failure, chiller trip, IT load step, one rack's coolant flow lost.
+Each may have a duration after which it is undone (utility returns, the pump is repaired). The same
 events can be started at run time (a dashboard command) through
 :meth:`twin.plant.model.Plant.command`, and setpoint writes arrive there too.
 
@@ -66,8 +66,16 @@ class LoadStep(_Event):
     factor: Annotated[float, Field(ge=0, le=2)]
 
 
+class RackFlowLoss(_Event):
+    """One liquid-cooled rack loses its coolant (a closed rack valve, a blocked quick
+    disconnect): its plates and coolant heat on their own thermal mass."""
+
+    kind: Literal["rack_flow_loss"]
+    rack: str = Field(description="liquid-cooled rack name, e.g. hall-1-gpu001")
+
+
 Event = Annotated[
-    UtilityLoss | PumpTrip | TowerFanFailure | ChillerTrip | LoadStep,
+    UtilityLoss | PumpTrip | TowerFanFailure | ChillerTrip | LoadStep | RackFlowLoss,
     Field(discriminator="kind"),
 ]
 
@@ -137,6 +145,16 @@ def check_targets(layout: Layout, scenario: Scenario, path: Path | None = None) 
                 fail("cell", f"the {event.loop} loop has {cells} tower cells")
         if isinstance(event, ChillerTrip) and event.chiller > layout.chillers:
             fail("chiller", f"the site has {layout.chillers} chillers")
+        if isinstance(event, RackFlowLoss):
+            racks = layout.racks
+            liquid = [n for n, gpu in zip(racks.name, racks.is_gpu, strict=True) if gpu]
+            if event.rack not in liquid:
+                shown = ", ".join(liquid[:3]) + (f" … {liquid[-1]}" if len(liquid) > 3 else "")
+                fail(
+                    "rack",
+                    f"no liquid-cooled rack {event.rack!r}; valid: {shown or '(none)'}"
+                    f" ({len(liquid)} racks)",
+                )
 
 
 def advance(plant: Plant) -> None:
@@ -179,6 +197,9 @@ def _set(plant: Plant, event: _Event, active: bool) -> None:
             plant.chiller_ready_at[event.chiller - 1] = plant.t_s + layout.chiller.restart_delay_s
     elif isinstance(event, LoadStep):
         faults.load_factor = event.factor if active else 1.0
+    elif isinstance(event, RackFlowLoss):
+        assert faults.rack_flow_lost is not None
+        faults.rack_flow_lost[layout.racks.name.index(event.rack)] = active
 
 
 # Setpoints an operator (or BMS) may write, with their limits [°C].
@@ -245,4 +266,8 @@ def make_event(plant: Plant, kind: str) -> Event:
         return TowerFanFailure(kind="tower_fan_failure", at_s=0, duration_s=300)
     if kind == "load_step":
         return LoadStep(kind="load_step", at_s=0, duration_s=300, factor=1.2)
+    if kind == "rack_flow_loss":  # not on the dashboard's list: for tests and the wire
+        gpu = [n for n, liquid in zip(plant.layout.racks.name, plant.layout.racks.is_gpu,
+                                      strict=True) if liquid]  # fmt: skip
+        return RackFlowLoss(kind="rack_flow_loss", at_s=0, duration_s=300, rack=gpu[0])
     raise ValueError(f"unknown event {kind!r}")

@@ -116,6 +116,8 @@ class StudyResult:
             "max_rack_inlet_c": self.max_rack_inlet_c,
             "min_battery_soc": self.min_battery_soc,
             "it_interrupted_kwh": ledger.it_interrupted_j * kwh,
+            "it_throttled_kwh": ledger.it_throttled_j * kwh,
+            "it_tripped_kwh": ledger.it_tripped_j * kwh,
             "generator_fuel_l": ledger.fuel_l,
             # Towers in every regime: steps with leaving water above entering (0 by
             # construction, counted to show it), the largest leaving minus entering

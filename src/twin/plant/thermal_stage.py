@@ -2,7 +2,8 @@
 
 :func:`thermal_network` lays the plant out as one linear network of temperature nodes
 (per hall: TCS supply, TCS return and hall air; then facility water, chilled water and
-condenser water supply and return), connects them with the flows and conductances the
+condenser water supply and return; then one per liquid-cooled rack, its coolant and
+plates between its hall's TCS supply and return), connects them with the flows and conductances the
 controls stage decided (:mod:`twin.plant.cooling_controls`), solves it implicitly
 (:class:`twin.plant.network.Network`, backward Euler) and returns the heat flows at the
 new temperatures as a :class:`HeatFlows`. Every flux is debited from one node and
@@ -19,6 +20,7 @@ import numpy as np
 
 from twin.physics import cooling
 from twin.plant.network import Network
+from twin.plant.racks import rack_flows
 from twin.plant.towers import tower_water_use
 
 if TYPE_CHECKING:
@@ -78,18 +80,22 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     fw_t = layout.fw_towers
     cdu, fw, crah, chw = ctl.cdu, ctl.fw, ctl.crah, ctl.chw
     # Node order: per hall [tcs_supply, tcs_return, air],
-    # then fw_s, fw_r, chw_s, chw_r, cw_s, cw_r.
+    # then fw_s, fw_r, chw_s, chw_r, cw_s, cw_r, then one per liquid-cooled rack.
     h = np.arange(n_halls)
     tcs_s, tcs_r, hall_air = 3 * h, 3 * h + 1, 3 * h + 2
     base = 3 * n_halls
     fw_s, fw_r, chw_s, chw_r, cw_s, cw_r = (np.array([base + i]) for i in range(6))
-    net = Network(base + 6)
+    racks = layout.racks
+    gpu = np.flatnonzero(racks.is_gpu)
+    rack_node = base + 6 + np.arange(len(gpu))
+    size = base + 6 + len(gpu)
+    net = Network(size)
     cap = layout.heat_capacity
-    capacity = np.empty(base + 6)
+    capacity = np.empty(size)
     capacity[tcs_s] = cap["tcs_supply"]
     capacity[tcs_r] = cap["tcs_return"]
     capacity[hall_air] = cap["hall_air"]
-    capacity[base:] = [
+    capacity[base : base + 6] = [
         cap["fw_supply"][0],
         cap["fw_return"][0],
         cap["chw_supply"][0],
@@ -97,17 +103,29 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
         cap["cw_supply"][0],
         cap["cw_return"][0],
     ]
-    t_old = np.empty(base + 6)
+    capacity[rack_node] = racks.heat_capacity_j_k[gpu]
+    t_old = np.empty(size)
     t_old[tcs_s] = plant.t_tcs_supply
     t_old[tcs_r] = plant.t_tcs_return
     t_old[hall_air] = plant.t_air
-    t_old[base:] = [*plant.t_fw, *plant.t_chw, *plant.t_cw]
-    # Secondary (TCS) loops.
+    t_old[base : base + 6] = [*plant.t_fw, *plant.t_chw, *plant.t_cw]
+    t_old[rack_node] = plant.t_rack[gpu]
+    # Secondary (TCS) loops: supply → each rack's node → return; what no open rack
+    # takes bypasses them.
     c_tcs = cdu.m_tcs * cp_s
-    net.stream(tcs_s, tcs_r, c_tcs)
+    assert plant.faults.rack_flow_lost is not None
+    # This step's rack flows: the readings report them, the next step's protection reads them.
+    plant.m_rack = rack_flows(racks, cdu.m_tcs, plant.faults.rack_flow_lost)
+    c_rack = plant.m_rack[gpu] * cp_s
+    hall_of_rack = racks.hall[gpu]
+    net.stream(tcs_s[hall_of_rack], rack_node, c_rack)
+    net.stream(rack_node, tcs_r[hall_of_rack], c_rack)
+    c_bypass = np.maximum(c_tcs - np.bincount(hall_of_rack, c_rack, n_halls), 0.0)
+    net.stream(tcs_s, tcs_r, c_bypass)
     held = cdu.held.astype(float)
     net.stream(tcs_r, tcs_s, c_tcs * (1.0 - held))
-    net.heat(tcs_r, load.q_liquid + cdu.p_pump_hall)
+    net.heat(rack_node, load.q_liquid_rack[gpu])  # only liquid-cooled racks have liquid heat
+    net.heat(tcs_r, cdu.p_pump_hall)
     fw_s_h, fw_r_h = np.repeat(fw_s, n_halls), np.repeat(fw_r, n_halls)
     net.exchange(tcs_r, fw_s_h, tcs_s, fw_r_h, cdu.g)
     # CDUs holding their setpoint hand c·(T_return − T_set) to the facility water.
@@ -187,6 +205,7 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     plant.t_fw = t_new[base : base + 2]
     plant.t_chw = t_new[base + 2 : base + 4]
     plant.t_cw = t_new[base + 4 : base + 6]
+    plant.t_rack[gpu] = t_new[rack_node]
     # The towers' fan commands of the next step start from this step's range.
     m_fw, m_cw = fw.m_flow, chw.m_cw
     if m_fw > 0 and fw_t is not None:

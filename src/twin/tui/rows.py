@@ -97,7 +97,7 @@ _RUN = ("running", "energised", "energized", "online", "powered", "on_load", "co
 _OK = ("_ok", "available", "ready_to_load")
 _FAULT = ("fault", "tripped", "trip", "failed", "failure", "depleted", "alarm")
 _WARN = ("on_battery", "on_generator", "low_battery", "overload", "bypass", "low_flow")
-_WARN += ("_high", "_low", "discharging")
+_WARN += ("_high", "_low", "discharging", "_throttled")
 
 BitKind = str  # "run" | "ok" | "fault" | "warn" | "info"
 

@@ -292,7 +292,8 @@ class Racks(Binding):
         quantities = ("power_kw", "t_inlet_c", "powered", "inlet_high")
         if gpu:
             quantities += ("t_cold_plate_c", "t_coolant_return_c", "coolant_flow_lpm")
-            quantities += ("cold_plate_high", "low_flow")
+            quantities += ("cold_plate_high", "low_flow", "gpu_throttled", "gpu_tripped")
+            quantities += ("throttled_kw", "tripped_kw")
         super().__init__(
             "gpu-rack" if gpu else "rack",
             [racks.name[i] for i in self.index],
@@ -325,5 +326,9 @@ class Racks(Binding):
                 coolant_flow_lpm=flow,
                 cold_plate_high=(plate > self.plate_limit).astype(float),
                 low_flow=(flow < 0.5 * self.design_lpm).astype(float),
+                throttled_kw=np.asarray(r.racks.throttled_w)[i] / 1e3,
+                tripped_kw=np.asarray(r.racks.tripped_w)[i] / 1e3,
+                gpu_throttled=(np.asarray(r.racks.throttled_w)[i] > 0).astype(float),
+                gpu_tripped=np.asarray(r.racks.tripped)[i].astype(float),
             )
         return v
