@@ -95,7 +95,7 @@ def test_the_plant_waits_for_go() -> None:
 
 def test_registry_points_read_over_the_wire(process) -> None:  # type: ignore[no-untyped-def]
     _, reports, points = process
-    assert len(points) > 2000  # aidc-10mw serves 2,649 points
+    assert len(points) > 2000  # aidc-10mw serves 2,929 points
     _wait_for(lambda: len(reports) >= 2, "two step reports")
     facility = _read(points["site-meter.facility_power_kw"])
     assert isinstance(facility, float)
