@@ -90,6 +90,7 @@ TABLE: tuple[Key, ...] = (
     Key("speed", "twin", "speed", 1.0),
     Key("scenario", "twin", "scenario", "cdu-pump-trip", active=False),
     Key("protocols", "twin", "protocols", "bacnet,snmp,modbus", active=False),
+    Key("twin", "twin", "shadow", True, active=False),
     Key("registry", "monitor", "registry", "configs/points/aidc-10mw.csv"),
     Key("prefer", "monitor", "prefer", "modbus"),
     Key("carbon", "monitor", "carbon", 0.5703),
