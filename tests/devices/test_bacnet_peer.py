@@ -82,9 +82,17 @@ def test_who_is_finds_every_cooling_device(site: SimThread) -> None:
     names = [d.name for d in bacnet.devices]
     kinds = {site.sim.inventory.device(n).equipment for n in names}  # type: ignore[union-attr]
     assert {"chiller", "crah", "tower", "cdu", "pump"} <= kinds
-    answer = bacnetjs.probe({"whois": [_address(site, n) for n in names]})
-    found = {(i["address"], i["deviceId"]) for i in answer["iams"]}
-    assert found == {(_address(site, n), bacnet.plan.instances[n]) for n in names}
+    expected = {(_address(site, n), bacnet.plan.instances[n]) for n in names}
+    found: set[tuple[str, int]] = set()
+    # Who-Is and I-Am are unconfirmed datagrams: on a busy machine one of 42 can be
+    # lost, and a BACnet tool asks again. Three rounds for the ones not yet heard.
+    for _ in range(3):
+        missing = sorted({address for address, _ in expected} - {a for a, _ in found})
+        if not missing:
+            break
+        answer = bacnetjs.probe({"whois": missing})
+        found |= {(i["address"], i["deviceId"]) for i in answer["iams"]}
+    assert found == expected
     assert len({bacnet.plan.instances[n] for n in names}) == len(names)  # unique instances
 
 
