@@ -176,10 +176,16 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     # Condenser water loop and its towers.
     c_cw = chw.m_cw * cp_w
     net.stream(cw_s, cw_r, np.array([c_cw]))
-    # Condenser towers still as a fixed leaving water (the effectiveness form moved the
-    # chillers' response to a condenser setpoint write; left for a follow-up).
-    net.outflow(cw_r, np.array([c_cw]))
-    net.inflow(cw_s, np.array([c_cw]), np.array([chw.t_cw_tower_out]))
+    # Condenser towers as exchangers with the wet bulb, as the facility water towers:
+    # a fixed leaving water would have a still tower heat its water whenever the
+    # entering water fell below it (issue 12, January tower-fan-failure).
+    g_cw_tower = c_cw * _effectiveness(chw.t_cw_tower_out, t_wet, plant.tower_range["cw"])
+    if layout.cw_towers.cells > 0:
+        net.stream(cw_r, cw_s, np.array([c_cw]))
+        net.to_ambient(cw_r, cw_s, np.array([g_cw_tower]), np.array([t_wet]))
+    else:
+        net.outflow(cw_r, np.array([c_cw]))
+        net.inflow(cw_s, np.array([c_cw]), np.array([chw.t_cw_tower_out]))
 
     t_new = net.solve(t_old, capacity, dt)
 
@@ -189,7 +195,10 @@ def thermal_network(plant: Plant, cond: Conditions, load: Load, ctl: Controls) -
     )
     q_fw_tower = g_fw_tower * (t_new[fw_r][0] - t_wet) if fw_t is not None else 0.0
     q_fw_drycooler = fw.g_drycooler * (t_new[fw_r][0] - t_dry)
-    q_cw_tower = c_cw * (t_new[cw_r][0] - chw.t_cw_tower_out)
+    if layout.cw_towers.cells > 0:
+        q_cw_tower = g_cw_tower * (t_new[cw_r][0] - t_wet)
+    else:
+        q_cw_tower = c_cw * (t_new[cw_r][0] - chw.t_cw_tower_out)
     q_crah = crah.g * (t_new[hall_air] + crah.rack_air_rise - t_new[chw_s][0]) + crah.q_held
     q_hx = chw.g_hx * (t_new[chw_r][0] - t_new[cw_s][0])
     if chiller_temperature_controlled:
