@@ -117,3 +117,38 @@ def test_pump_trip_without_standby_crosses_limit_at_hand_calculated_time(
     # One-second steps: the crossing is found to within a step or two.
     assert abs(crossed - expected) <= max(2.0, 0.01 * expected), (crossed, expected)
     assert trace[-1]["tcs_flow"][0] == 0.0
+
+
+def test_cdu_fouling_ramps_the_halls_ua_down_then_cleaning_restores_it() -> None:
+    """UA −30 % over 120 s from 60 s on hall 1's CDUs (a glob), cleaned at 300 s; the
+    other halls' exchangers untouched. Linear ramp: 90 s in is 30/120 of the way."""
+    from twin.plant.scenarios import CduFouling
+
+    plant = Plant(assemble(load_site("aidc-10mw")), start_s=180 * 86400.0)
+    design = plant.layout.cdus.ua_w_k.copy()
+    event = CduFouling(kind="cdu_fouling", at_s=60, duration_s=240, target="hall-1-cdu*",
+                       ua_loss=0.3, ramp_s=120)  # fmt: skip
+    attach(plant, Scenario(events=[event]))
+    hall_1 = np.array([n.startswith("hall-1-") for n in plant.layout.cdus.name])
+    seen = {}
+    for second in range(1, 331):
+        plant.step(1.0)
+        seen[second] = plant.layout.cdus.ua_w_k / design
+    assert np.allclose(seen[59][hall_1], 1.0)
+    assert np.allclose(seen[90][hall_1], 1.0 - 0.3 * 30 / 120, atol=0.01)
+    assert np.allclose(seen[200][hall_1], 0.7)
+    assert np.allclose(seen[330], 1.0)  # cleaned
+    assert all(np.allclose(s[~hall_1], 1.0) for s in seen.values())
+
+
+def test_a_fouling_target_that_names_no_cdu_is_refused_with_its_key() -> None:
+    import pytest
+
+    from twin.errors import ConfigError
+    from twin.plant.scenarios import CduFouling
+
+    plant = Plant(assemble(load_site("aidc-10mw")), start_s=0.0)
+    event = CduFouling(kind="cdu_fouling", at_s=0, target="hall-9-cdu*")
+    with pytest.raises(ConfigError, match=r"events\.0\.target"):
+        attach(plant, Scenario(events=[event]))
+    assert plant.events == []  # nothing half-scheduled

@@ -247,6 +247,8 @@ class Plant:
         self.crah = crah_halls(layout)
         self.events: list = []  # scenario events not yet applied, sorted by time
         self.active_events: list = []
+        #: degradations in force: (start [s], event, the design values they scale)
+        self.ramps: list = []
 
     def warm_up(self, duration_s: float = 900.0, step_s: float = 5.0) -> None:
         """Settle loops and controllers from their initial guesses before the run.

@@ -1,7 +1,8 @@
 """Scenario timelines (``sim/scenarios/*.toml``) and the plant's command queue.
 
 A scenario is a list of physical events at plant times: utility loss, CDU pump
-trip, tower fan failure, chiller trip, IT load step, one rack's coolant flow lost.
+trip, tower fan failure, chiller trip, IT load step, one rack's coolant flow lost,
+and degradations that grow over a ramp (CDU exchanger fouling).
 Each may have a duration after which it is undone (utility returns, the pump is repaired). The same
 events can be started at run time (a dashboard command) through
 :meth:`twin.plant.model.Plant.command`, and setpoint writes arrive there too.
@@ -18,9 +19,11 @@ File format::
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
+import numpy as np
 from pydantic import Field
 
 from twin.config import Frozen, line_of_key, load_toml_model, read_toml
@@ -74,8 +77,24 @@ class RackFlowLoss(_Event):
     rack: str = Field(description="liquid-cooled rack name, e.g. hall-1-gpu001")
 
 
+class CduFouling(_Event):
+    """CDU heat exchangers foul: their UA falls by ``ua_loss`` over ``ramp_s``.
+
+    A degradation, the hidden truth a twin should find (issue 13): what weeks of
+    fouling do, run in minutes. ``target`` is a CDU name or a glob over CDU names
+    (``hall-1-cdu*``). The plant lumps a hall's exchangers into one (their mean UA),
+    so fouling one CDU of four lowers its hall's UA by a quarter of ``ua_loss``.
+    With a ``duration_s`` the exchangers are cleaned (back to their design UA) then.
+    """
+
+    kind: Literal["cdu_fouling"]
+    target: str = Field(description="CDU name or glob, e.g. hall-1-cdu1 or hall-1-cdu*")
+    ua_loss: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    ramp_s: Seconds = 0.0
+
+
 Event = Annotated[
-    UtilityLoss | PumpTrip | TowerFanFailure | ChillerTrip | LoadStep | RackFlowLoss,
+    UtilityLoss | PumpTrip | TowerFanFailure | ChillerTrip | LoadStep | RackFlowLoss | CduFouling,
     Field(discriminator="kind"),
 ]
 
@@ -145,6 +164,9 @@ def check_targets(layout: Layout, scenario: Scenario, path: Path | None = None) 
                 fail("cell", f"the {event.loop} loop has {cells} tower cells")
         if isinstance(event, ChillerTrip) and event.chiller > layout.chillers:
             fail("chiller", f"the site has {layout.chillers} chillers")
+        if isinstance(event, CduFouling) and not fouled_cdus(layout, event.target):
+            fail("target", f"no CDU matches {event.target!r}; valid: "
+                 f"{', '.join(layout.cdus.name[:3])} … or a glob such as hall-1-cdu*")  # fmt: skip
         if isinstance(event, RackFlowLoss):
             racks = layout.racks
             liquid = [n for n, gpu in zip(racks.name, racks.is_gpu, strict=True) if gpu]
@@ -157,9 +179,16 @@ def check_targets(layout: Layout, scenario: Scenario, path: Path | None = None) 
                 )
 
 
+def fouled_cdus(layout: Layout, target: str) -> list[int]:
+    """Positions of the CDUs a fouling event's ``target`` (a name or a glob) names."""
+    return [i for i, name in enumerate(layout.cdus.name) if fnmatch.fnmatchcase(name, target)]
+
+
 def advance(plant: Plant) -> None:
     """Apply events that are due and undo those whose duration has passed."""
     t = plant.t_s
+    for start, event, design in plant.ramps:  # degradations growing to their size
+        _foul(plant, event, design, min(1.0, (t - start) / event.ramp_s) if event.ramp_s else 1.0)
     while plant.events and plant.events[0][0] <= t:
         _, event = plant.events.pop(0)
         _set(plant, event, active=True)
@@ -197,9 +226,26 @@ def _set(plant: Plant, event: _Event, active: bool) -> None:
             plant.chiller_ready_at[event.chiller - 1] = plant.t_s + layout.chiller.restart_delay_s
     elif isinstance(event, LoadStep):
         faults.load_factor = event.factor if active else 1.0
+    elif isinstance(event, CduFouling):
+        cdus = fouled_cdus(layout, event.target)
+        if active:
+            design = layout.cdus.ua_w_k[cdus].copy()
+            plant.ramps.append((plant.t_s, event, design))
+            _foul(plant, event, design, 0.0 if event.ramp_s else 1.0)
+        else:
+            for ramp in [r for r in plant.ramps if r[1] is event]:
+                plant.ramps.remove(ramp)
+                layout.cdus.ua_w_k[cdus] = ramp[2]
     elif isinstance(event, RackFlowLoss):
         assert faults.rack_flow_lost is not None
         faults.rack_flow_lost[layout.racks.name.index(event.rack)] = active
+
+
+def _foul(plant: Plant, event: CduFouling, design: np.ndarray, share: float) -> None:
+    """The fouled CDUs' UA at ``share`` (0-1) of the event's full loss."""
+    plant.layout.cdus.ua_w_k[fouled_cdus(plant.layout, event.target)] = design * (
+        1.0 - event.ua_loss * share
+    )
 
 
 # Setpoints an operator (or BMS) may write, with their limits [°C].
@@ -255,7 +301,8 @@ def make_event(plant: Plant, kind: str) -> Event:
 
     What an operator starts from the dashboard's command list (``twin run``,
     ``twin dashboard``): a 120 s utility loss, a 300 s trip of the first CDU's pump,
-    a 300 s tower fan failure, a 300 s IT load step of ×1.2.
+    a 300 s tower fan failure, a 300 s IT load step of ×1.2, 600 s of the first
+    hall's CDU exchangers fouled by 15 % (for the twin to find).
     """
     if kind == "utility_loss":
         return UtilityLoss(kind="utility_loss", at_s=0, duration_s=120)
@@ -266,6 +313,9 @@ def make_event(plant: Plant, kind: str) -> Event:
         return TowerFanFailure(kind="tower_fan_failure", at_s=0, duration_s=300)
     if kind == "load_step":
         return LoadStep(kind="load_step", at_s=0, duration_s=300, factor=1.2)
+    if kind == "cdu_fouling":  # a degradation for the twin to find, cleaned after 600 s
+        hall = plant.layout.cdus.name[0].rsplit("-cdu", 1)[0]
+        return CduFouling(kind="cdu_fouling", at_s=0, duration_s=600, target=f"{hall}-cdu*")
     if kind == "rack_flow_loss":  # not on the dashboard's list: for tests and the wire
         gpu = [n for n, liquid in zip(plant.layout.racks.name, plant.layout.racks.is_gpu,
                                       strict=True) if liquid]  # fmt: skip

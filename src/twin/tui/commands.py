@@ -22,6 +22,7 @@ EVENTS: list[tuple[str, str]] = [
     ("pump_trip", "Pump trip (first CDU, pump 1, 300 s)"),
     ("tower_fan_failure", "Tower fan failure (cell 1, 300 s)"),
     ("load_step", "Load step (IT load x1.2, 300 s)"),
+    ("cdu_fouling", "CDU fouling (first hall's exchangers, UA -15 %, 600 s)"),
 ]
 FAULT_KINDS = ("offline", "slow", "frozen", "exception", "bad_quality", "garbage")
 
