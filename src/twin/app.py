@@ -73,6 +73,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the measured IT power, outdoor air and setpoints, every point modelled; the "
         "JSON summary gets its coverage, GL14 health and residuals (docs/architecture.md)",
     )
+    run.add_argument(
+        "--twin-learn",
+        type=positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --twin: plant seconds of clean data each residual band is learned from "
+        "before any finding (default 600: a training job's swing or two)",
+    )
+    run.add_argument(
+        "--twin-persist",
+        type=positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --twin: plant seconds a departure from the band must last to become a "
+        "finding (a twin-finding alarm), and be gone to clear it (default 300)",
+    )
     run.add_argument("--interval", type=positive_float, default=1.0, help="poll interval, s")
     run.add_argument("--alarms", type=Path, help="alarm rules TOML (default: the site's own)")
     run.add_argument("--status-every", type=positive_float, default=5.0, help="status line, s")
@@ -249,9 +265,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             runtime = made["runtime"]
             made["twin"] = TwinMonitor(
-                site, state, lambda: runtime.plant_t_s, interval_s=args.interval
-            ).start()
+                site, state, lambda: runtime.plant_t_s, interval_s=args.interval,
+                band_learn_s=args.twin_learn, persistence_s=args.twin_persist,
+            ).start()  # fmt: skip
         feeder = SinkFeeder(state, metrics, alarms, sink, site.name)
+        if "twin" in made:
+            twin = made["twin"]
+            feeder.checks.append(lambda now: twin.feed_alarms(alarms, now))
         if notify is not None:
             from twin.sinks.notify import Notifier
 

@@ -101,6 +101,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the collector tag of this shard's records (default shard-I-of-N)",
     )
     monitor.add_argument(
+        "--twin",
+        dest="twin_site_name",
+        metavar="SITE",
+        help="also run the shadow plant of SITE (a name under sites/ or a site TOML) beside "
+        "the collector, on the wall clock in the site's time zone, driven by the measured IT "
+        "power, outdoor air and setpoints: the JSON summary gets its coverage, GL14 health, "
+        "residuals and findings; findings are twin-finding alarms",
+    )
+    monitor.add_argument(
+        "--twin-learn",
+        type=positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --twin: seconds of clean data each residual band is learned from (600)",
+    )
+    monitor.add_argument(
+        "--twin-persist",
+        type=positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --twin: seconds a departure must last to be a finding, or be gone to "
+        "clear it (300)",
+    )
+    monitor.add_argument(
         "--no-store",
         action="store_true",
         help="keep nothing: no spool, no database (by default samples go to the spool)",
@@ -245,6 +269,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"twin monitor: error: {error}", file=sys.stderr)
         return 2
     check_prefer(registry, args.registry, args.prefer, args.opcua.endpoint)
+    args.twin_site = None
+    if getattr(args, "twin_site_name", None):  # a bad site is exit 2 before connecting
+        from twin.site import load_site
+
+        args.twin_site = load_site(args.twin_site_name)
     args.notify_options = None
     if args.notify is not None:  # a bad file is exit 2 before anything connects
         from twin.sinks.notify import load_notify
@@ -340,6 +369,7 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
     site = next((p.site for p in registry.points if p.site), "site")
     feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
     notifier = _notifier(args, feeder, alarms, site)
+    shadow = _shadow(args, state, feeder, alarms)
     lock = threading.RLock()
     _export(args, state, site, metrics, alarms, sink, lock, collector)
     stop = threading.Event()
@@ -377,6 +407,8 @@ def _dashboard(registry, rules, args: argparse.Namespace, sink) -> int:  # type:
         loop.close()
         if notifier is not None:
             notifier.close(timeout=15)
+        if shadow is not None:
+            shadow.stop()
     return 0
 
 
@@ -405,6 +437,7 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
     site = registry.points[0].site if registry.points and registry.points[0].site else "site"
     feeder = SinkFeeder(state, metrics, alarms, sink, site, collector=args.collector)
     notifier = _notifier(args, feeder, alarms, site)
+    shadow = _shadow(args, state, feeder, alarms)
     import threading
 
     lock = threading.RLock()  # /metrics reads alarms and metrics on its own thread
@@ -435,6 +468,8 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(1.0, args.interval))
     finally:
+        if shadow is not None:
+            shadow.stop()
         await collector.stop()
     with lock:
         snapshot = metrics.update()
@@ -464,6 +499,8 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
             summary["shard"] = list(args.shard)
             summary["devices"] = sorted({p.device for p in registry.points})
         summary["read_with"] = collector.read_with()
+        if shadow is not None:
+            summary["twin"] = shadow.summary()
         if notifier is not None:
             summary["notifications"] = notifier.status()
         json.dump(summary, sys.stdout)
@@ -481,6 +518,21 @@ async def _monitor(registry, rules, args: argparse.Namespace, sink=None) -> int:
         )
         return 1
     return 0
+
+
+def _shadow(args, state, feeder, alarms):  # type: ignore[no-untyped-def]
+    """``--twin SITE``'s shadow plant, started, its findings fed to the alarms each tick."""
+    site = getattr(args, "twin_site", None)
+    if site is None:
+        return None
+    from twin.shadow.monitor import TwinMonitor, wall_plant_clock
+
+    shadow = TwinMonitor(
+        site, state, wall_plant_clock(site), interval_s=args.interval,
+        band_learn_s=args.twin_learn, persistence_s=args.twin_persist,
+    ).start()  # fmt: skip
+    feeder.checks.append(lambda now: shadow.feed_alarms(alarms, now))
+    return shadow
 
 
 def _notifier(args, feeder, alarms, site):  # type: ignore[no-untyped-def]

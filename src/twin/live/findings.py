@@ -70,7 +70,7 @@ class Finding:
     kind: str
     size: float  # the median departure beyond the band's centre, in the point's unit
     unit: str
-    since_s: float
+    since_s: float  # when the finding was raised (the persistence timer's end) [plant s]
 
     def json(self) -> dict:
         return {
@@ -125,6 +125,8 @@ class FindingEngine:
         self._started_s: float | None = None
         self.timer = Persistence(len(self.watched), persistence_s, persistence_s)
         self._recent: list[np.ndarray] = []
+        self._was_active = np.zeros(len(self.watched), dtype=bool)
+        self._raised_at = np.full(len(self.watched), np.nan)
         self.findings: list[Finding] = []
 
     @property
@@ -154,7 +156,9 @@ class FindingEngine:
         self._recent.append(departure)
         del self._recent[:-60]
         active = self.timer.update(t_s, outside)
-        self.findings = self._explain(t_s, active, outside)
+        self._raised_at = np.where(active & ~self._was_active, t_s, self._raised_at)
+        self._was_active = active
+        self.findings = self._explain(active, outside)
         return self.findings
 
     def _learn(self) -> None:
@@ -173,10 +177,11 @@ class FindingEngine:
         self._learning.clear()
         self._measured.clear()
 
-    def _explain(self, t_s: float, active: np.ndarray, outside: np.ndarray) -> list[Finding]:
+    def _explain(self, active: np.ndarray, outside: np.ndarray) -> list[Finding]:
         recent = np.array(self._recent)
         findings = []
         for k in np.flatnonzero(active):
+            t_s = float(self._raised_at[k])
             i = int(self.watched[k])
             name = self.names[i]
             device, _, point = name.partition(".")

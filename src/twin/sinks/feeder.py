@@ -13,8 +13,10 @@ records, one per metric with its own quality (:func:`site_records`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import weakref
+from collections.abc import Callable
 from itertools import compress
 
 import numpy as np
@@ -24,6 +26,8 @@ from twin.live.state import LiveState
 from twin.points.quality import Quality
 from twin.sinks.errors import SpoolFullError
 from twin.sinks.record import Record
+
+log = logging.getLogger(__name__)
 
 
 class DeviceTable:
@@ -284,6 +288,10 @@ class SinkFeeder:
         self._dropped_at = -np.inf
         #: a :class:`twin.sinks.notify.Notifier`, ticked after each evaluation (--notify)
         self.notifier = None
+        #: conditions other parts feed the alarm engine each tick, after its own
+        #: evaluation and before the notifier: ``check(now)`` (the twin's findings)
+        self.checks: list[Callable[[float | None], None]] = []
+        self.check_failures = 0
         self._last_ts = np.zeros(len(state.points))
         self._table = device_table(state) if sink is not None else None
         #: One of several collectors sharing a registry (``--shard``): its records
@@ -308,6 +316,13 @@ class SinkFeeder:
         snapshot = self.metrics.update(now)
         if self.alarms is not None:
             self.alarms.evaluate(now)
+            for check in self.checks:
+                try:
+                    check(now)
+                except Exception:  # a check's trouble never stops the collecting
+                    self.check_failures += 1
+                    if self.check_failures == 1:
+                        log.exception("an alarm check failed (further failures counted)")
         if self.notifier is not None:
             self.notifier.tick(now)
         if self.sink is None:
