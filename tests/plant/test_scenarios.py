@@ -152,3 +152,85 @@ def test_a_fouling_target_that_names_no_cdu_is_refused_with_its_key() -> None:
     with pytest.raises(ConfigError, match=r"events\.0\.target"):
         attach(plant, Scenario(events=[event]))
     assert plant.events == []  # nothing half-scheduled
+
+
+def test_degradations_reach_their_size_on_their_equipment_and_are_undone() -> None:
+    """Pump wear +10 % (hall 1's CDUs), converter losses +30 % (one system), tower
+    capacity -20 % (facility water), chiller COP -10 %: each at 60 s, linear over 60 s,
+    undone at 240 s. Halfway (90 s) each is at half its size; the chillers then draw
+    1 / (1 - 0.05) of the power for the same load."""
+    from twin.plant.scenarios import ChillerFouling, ConverterLosses, PumpWear, TowerDegradation
+
+    plant = Plant(assemble(load_site("aidc-10mw")), start_s=180 * 86400.0)
+    layout = plant.layout
+    pumps = layout.cdus.pump_power_w.copy()
+    losses = layout.systems.loss_coefficients.copy()
+    system = layout.systems.name[0]
+    common = {"at_s": 60, "duration_s": 180, "ramp_s": 60}
+    events = [
+        PumpWear(kind="pump_wear", target="hall-1-cdu*", power_rise=0.1, **common),
+        ConverterLosses(kind="converter_losses", target=system, loss_rise=0.3, **common),
+        TowerDegradation(kind="tower_degradation", capacity_loss=0.2, **common),
+        ChillerFouling(kind="chiller_fouling", cop_loss=0.1, **common),
+    ]
+    attach(plant, Scenario(events=events))  # type: ignore[arg-type]
+    hall_1 = np.array([n.startswith("hall-1-") for n in layout.cdus.name])
+    seen = {}
+    for second in range(1, 251):
+        plant.step(1.0)
+        seen[second] = (
+            layout.cdus.pump_power_w / pumps,
+            layout.systems.loss_coefficients[:, 0] / losses[:, 0],
+            plant.faults.fw_tower_capacity_loss,
+            plant.faults.chiller_cop_loss,
+        )
+    pump, loss, tower, chiller = seen[90]
+    assert np.allclose(pump[hall_1], 1.05, atol=0.002) and np.allclose(pump[~hall_1], 1.0)
+    assert np.isclose(loss[0], 1.15, atol=0.005) and np.allclose(loss[1:], 1.0)
+    assert np.isclose(tower, 0.10, atol=0.004) and np.isclose(chiller, 0.05, atol=0.002)
+    pump, loss, tower, chiller = seen[200]
+    assert np.allclose(pump[hall_1], 1.1) and np.isclose(loss[0], 1.3)
+    assert np.isclose(tower, 0.2) and np.isclose(chiller, 0.1)
+    pump, loss, tower, chiller = seen[250]  # repaired, cleaned
+    assert np.allclose(pump, 1.0) and np.allclose(loss, 1.0) and tower == 0.0 and chiller == 0.0
+
+
+def test_a_degraded_tower_leaves_warmer_water_and_fouled_chillers_draw_more() -> None:
+    """The same plant twice, one with the facility towers at -20 % capacity and the
+    chillers at -10 % COP from the start: after 120 s the towers' leaving water is
+    warmer (the fans were already flat out in this June hour, so nothing hides it) and
+    the chillers draw more power for about the same heat: 1 / 0.9 = 1.11."""
+    from twin.plant.scenarios import ChillerFouling, TowerDegradation
+
+    def after(degraded: bool) -> tuple[float, float, float]:
+        plant = Plant(assemble(load_site("aidc-10mw")), start_s=180 * 86400.0)
+        plant.warm_up(900.0)
+        if degraded:
+            attach(plant, Scenario(events=[
+                TowerDegradation(kind="tower_degradation", at_s=0, capacity_loss=0.2),
+                ChillerFouling(kind="chiller_fouling", at_s=0, cop_loss=0.1),
+            ]))  # fmt: skip
+        for _ in range(120):
+            plant.step(1.0)
+        r = plant.readings
+        return float(plant.t_fw[0]), r.chw.chiller_power_w, r.chw.chiller_heat_w
+
+    t_clean, p_clean, q_clean = after(False)
+    t_worn, p_worn, q_worn = after(True)
+    assert t_worn > t_clean + 0.5, (t_clean, t_worn)
+    assert abs(q_worn / q_clean - 1.0) < 0.05
+    assert 1.06 < (p_worn / q_worn) / (p_clean / q_clean) < 1.16
+
+
+def test_degradation_targets_naming_nothing_are_refused_with_their_key() -> None:
+    import pytest
+
+    from twin.errors import ConfigError
+    from twin.plant.scenarios import ConverterLosses, PumpWear
+
+    plant = Plant(assemble(load_site("aidc-10mw")), start_s=0.0)
+    for event in (PumpWear(kind="pump_wear", at_s=0, target="hall-9-*"),
+                  ConverterLosses(kind="converter_losses", at_s=0, target="nope")):  # fmt: skip
+        with pytest.raises(ConfigError, match=r"events\.0\.target"):
+            attach(plant, Scenario(events=[event]))
+    assert plant.events == []

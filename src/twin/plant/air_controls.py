@@ -207,7 +207,7 @@ def chilled_water_control(plant: Plant, cond: Conditions, crah: CrahControl) -> 
             c_chw=c_chw,
             g_hx=g_hx,
             chillers_on=n_on,
-            p_chiller=float(operated.p_chiller_w),
+            p_chiller=float(operated.p_chiller_w) / (1.0 - plant.faults.chiller_cop_loss),
             chiller_capacity=chiller_capacity,
             chiller_limited=(
                 float(operated.q_chiller_w) > chiller_capacity * 0.999 if n_on else True
@@ -250,7 +250,8 @@ def _chilled_water_on_pi(
     p_chiller_each, q_cap_each = chiller_plant.chiller_power(
         ch, per_chiller_est, plant.t_chw_supply_set, plant.t_cw[0]
     )
-    p_chiller = float(p_chiller_each) * n_on
+    # condenser fouling (a degradation event): the same load for 1 / (1 - loss) the power
+    p_chiller = float(p_chiller_each) * n_on / (1.0 - plant.faults.chiller_cop_loss)
     chiller_capacity = float(q_cap_each) * n_on
     chiller_limited = chiller_load_est > chiller_capacity * 0.999 if n_on else True
     m_cw = max(n_on * ch.m_flow_condenser_kg_s, m_cw_hx)
@@ -271,6 +272,7 @@ def _chilled_water_on_pi(
             t_wet,
             plant.tower_range["cw"],
             cw_failed_cells,
+            plant.faults.cw_tower_capacity_loss,
         )
     )
     return ChilledWaterControl(

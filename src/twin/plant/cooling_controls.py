@@ -249,6 +249,7 @@ def facility_water_control(plant: Plant, cond: Conditions, cdu: CduControl) -> F
                     t_wet,
                     plant.tower_range["fw"],
                     int(failed.sum()) if failed is not None else 0,
+                    plant.faults.fw_tower_capacity_loss,
                 )
             )
             g_fw_tower = m_fw * cp_w

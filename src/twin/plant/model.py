@@ -72,6 +72,10 @@ class Faults:
     chiller_failed: np.ndarray | None = None
     load_factor: float = 1.0
     rack_flow_lost: np.ndarray | None = None  # per rack: valve closed, QD blocked
+    # Degradations (scenario events that grow over a ramp), as shares lost [-]
+    fw_tower_capacity_loss: float = 0.0
+    cw_tower_capacity_loss: float = 0.0
+    chiller_cop_loss: float = 0.0
 
 
 @dataclass(slots=True)

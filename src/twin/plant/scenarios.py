@@ -2,7 +2,9 @@
 
 A scenario is a list of physical events at plant times: utility loss, CDU pump
 trip, tower fan failure, chiller trip, IT load step, one rack's coolant flow lost,
-and degradations that grow over a ramp (CDU exchanger fouling).
+and degradations that grow over a ramp (CDU exchanger fouling, pump wear, tower
+capacity loss, chiller condenser fouling, UPS/HVDC losses up): the hidden truth a twin
+should find.
 Each may have a duration after which it is undone (utility returns, the pump is repaired). The same
 events can be started at run time (a dashboard command) through
 :meth:`twin.plant.model.Plant.command`, and setpoint writes arrive there too.
@@ -93,8 +95,73 @@ class CduFouling(_Event):
     ramp_s: Seconds = 0.0
 
 
+class PumpWear(_Event):
+    """CDU secondary pumps wear (impeller, wear rings): the same water for more power.
+
+    The plant's pumps follow the affinity laws from their rated point, with no head
+    curve of their own, so wear is what a twin sees of it: the power at the same flow
+    up by ``power_rise`` over ``ramp_s`` (a 10 % head loss at the same system curve
+    needs ~5 % more speed, ~16 % more power by the cube law; an efficiency loss adds
+    its own share). ``target`` is a CDU name or a glob over CDU names.
+    """
+
+    kind: Literal["pump_wear"]
+    target: str = Field(description="CDU name or glob, e.g. hall-1-cdu1 or hall-1-cdu*")
+    power_rise: Annotated[float, Field(gt=0, le=1)] = 0.10
+    ramp_s: Seconds = 0.0
+
+
+class TowerDegradation(_Event):
+    """A tower group loses capacity (fouled fill, blocked nozzles): at the same water,
+    air and wet bulb it rejects ``1 - capacity_loss`` of what it did (its effectiveness
+    scaled by that share), reached over ``ramp_s``. The plant runs a loop's cells as
+    one group of identical cells, so the loop's group degrades as one."""
+
+    kind: Literal["tower_degradation"]
+    loop: Literal["facility_water", "condenser_water"] = "facility_water"
+    capacity_loss: Annotated[float, Field(gt=0, lt=1)] = 0.20
+    ramp_s: Seconds = 0.0
+
+
+class ChillerFouling(_Event):
+    """Condenser fouling (ASHRAE RP-1043's fault): the chillers' COP falls by
+    ``cop_loss`` over ``ramp_s``, so they draw ``1 / (1 - cop_loss)`` of the power for
+    the same load. The plant stages identical chillers on one condenser loop, so all
+    of them foul alike (the loop's water is what fouls them)."""
+
+    kind: Literal["chiller_fouling"]
+    cop_loss: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    ramp_s: Seconds = 0.0
+
+
+class ConverterLosses(_Event):
+    """A UPS frame or HVDC rectifier system loses more (ageing capacitors, a failing
+    fan, a module off its best point): its loss curve's coefficients grow by
+    ``loss_rise`` over ``ramp_s``. ``target`` is a system name or a glob
+    (``hall-1-ups-A*``)."""
+
+    kind: Literal["converter_losses"]
+    target: str = Field(description="UPS/HVDC system name or glob, e.g. hall-1-ups-A1")
+    loss_rise: Annotated[float, Field(gt=0, le=2)] = 0.30
+    ramp_s: Seconds = 0.0
+
+
+#: Degradations: they grow over ``ramp_s`` to their size, and are undone (the
+#: equipment cleaned or repaired) after ``duration_s``.
+Degradation = CduFouling | PumpWear | TowerDegradation | ChillerFouling | ConverterLosses
+
 Event = Annotated[
-    UtilityLoss | PumpTrip | TowerFanFailure | ChillerTrip | LoadStep | RackFlowLoss | CduFouling,
+    UtilityLoss
+    | PumpTrip
+    | TowerFanFailure
+    | ChillerTrip
+    | LoadStep
+    | RackFlowLoss
+    | CduFouling
+    | PumpWear
+    | TowerDegradation
+    | ChillerFouling
+    | ConverterLosses,
     Field(discriminator="kind"),
 ]
 
@@ -164,9 +231,19 @@ def check_targets(layout: Layout, scenario: Scenario, path: Path | None = None) 
                 fail("cell", f"the {event.loop} loop has {cells} tower cells")
         if isinstance(event, ChillerTrip) and event.chiller > layout.chillers:
             fail("chiller", f"the site has {layout.chillers} chillers")
-        if isinstance(event, CduFouling) and not fouled_cdus(layout, event.target):
+        if isinstance(event, CduFouling | PumpWear) and not fouled_cdus(layout, event.target):
             fail("target", f"no CDU matches {event.target!r}; valid: "
                  f"{', '.join(layout.cdus.name[:3])} … or a glob such as hall-1-cdu*")  # fmt: skip
+        if isinstance(event, ConverterLosses) and not _matching(layout.systems.name, event.target):
+            shown = ", ".join(layout.systems.name[:3])
+            fail("target", f"no UPS or HVDC system matches {event.target!r}; valid: "
+                 f"{shown} … or a glob such as hall-1-*-A*")  # fmt: skip
+        if isinstance(event, TowerDegradation):
+            group = layout.fw_towers if event.loop == "facility_water" else layout.cw_towers
+            if group is None or group.cells == 0:
+                fail("loop", f"the {event.loop} loop has no towers")
+        if isinstance(event, ChillerFouling) and layout.chillers == 0:
+            fail("kind", "the site has no chillers")
         if isinstance(event, RackFlowLoss):
             racks = layout.racks
             liquid = [n for n, gpu in zip(racks.name, racks.is_gpu, strict=True) if gpu]
@@ -179,16 +256,22 @@ def check_targets(layout: Layout, scenario: Scenario, path: Path | None = None) 
                 )
 
 
+def _matching(names: list[str], target: str) -> list[int]:
+    return [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, target)]
+
+
 def fouled_cdus(layout: Layout, target: str) -> list[int]:
     """Positions of the CDUs a fouling event's ``target`` (a name or a glob) names."""
-    return [i for i, name in enumerate(layout.cdus.name) if fnmatch.fnmatchcase(name, target)]
+    return _matching(layout.cdus.name, target)
 
 
 def advance(plant: Plant) -> None:
     """Apply events that are due and undo those whose duration has passed."""
     t = plant.t_s
     for start, event, design in plant.ramps:  # degradations growing to their size
-        _foul(plant, event, design, min(1.0, (t - start) / event.ramp_s) if event.ramp_s else 1.0)
+        _degrade(
+            plant, event, design, min(1.0, (t - start) / event.ramp_s) if event.ramp_s else 1.0
+        )
     while plant.events and plant.events[0][0] <= t:
         _, event = plant.events.pop(0)
         _set(plant, event, active=True)
@@ -226,26 +309,57 @@ def _set(plant: Plant, event: _Event, active: bool) -> None:
             plant.chiller_ready_at[event.chiller - 1] = plant.t_s + layout.chiller.restart_delay_s
     elif isinstance(event, LoadStep):
         faults.load_factor = event.factor if active else 1.0
-    elif isinstance(event, CduFouling):
-        cdus = fouled_cdus(layout, event.target)
+    elif isinstance(event, Degradation):
         if active:
-            design = layout.cdus.ua_w_k[cdus].copy()
+            design = _degraded_value(plant, event)
             plant.ramps.append((plant.t_s, event, design))
-            _foul(plant, event, design, 0.0 if event.ramp_s else 1.0)
+            _degrade(plant, event, design, 0.0 if event.ramp_s else 1.0)
         else:
             for ramp in [r for r in plant.ramps if r[1] is event]:
                 plant.ramps.remove(ramp)
-                layout.cdus.ua_w_k[cdus] = ramp[2]
+                _degrade(plant, event, ramp[2], 0.0)  # cleaned, repaired: as before
     elif isinstance(event, RackFlowLoss):
         assert faults.rack_flow_lost is not None
         faults.rack_flow_lost[layout.racks.name.index(event.rack)] = active
 
 
-def _foul(plant: Plant, event: CduFouling, design: np.ndarray, share: float) -> None:
-    """The fouled CDUs' UA at ``share`` (0-1) of the event's full loss."""
-    plant.layout.cdus.ua_w_k[fouled_cdus(plant.layout, event.target)] = design * (
-        1.0 - event.ua_loss * share
-    )
+def _tower_loss_name(event: TowerDegradation) -> str:
+    return "fw_tower_capacity_loss" if event.loop == "facility_water" else "cw_tower_capacity_loss"
+
+
+def _degraded_value(plant: Plant, event: Degradation) -> np.ndarray | float:
+    """What a degradation changes, as it is before the event (restored when undone)."""
+    layout = plant.layout
+    if isinstance(event, CduFouling):
+        return layout.cdus.ua_w_k[fouled_cdus(layout, event.target)].copy()
+    if isinstance(event, PumpWear):
+        return layout.cdus.pump_power_w[fouled_cdus(layout, event.target)].copy()
+    if isinstance(event, ConverterLosses):
+        return layout.systems.loss_coefficients[_matching(layout.systems.name, event.target)].copy()
+    if isinstance(event, TowerDegradation):
+        return float(getattr(plant.faults, _tower_loss_name(event)))
+    return float(plant.faults.chiller_cop_loss)
+
+
+def _degrade(plant: Plant, event: Degradation, before: np.ndarray | float, share: float) -> None:
+    """The equipment an event degrades at ``share`` (0-1) of the event's full size,
+    from its value ``before`` the event."""
+    layout = plant.layout
+    if isinstance(event, CduFouling):
+        index = fouled_cdus(layout, event.target)
+        layout.cdus.ua_w_k[index] = before * (1.0 - event.ua_loss * share)
+    elif isinstance(event, PumpWear):
+        index = fouled_cdus(layout, event.target)
+        layout.cdus.pump_power_w[index] = before * (1.0 + event.power_rise * share)
+    elif isinstance(event, ConverterLosses):
+        index = _matching(layout.systems.name, event.target)
+        layout.systems.loss_coefficients[index] = before * (1.0 + event.loss_rise * share)
+    elif isinstance(event, TowerDegradation):  # losses compose: (1 - a)(1 - b) remains
+        loss = 1.0 - (1.0 - float(before)) * (1.0 - event.capacity_loss * share)
+        setattr(plant.faults, _tower_loss_name(event), loss)
+    else:
+        loss = 1.0 - (1.0 - float(before)) * (1.0 - event.cop_loss * share)
+        plant.faults.chiller_cop_loss = loss
 
 
 # Setpoints an operator (or BMS) may write, with their limits [°C].
@@ -302,7 +416,9 @@ def make_event(plant: Plant, kind: str) -> Event:
     What an operator starts from the dashboard's command list (``twin run``,
     ``twin dashboard``): a 120 s utility loss, a 300 s trip of the first CDU's pump,
     a 300 s tower fan failure, a 300 s IT load step of ×1.2, 600 s of the first
-    hall's CDU exchangers fouled by 15 % (for the twin to find).
+    hall's CDU exchangers fouled by 15 % (for the twin to find), and the other
+    degradations at the sizes a real plant reaches in weeks (pumps +10 % power,
+    towers -20 % capacity, chillers -10 % COP, a converter's losses +30 %), 600 s each.
     """
     if kind == "utility_loss":
         return UtilityLoss(kind="utility_loss", at_s=0, duration_s=120)
@@ -316,6 +432,17 @@ def make_event(plant: Plant, kind: str) -> Event:
     if kind == "cdu_fouling":  # a degradation for the twin to find, cleaned after 600 s
         hall = plant.layout.cdus.name[0].rsplit("-cdu", 1)[0]
         return CduFouling(kind="cdu_fouling", at_s=0, duration_s=600, target=f"{hall}-cdu*")
+    if kind == "pump_wear":  # power at the same flow +10 %, repaired after 600 s
+        hall = plant.layout.cdus.name[0].rsplit("-cdu", 1)[0]
+        return PumpWear(kind="pump_wear", at_s=0, duration_s=600, target=f"{hall}-cdu*")
+    if kind == "tower_degradation":  # the facility water towers (or the condenser's) -20 %
+        loop = "facility_water" if plant.layout.fw_towers is not None else "condenser_water"
+        return TowerDegradation(kind="tower_degradation", at_s=0, duration_s=600, loop=loop)
+    if kind == "chiller_fouling":  # COP -10 %, cleaned after 600 s
+        return ChillerFouling(kind="chiller_fouling", at_s=0, duration_s=600)
+    if kind == "converter_losses":  # the first UPS/HVDC system's losses +30 % for 600 s
+        target = plant.layout.systems.name[0]
+        return ConverterLosses(kind="converter_losses", at_s=0, duration_s=600, target=target)
     if kind == "rack_flow_loss":  # not on the dashboard's list: for tests and the wire
         gpu = [n for n, liquid in zip(plant.layout.racks.name, plant.layout.racks.is_gpu,
                                       strict=True) if liquid]  # fmt: skip

@@ -104,6 +104,7 @@ def tower_leaving_water(
     t_wet: np.ndarray | float,
     range_k: np.ndarray | float,
     failed_cells: int = 0,
+    capacity_loss: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leaving water [°C], mean fan speed and mean fan power [W] of a tower group.
 
@@ -120,7 +121,9 @@ def tower_leaving_water(
     :func:`_effectiveness`), where YorkCalc, at a liquid-to-gas ratio of 8, is past
     its fit. With no flow the water does not pass the tower: its "leaving"
     temperature is then 20 K above the wet bulb, a value the network never uses (the
-    link's conductance is zero).
+    link's conductance is zero). A degraded group (fouled fill, blocked nozzles)
+    rejects ``1 - capacity_loss`` of what a clean one does at the same water, air and
+    wet bulb: its effectiveness scaled by that share.
     """
     m_flow = np.asarray(m_flow, dtype=float)
     if group.cells == 0:
@@ -133,6 +136,7 @@ def tower_leaving_water(
     fan = np.maximum(command, min_speed)  # speed while running
     working = np.minimum(group.cells - failed_cells, cells)
     eff = _effectiveness(group, water_frac, fan, on_share, working, cells, t_wet, range_k)
+    eff = eff * (1.0 - capacity_loss)
     flowing = m_flow > 0
     power = np.where(flowing, on_share * working * cooling.fan_power(fan, group.fan_power_w), 0.0)
     t_out = np.where(flowing, _leaving(t_wet, range_k, eff), np.asarray(t_wet) + 20.0)

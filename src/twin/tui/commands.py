@@ -23,6 +23,10 @@ EVENTS: list[tuple[str, str]] = [
     ("tower_fan_failure", "Tower fan failure (cell 1, 300 s)"),
     ("load_step", "Load step (IT load x1.2, 300 s)"),
     ("cdu_fouling", "CDU fouling (first hall's exchangers, UA -15 %, 600 s)"),
+    ("pump_wear", "Pump wear (first hall's CDU pumps, +10 % power, 600 s)"),
+    ("tower_degradation", "Tower capacity loss (facility water towers, -20 %, 600 s)"),
+    ("chiller_fouling", "Chiller condenser fouling (COP -10 %, 600 s)"),
+    ("converter_losses", "UPS/HVDC losses up (first system, +30 %, 600 s)"),
 ]
 FAULT_KINDS = ("offline", "slow", "frozen", "exception", "bad_quality", "garbage")
 
