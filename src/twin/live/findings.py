@@ -22,6 +22,7 @@ Two kinds of finding:
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,18 @@ class Rule:
     kind: str
     floor: float  # the smallest departure that counts, in the point's unit
     relative_floor: float = 0.0  # and as a share of the measured value (powers)
+    #: (equipment, quantity, device glob) upstream whose own departure explains this
+    #: one: while it stands out of its band, this rule finds nothing (APAR's rule
+    #: precedence: the cause upstream, not its echo downstream)
+    explained_by: tuple[str, str, str] | None = None
 
 
 RULES: tuple[Rule, ...] = (
+    # Warmer facility water (a degraded tower) opens the valves as a fouled exchanger
+    # does; the facility water towers are ``fw-tower-N`` as `twin points` names them.
     Rule("cdu", "valve_pct", +1, "heat-exchanger fouling: the valve opens wider than a clean "
-         "exchanger needs for the same heat", floor=0.5),
+         "exchanger needs for the same heat", floor=0.5,
+         explained_by=("tower", "t_water_out_c", "fw-*")),
     Rule("cdu", "pump_power_kw", +1, "pump wear: more power than the model at the same flow",
          floor=0.3, relative_floor=0.03),
     Rule("tower", "t_water_out_c", +1, "tower capacity loss (fill, nozzles): leaving water "
@@ -119,12 +127,22 @@ class FindingEngine:
                     self.sensors[i] = [j for j in members if j != i]
         self.watched = np.array(sorted(set(self.rules) | set(self.sensors)), dtype=int)
         self._position = {int(i): k for k, i in enumerate(self.watched)}
+        self._upstream: dict[int, list[int]] = {}  # watched position → upstream positions
+        for i, rule in self.rules.items():
+            if rule.explained_by is not None:
+                kind, quantity, device = rule.explained_by
+                self._upstream[self._position[i]] = [
+                    self._position[j] for j, r in self.rules.items()
+                    if (r.equipment, r.quantity) == (kind, quantity)
+                    and fnmatch.fnmatchcase(names[j].partition(".")[0], device)
+                ]  # fmt: skip
         self._learning: list[np.ndarray] = []
         self._measured: list[np.ndarray] = []
         self.bands: list[Band] | None = None
         self._started_s: float | None = None
         self.timer = Persistence(len(self.watched), persistence_s, persistence_s)
         self._recent: list[np.ndarray] = []
+        self._recent_measured: list[np.ndarray] = []
         self._was_active = np.zeros(len(self.watched), dtype=bool)
         self._raised_at = np.full(len(self.watched), np.nan)
         self.findings: list[Finding] = []
@@ -153,8 +171,13 @@ class FindingEngine:
                          for i in self.watched])  # fmt: skip
         with np.errstate(invalid="ignore"):
             outside = np.where(sign != 0, sign * departure > half, np.abs(departure) > half)
+        upstream_out = outside | self._was_active
+        for k, ups in self._upstream.items():
+            if ups and upstream_out[ups].any():
+                outside[k] = False  # explained upstream: its timer starts again
         self._recent.append(departure)
-        del self._recent[:-60]
+        self._recent_measured.append(y)
+        del self._recent[:-60], self._recent_measured[:-60]
         active = self.timer.update(t_s, outside)
         self._raised_at = np.where(active & ~self._was_active, t_s, self._raised_at)
         self._was_active = active
@@ -179,6 +202,7 @@ class FindingEngine:
 
     def _explain(self, active: np.ndarray, outside: np.ndarray) -> list[Finding]:
         recent = np.array(self._recent)
+        measured = np.array(self._recent_measured)
         findings = []
         for k in np.flatnonzero(active):
             t_s = float(self._raised_at[k])
@@ -193,8 +217,14 @@ class FindingEngine:
                 continue
             peers = [self._position[j] for j in self.sensors[i]]
             if not outside[peers].any():  # the others agree with the model: this sensor
+                how = "reads off the model while its peers agree"
+                if len(measured) >= 10 and np.ptp(measured[:, k]) == 0.0:
+                    # a live transmitter's last digits always move; a stuck one's do not
+                    how = (
+                        f"frozen, the same reading for {len(measured)} ticks while its peers agree"
+                    )
                 findings.append(Finding(
-                    device, name, "sensor fault: reads off the model while its peers agree "
-                    f"({len(peers)} others of the same quantity in its area)", size, "K", t_s,
+                    device, name, f"sensor fault: {how} ({len(peers)} others of the same "
+                    "quantity in its area)", size, "K", t_s,
                 ))  # fmt: skip
         return findings
